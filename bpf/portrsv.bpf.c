@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * portrsv's kernel side: refuse every bind() into a reserved block that the socket is not
+ * entitled to. The matching rules are in include/portrsv/abi.h.
+ *
+ *   cgroup/bind4, bind6      the decision, and bind(0) allocation for associated sockets
+ *   cgroup/post_bind4, 6     second line: a port the kernel chose itself, or one bind4 never
+ *                            allowed, must not land inside a reservation
+ *   cgroup/setsockopt        SOL_PORTRSV/PORTRSV_SO_ASSOCIATE: record a token on the socket
+ *   cgroup/sock_release      give the socket's held port back to the pool
+ *
+ * MPTCP: the association is made on the MPTCP socket, but the kernel binds its first subflow
+ * (a TCP socket) and runs bind4/post_bind4 on that. The "user socket" below is the MPTCP
+ * socket for a subflow and the socket itself otherwise; tokens and held ports live on it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "portrsv/abi.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PORTRSV_MAX_PORTS);
+	__type(key, struct portrsv_key);
+	__type(value, struct portrsv_port);
+} portrsv_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PORTRSV_MAX_RESV);
+	__type(key, struct portrsv_key);
+	__type(value, struct portrsv_resv);
+} portrsv_resv SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PORTRSV_MAX_RESV);
+	__type(key, __u64);
+	__type(value, struct portrsv_token);
+} portrsv_tokens SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct portrsv_sock);
+} portrsv_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PORTRSV_EVENTS_BYTES);
+} portrsv_events SEC(".maps");
+
+/* The port space of a socket: TCP (MPTCP included), UDP, or 0 for anything else. */
+static __always_inline __u8 port_space(__u32 type, __u32 protocol)
+{
+	if (type == SOCK_STREAM && (protocol == PORTRSV_PROTO_TCP ||
+					    protocol == PORTRSV_IPPROTO_MPTCP))
+		return PORTRSV_PROTO_TCP;
+	if (type == SOCK_DGRAM && protocol == PORTRSV_PROTO_UDP)
+		return PORTRSV_PROTO_UDP;
+	return 0;
+}
+
+static __always_inline struct portrsv_resv *resv_of(__u64 netns, __u8 proto, __u16 start)
+{
+	struct portrsv_key key = { .netns = netns, .port = start, .proto = proto };
+
+	return bpf_map_lookup_elem(&portrsv_resv, &key);
+}
+
+static __always_inline struct portrsv_port *port_entry(__u64 netns, __u8 proto, __u16 port)
+{
+	struct portrsv_key key = { .netns = netns, .port = port, .proto = proto };
+
+	return bpf_map_lookup_elem(&portrsv_ports, &key);
+}
+
+static __always_inline bool in_owner_cgroup(const struct portrsv_resv *r)
+{
+	return r->owner_cgid &&
+	       bpf_get_current_ancestor_cgroup_id(r->owner_level) == r->owner_cgid;
+}
+
+static __always_inline bool entitled(const struct portrsv_resv *r, __u64 token)
+{
+	return (token && r->token == token) || in_owner_cgroup(r);
+}
+
+/* Give one reference of a port back; never below zero, whatever happened meanwhile. */
+static __always_inline void port_put(__u64 netns, __u8 proto, __u16 port)
+{
+	struct portrsv_port *pp = port_entry(netns, proto, port);
+	__u32 refs;
+
+	if (!pp)
+		return;
+	for (int i = 0; i < 8; i++) {
+		refs = pp->refs;
+		if (!refs || __sync_val_compare_and_swap(&pp->refs, refs, refs - 1) == refs)
+			return;
+	}
+}
+
+/* Count and report a refused bind, then make the syscall fail with err. */
+static __always_inline int deny(__u64 netns, __u8 proto, __u16 port, __u8 family,
+				struct portrsv_resv *r, __u16 start, int err)
+{
+	struct portrsv_event *e;
+
+	if (r)
+		__sync_fetch_and_add(&r->denied, 1);
+	e = bpf_ringbuf_reserve(&portrsv_events, sizeof(*e), 0);
+	if (e) {
+		e->ts_boot_ns = bpf_ktime_get_boot_ns();
+		e->cgid = bpf_get_current_cgroup_id();
+		e->netns = netns;
+		e->token = r ? r->token : 0;
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		e->uid = (__u32)bpf_get_current_uid_gid();
+		e->port = port;
+		e->resv_start = start;
+		e->resv_count = r ? r->count : 0;
+		e->proto = proto;
+		e->family = family;
+		e->err = err;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_set_retval(-err);
+	return 0;
+}
+
+struct alloc_ctx {
+	__u64 netns;
+	__u16 start;
+	__u16 count;
+	__u16 cursor;
+	__u16 found;     /* offset + 1 of the claimed port; 0 = none yet */
+	__u8 proto;
+};
+
+/* One step of next-fit: claim start + (cursor + i) % count if nobody holds it. */
+static long alloc_step(__u32 i, struct alloc_ctx *a)
+{
+	__u16 off = (a->cursor + i) % a->count;
+	struct portrsv_port *pp = port_entry(a->netns, a->proto, a->start + off);
+
+	if (pp && pp->start == a->start && __sync_val_compare_and_swap(&pp->refs, 0, 1) == 0) {
+		a->found = off + 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The user socket of sk: the MPTCP socket for an MPTCP subflow, sk itself otherwise. */
+static __always_inline struct portrsv_sock *user_storage(struct bpf_sock *sk, __u64 flags)
+{
+	struct mptcp_sock *msk = bpf_skc_to_mptcp_sock(sk);
+
+	if (msk)
+		return bpf_sk_storage_get(&portrsv_socks, msk, 0, flags);
+	return bpf_sk_storage_get(&portrsv_socks, sk, 0, flags);
+}
+
+/* Record that the user socket holds port, and that sk may end up bound to it. */
+static __always_inline int hold(struct bpf_sock *sk, struct portrsv_sock *us, __u8 proto,
+				__u16 port)
+{
+	struct portrsv_sock *ss;
+
+	if (!us)
+		return -1;
+	us->held_port = port;
+	us->held_proto = proto;
+	ss = bpf_sk_storage_get(&portrsv_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!ss)
+		return -1;
+	ss->allow_port = port;
+	return 0;
+}
+
+static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct portrsv_sock *us;
+	struct portrsv_resv *r;
+	struct portrsv_port *pp;
+	struct portrsv_token *t;
+	__u64 netns, token;
+	__u16 port;
+	__u8 proto;
+
+	if (!sk)
+		return 1;
+	proto = port_space(ctx->type, ctx->protocol);
+	if (!proto || sk->src_port)
+		return 1; /* not ours, or already bound: the kernel answers EINVAL */
+
+	netns = bpf_get_netns_cookie(ctx);
+	port = bpf_ntohs(ctx->user_port);
+	us = user_storage(sk, 0);
+	token = us ? us->token : 0;
+
+	if (port == 0) {
+		struct alloc_ctx a = { .netns = netns, .proto = proto };
+
+		if (!token)
+			return 1; /* the kernel's own choice: post_bind checks it */
+		t = bpf_map_lookup_elem(&portrsv_tokens, &token);
+		if (!t || t->resv.netns != netns || t->resv.proto != proto)
+			return 1; /* reservation gone: an ordinary bind(0) */
+		r = resv_of(netns, proto, t->resv.port);
+		if (!r || r->token != token || !r->count)
+			return 1;
+		a.start = t->resv.port;
+		a.count = r->count;
+		a.cursor = r->cursor;
+		if (us->held_port)
+			port_put(netns, us->held_proto, us->held_port);
+		us->held_port = 0;
+		bpf_loop(a.count, alloc_step, &a, 0);
+		if (!a.found)
+			return deny(netns, proto, 0, family, r, a.start, PORTRSV_EADDRINUSE);
+		r->cursor = a.found % a.count;
+		port = a.start + a.found - 1;
+		if (hold(sk, us, proto, port)) {
+			port_put(netns, proto, port);
+			return deny(netns, proto, port, family, r, a.start, PORTRSV_EADDRINUSE);
+		}
+		ctx->user_port = bpf_htons(port);
+		return 1;
+	}
+
+	pp = port_entry(netns, proto, port);
+	if (!pp)
+		return 1; /* outside every reservation */
+	r = resv_of(netns, proto, pp->start);
+	if (!r || !entitled(r, token))
+		return deny(netns, proto, port, family, r, pp->start, PORTRSV_EACCES);
+
+	us = user_storage(sk, BPF_SK_STORAGE_GET_F_CREATE);
+	if (us && us->held_port)
+		port_put(netns, us->held_proto, us->held_port);
+	__sync_fetch_and_add(&pp->refs, 1);
+	if (hold(sk, us, proto, port)) {
+		port_put(netns, proto, port);
+		return deny(netns, proto, port, family, r, pp->start, PORTRSV_EACCES);
+	}
+	return 1;
+}
+
+SEC("cgroup/bind4")
+int portrsv_bind4(struct bpf_sock_addr *ctx)
+{
+	return check_bind(ctx, AF_INET);
+}
+
+SEC("cgroup/bind6")
+int portrsv_bind6(struct bpf_sock_addr *ctx)
+{
+	return check_bind(ctx, AF_INET6);
+}
+
+/* A socket may sit on a reserved port only if bind4/6 allowed exactly that port. */
+static __always_inline int check_post_bind(struct bpf_sock *ctx)
+{
+	struct portrsv_sock *ss;
+	struct portrsv_port *pp;
+	__u64 netns;
+	__u16 port;
+	__u8 proto;
+
+	proto = port_space(ctx->type, ctx->protocol);
+	if (!proto)
+		return 1;
+	port = ctx->src_port;
+	netns = bpf_get_netns_cookie(ctx);
+	pp = port_entry(netns, proto, port);
+	if (!pp)
+		return 1;
+	ss = bpf_sk_storage_get(&portrsv_socks, ctx, 0, 0);
+	if (ss && ss->allow_port == port)
+		return 1;
+	return deny(netns, proto, port, ctx->family, resv_of(netns, proto, pp->start), pp->start,
+		    PORTRSV_EACCES);
+}
+
+SEC("cgroup/post_bind4")
+int portrsv_post4(struct bpf_sock *ctx)
+{
+	return check_post_bind(ctx);
+}
+
+SEC("cgroup/post_bind6")
+int portrsv_post6(struct bpf_sock *ctx)
+{
+	return check_post_bind(ctx);
+}
+
+static __always_inline int sockopt_fail(struct bpf_sockopt *ctx, int err)
+{
+	bpf_set_retval(-err);
+	return 0;
+}
+
+SEC("cgroup/setsockopt")
+int portrsv_sockopt(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct portrsv_sock *ss;
+	struct portrsv_token *t;
+	struct portrsv_resv *r;
+	__u64 token, *val = ctx->optval;
+	__u8 proto;
+
+	if (ctx->level != SOL_PORTRSV)
+		return 1;
+	if (ctx->optname != PORTRSV_SO_ASSOCIATE || ctx->optlen != sizeof(token) || !sk)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	if ((void *)(val + 1) > ctx->optval_end)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	token = *val;
+	if (token == PORTRSV_TOKEN_INVALID)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+
+	proto = port_space(sk->type, sk->protocol);
+	t = bpf_map_lookup_elem(&portrsv_tokens, &token);
+	if (!proto || !t || t->resv.netns != bpf_get_netns_cookie(ctx) || t->resv.proto != proto)
+		return sockopt_fail(ctx, PORTRSV_ENOENT);
+	r = resv_of(t->resv.netns, proto, t->resv.port);
+	if (!r || r->token != token)
+		return sockopt_fail(ctx, PORTRSV_ENOENT);
+	if ((r->flags & PORTRSV_F_RUNTIME) && r->owner_tgid != bpf_get_current_pid_tgid() >> 32)
+		return sockopt_fail(ctx, PORTRSV_EACCES);
+
+	ss = bpf_sk_storage_get(&portrsv_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!ss)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	ss->token = token;
+	ctx->optlen = -1; /* consumed: the protocol never sees SOL_PORTRSV */
+	return 1;
+}
+
+SEC("cgroup/sock_release")
+int portrsv_release(struct bpf_sock *ctx)
+{
+	struct portrsv_sock *ss = bpf_sk_storage_get(&portrsv_socks, ctx, 0, 0);
+
+	if (ss && ss->held_port)
+		port_put(bpf_get_netns_cookie(ctx), ss->held_proto, ss->held_port);
+	return 1;
+}

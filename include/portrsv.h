@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * portrsv native API: persistent port reservations enforced by cgroup BPF programs.
+ *
+ * Conventions, as in libbpf: int functions return 0 (or a count) on success and a negative
+ * errno on failure; functions returning a pointer return NULL and set errno. Ports are in
+ * host order. Options structs start with `size_t sz`, set with PORTRSV_OPTS(); a NULL
+ * options pointer means all defaults. Errors common to every call:
+ *   -EPERM               the caller may not read or change reservations (needs root)
+ *   -PORTRSV_ENOTLOADED  portrsv's programs are not loaded (ENOPKG)
+ *   -EINVAL              an argument is invalid (bad block, bad options, NULL output)
+ * The mapping from these errno values to Windows codes and to the command's exit status is
+ * PORTRSV_ERRNO_MAP in <portrsv/abi.h>.
+ */
+#ifndef PORTRSV_H
+#define PORTRSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <linux/types.h>
+#include <portrsv/abi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef PORTRSV_API
+#define PORTRSV_API __attribute__((visibility("default")))
+#endif
+
+/* Declare and zero an options struct with its size set, e.g. PORTRSV_OPTS(portrsv_create_opts, o, .comment = "web"). */
+#define PORTRSV_OPTS(TYPE, NAME, ...) \
+	struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+
+enum portrsv_proto {
+	PORTRSV_TCP = PORTRSV_PROTO_TCP,
+	PORTRSV_UDP = PORTRSV_PROTO_UDP,
+};
+
+/* An open handle on the pinned maps of one pin directory. */
+struct portrsv;
+
+struct portrsv_open_opts {
+	size_t sz;
+	const char *pin_dir;   /* default: $PORTRSV_PIN_DIR, else /sys/fs/bpf/portrsv */
+	const char *state_dir; /* default: $PORTRSV_STATE_DIR, else /var/lib/portrsv */
+};
+#define portrsv_open_opts__last_field state_dir
+
+/*
+ * Open the pinned maps. Returns NULL with errno EPERM (not privileged), PORTRSV_ENOTLOADED
+ * (nothing pinned), EINVAL (bad opts) or another errno.
+ */
+PORTRSV_API struct portrsv *portrsv_open(const struct portrsv_open_opts *opts);
+/* Close a handle; NULL is accepted. */
+PORTRSV_API void portrsv_close(struct portrsv *p);
+
+struct portrsv_create_opts {
+	size_t sz;
+	const char *owner_cgroup; /* cgroup v2 directory binding without token; NULL = none */
+	const char *netns;        /* netns path (/run/netns/X, /proc/PID/ns/net); NULL = caller's */
+	const char *comment;      /* at most PORTRSV_COMMENT_LEN - 1 bytes; NULL = none */
+};
+#define portrsv_create_opts__last_field comment
+
+/*
+ * Reserve count ports from start in the port space proto. On success stores the new token
+ * in *token and returns 0. Errors: -EINVAL (bad block or proto, comment too long, NULL
+ * token), -EEXIST (overlaps a reservation), -EADDRINUSE (a port of the block is in use),
+ * -ENOENT (owner cgroup or netns does not exist), -ENOSPC (maps full).
+ */
+PORTRSV_API int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start,
+			       uint16_t count, const struct portrsv_create_opts *opts,
+			       uint64_t *token);
+
+struct portrsv_ns_opts {
+	size_t sz;
+	const char *netns; /* netns path; NULL = caller's */
+};
+#define portrsv_ns_opts__last_field netns
+
+/* Delete the persistent reservation of exactly (start, count). -ENOENT if there is none. */
+PORTRSV_API int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start,
+			       uint16_t count, const struct portrsv_ns_opts *opts);
+
+/* Token of the persistent reservation of exactly (start, count). -ENOENT if there is none. */
+PORTRSV_API int portrsv_lookup(struct portrsv *p, enum portrsv_proto proto, uint16_t start,
+			       uint16_t count, const struct portrsv_ns_opts *opts,
+			       uint64_t *token);
+
+/* A reservation as listed or queried. */
+struct portrsv_reservation {
+	enum portrsv_proto proto;
+	uint16_t start;
+	uint16_t count;
+	uint64_t token;
+	uint64_t netns_cookie;
+	uint64_t netns_ino;   /* the netns as in net:[ino] */
+	uint64_t owner_cgid;  /* 0 = no owner cgroup; portrsv_cgroup_path() names it */
+	uint64_t created;     /* seconds since the epoch */
+	uint64_t denied;      /* binds refused so far */
+	uint32_t flags;       /* PORTRSV_F_PERSISTENT, PORTRSV_F_RUNTIME */
+	char comment[PORTRSV_COMMENT_LEN];
+};
+
+/*
+ * All reservations of every netns, sorted by netns, proto, start. On success *out is a
+ * malloc'ed array (free() it) of the returned count of entries.
+ */
+PORTRSV_API int portrsv_list(struct portrsv *p, struct portrsv_reservation **out);
+
+/* The reservation covering (proto, port) in the netns of opts: 0, or -ENOENT if none. */
+PORTRSV_API int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
+			      const struct portrsv_ns_opts *opts, struct portrsv_reservation *out);
+
+/*
+ * Associate a socket with a reservation's token, before bind(). Needs no privilege. Errors:
+ * -EINVAL (token 0, not a TCP/UDP socket), -ENOENT (no reservation with this token in the
+ * socket's netns and port space), -ENOPROTOOPT (portrsv does not enforce the socket's
+ * cgroup), -EBADF / -ENOTSOCK (bad fd).
+ */
+PORTRSV_API int portrsv_associate(int sockfd, uint64_t token);
+
+struct portrsv_load_opts {
+	size_t sz;
+	const char *const *cgroups; /* directories to attach to; NULL/0 = cgroup v2 root */
+	size_t n_cgroups;
+	const char *pin_dir;        /* as in portrsv_open_opts */
+};
+#define portrsv_load_opts__last_field pin_dir
+
+/*
+ * Load and pin the programs and maps, and attach them to each cgroup. When already loaded,
+ * the maps and their contents are kept and every existing attachment is switched to the new
+ * programs atomically. Mounts bpffs at /sys/fs/bpf when it is missing.
+ */
+PORTRSV_API int portrsv_load(const struct portrsv_load_opts *opts);
+/* Detach everywhere and remove every pin. The store is kept. -PORTRSV_ENOTLOADED if not loaded. */
+PORTRSV_API int portrsv_unload(const char *pin_dir);
+/* Attach the loaded programs to a cgroup v2 directory (0 also when already attached). */
+PORTRSV_API int portrsv_attach(const char *pin_dir, const char *cgroup_dir);
+/* Detach from a cgroup v2 directory. -ENOENT if portrsv is not attached there. */
+PORTRSV_API int portrsv_detach(const char *pin_dir, const char *cgroup_dir);
+
+/* The cgroup v2 ids portrsv is attached to. Returns their count; *out is malloc'ed. */
+PORTRSV_API int portrsv_attached(const char *pin_dir, uint64_t **out);
+
+/* The path of a cgroup v2 id, into buf. -ENOENT if it no longer exists. */
+PORTRSV_API int portrsv_cgroup_path(uint64_t cgid, char *buf, size_t len);
+
+/* Text of an errno value of this API (strerror, with portrsv's meaning for ours). */
+PORTRSV_API const char *portrsv_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PORTRSV_H */

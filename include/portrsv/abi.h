@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * portrsv kernel <-> user ABI: the one place where ports, tokens, map layouts, the socket
+ * option and the errno values are defined. Included by the BPF programs (after vmlinux.h)
+ * and by user space (after <linux/types.h>).
+ *
+ * Matching rules, with worked examples (all ports in host order):
+ *
+ *   A reservation is (netns cookie, proto, start, count) -> token. It is stored twice:
+ *   - portrsv_resv, keyed by {netns, proto, start}: the reservation itself;
+ *   - portrsv_ports, keyed by {netns, proto, port}, one entry for every port of the block,
+ *     whose value names the block's start. So "which reservation covers tcp/5003 in netns N"
+ *     is two hash lookups, whatever the number of reservations: {N, tcp, 5003} -> start 5000
+ *     -> {N, tcp, 5000} -> token, count, owner.
+ *   - portrsv_tokens maps token -> {netns, proto, start}, for association.
+ *
+ *   Reservation tcp 5000+20 in netns N with token T:
+ *     bind(5003) from netns N, socket associated with T      -> allowed
+ *     bind(5003) from netns N, not associated, not in owner  -> EACCES
+ *     bind(5003) from another netns M                        -> allowed (not reserved in M)
+ *     bind(5003) of a UDP socket                             -> allowed (TCP and UDP apart)
+ *     bind(0) associated with T                              -> a free port of 5000..5019
+ *     bind(5020) associated with T                           -> allowed (outside every block)
+ *
+ *   Proto is the IP protocol number of the port space: 6 (TCP, MPTCP included) or 17 (UDP).
+ *   No zero value means "any": a key with proto 0 or port 0 never matches, and token 0 is
+ *   never stored (PORTRSV_TOKEN_INVALID).
+ */
+#ifndef PORTRSV_ABI_H
+#define PORTRSV_ABI_H
+
+/* Ports and blocks. A block is valid when start >= 1, count >= 1, start + count - 1 <= 65535. */
+#define PORTRSV_PORT_MIN 1
+#define PORTRSV_PORT_MAX 65535
+
+/* INVALID_PORT_RESERVATION_TOKEN on Windows. Never the token of a reservation. */
+#define PORTRSV_TOKEN_INVALID 0ULL
+
+/* Port spaces, IP protocol numbers. MPTCP sockets (IPPROTO_MPTCP) use the TCP space. */
+#define PORTRSV_PROTO_TCP 6
+#define PORTRSV_PROTO_UDP 17
+#define PORTRSV_IPPROTO_MPTCP 262
+
+/*
+ * Association: setsockopt(fd, SOL_PORTRSV, PORTRSV_SO_ASSOCIATE, &token, sizeof(__u64)).
+ * Consumed by the cgroup/setsockopt program, never reaches the protocol. Errors:
+ *   ENOENT      no reservation with this token in the socket's netns and port space
+ *   EINVAL      optlen is not 8, or the token is 0
+ *   ENOPROTOOPT portrsv's programs do not enforce the socket's cgroup (the level is unknown
+ *               to the kernel itself)
+ */
+#define SOL_PORTRSV 0x70727376 /* "prsv" */
+#define PORTRSV_SO_ASSOCIATE 1
+
+/* errno values the BPF programs return through bpf_set_retval (checked against <errno.h>). */
+#define PORTRSV_EACCES 13
+#define PORTRSV_EINVAL 22
+#define PORTRSV_ENOENT 2
+#define PORTRSV_EADDRINUSE 98
+
+/* Key of portrsv_ports (port = the port) and of portrsv_resv (port = the block's start). */
+struct portrsv_key {
+	__u64 netns;  /* netns cookie (SO_NETNS_COOKIE / bpf_get_netns_cookie) */
+	__u16 port;
+	__u8 proto;   /* PORTRSV_PROTO_TCP or PORTRSV_PROTO_UDP */
+	__u8 pad[5];  /* zero */
+};
+
+/* Value of portrsv_ports. */
+struct portrsv_port {
+	__u16 start;  /* first port of the covering reservation */
+	__u16 pad;
+	__u32 refs;   /* sockets holding this port (bound or allocated); 0 = free for bind(0) */
+};
+
+/* Reservation flags. */
+#define PORTRSV_F_PERSISTENT (1U << 0) /* stored, restored at boot */
+#define PORTRSV_F_RUNTIME    (1U << 1) /* lives with the acquiring socket, never stored */
+
+#define PORTRSV_COMMENT_LEN 64
+
+/* Value of portrsv_resv. */
+struct portrsv_resv {
+	__u64 token;
+	__u64 owner_cgid;    /* cgroup v2 id whose subtree binds without token; 0 = none */
+	__u64 netns_ino;     /* inode of the netns (as in net:[ino]), for display */
+	__u64 created;       /* seconds since the epoch */
+	__u64 denied;        /* binds refused, counted by the BPF programs */
+	__u32 owner_level;   /* depth of owner_cgid below the cgroup v2 root */
+	__u32 owner_tgid;    /* runtime reservations: the only process that may associate */
+	__u32 flags;         /* PORTRSV_F_* */
+	__u16 count;
+	__u16 cursor;        /* next-fit offset of the next bind(0) allocation */
+	char comment[PORTRSV_COMMENT_LEN];
+};
+
+/* Value of portrsv_tokens. */
+struct portrsv_token {
+	struct portrsv_key resv; /* key of the reservation in portrsv_resv */
+};
+
+/* Value of the socket-local storage portrsv_socks. */
+struct portrsv_sock {
+	__u64 token;       /* associated token; 0 = none */
+	__u16 held_port;   /* port whose refs this socket holds; 0 = none */
+	__u16 allow_port;  /* port bind4 allowed (checked again by post_bind); 0 = none */
+	__u8 held_proto;
+	__u8 pad[3];
+};
+
+/* Event emitted to the portrsv_events ring buffer for every denied bind. */
+struct portrsv_event {
+	__u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns */
+	__u64 cgid;
+	__u64 netns;
+	__u64 token;       /* token of the refusing reservation */
+	__u32 pid;
+	__u32 uid;
+	__u16 port;
+	__u16 resv_start;
+	__u16 resv_count;
+	__u8 proto;
+	__u8 family;       /* AF_INET or AF_INET6 */
+	__s32 err;         /* positive errno returned to the caller */
+	char comm[16];
+};
+
+/* Map capacities. Hash maps are not preallocated: memory follows what is reserved. */
+#define PORTRSV_MAX_PORTS 262144  /* reserved ports, all netns and protocols together */
+#define PORTRSV_MAX_RESV  65536
+#define PORTRSV_EVENTS_BYTES (256 * 1024)
+
+/*
+ * Names under $PORTRSV_PIN_DIR. Maps are pinned by these names; programs under progs/;
+ * links under links/<cgroup id>/<program>.
+ */
+#define PORTRSV_PIN_DIR_DEFAULT "/sys/fs/bpf/portrsv"
+#define PORTRSV_STATE_DIR_DEFAULT "/var/lib/portrsv"
+#define PORTRSV_PIN_PORTS  "ports"
+#define PORTRSV_PIN_RESV   "reservations"
+#define PORTRSV_PIN_TOKENS "tokens"
+#define PORTRSV_PIN_SOCKS  "sockets"
+#define PORTRSV_PIN_EVENTS "events"
+
+/* Windows return codes (winerror.h values), re-exported by <portrsv/iphlpapi.h>. */
+#define PORTRSV_WIN_NO_ERROR                 0
+#define PORTRSV_WIN_ERROR_ACCESS_DENIED      5
+#define PORTRSV_WIN_ERROR_GEN_FAILURE        31
+#define PORTRSV_WIN_ERROR_SHARING_VIOLATION  32
+#define PORTRSV_WIN_ERROR_INVALID_PARAMETER  87
+#define PORTRSV_WIN_ERROR_SERVICE_NOT_ACTIVE 1062
+#define PORTRSV_WIN_ERROR_NOT_FOUND          1168
+
+/* Exit status of the command. */
+#define PORTRSV_EXIT_OK       0
+#define PORTRSV_EXIT_FAILURE  1
+#define PORTRSV_EXIT_USAGE    2
+#define PORTRSV_EXIT_CONFLICT 3
+#define PORTRSV_EXIT_NOTFOUND 4
+#define PORTRSV_EXIT_PERM     5
+#define PORTRSV_EXIT_NOTLOADED 6
+
+/* The native API reports "portrsv's programs are not loaded" as -PORTRSV_ENOTLOADED. */
+#define PORTRSV_ENOTLOADED ENOPKG
+
+/*
+ * The one errno mapping: native API errno -> Windows code -> exit status. Any errno not
+ * listed is ERROR_GEN_FAILURE and exit 1.
+ *   EEXIST      the block overlaps a reservation
+ *   EADDRINUSE  a port of the block is in use
+ */
+#define PORTRSV_ERRNO_MAP(X)                                                            \
+	X(0,                  PORTRSV_WIN_NO_ERROR,                 PORTRSV_EXIT_OK)        \
+	X(EPERM,              PORTRSV_WIN_ERROR_ACCESS_DENIED,      PORTRSV_EXIT_PERM)      \
+	X(EACCES,             PORTRSV_WIN_ERROR_ACCESS_DENIED,      PORTRSV_EXIT_PERM)      \
+	X(EEXIST,             PORTRSV_WIN_ERROR_SHARING_VIOLATION,  PORTRSV_EXIT_CONFLICT)  \
+	X(EADDRINUSE,         PORTRSV_WIN_ERROR_SHARING_VIOLATION,  PORTRSV_EXIT_CONFLICT)  \
+	X(EINVAL,             PORTRSV_WIN_ERROR_INVALID_PARAMETER,  PORTRSV_EXIT_USAGE)     \
+	X(ERANGE,             PORTRSV_WIN_ERROR_INVALID_PARAMETER,  PORTRSV_EXIT_USAGE)     \
+	X(PORTRSV_ENOTLOADED, PORTRSV_WIN_ERROR_SERVICE_NOT_ACTIVE, PORTRSV_EXIT_NOTLOADED) \
+	X(ENOENT,             PORTRSV_WIN_ERROR_NOT_FOUND,          PORTRSV_EXIT_NOTFOUND)
+
+#endif /* PORTRSV_ABI_H */

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include "internal.h"
+
+/* The BPF programs cannot include <errno.h>; abi.h spells the values out instead. */
+_Static_assert(PORTRSV_EACCES == EACCES, "PORTRSV_EACCES differs from EACCES");
+_Static_assert(PORTRSV_EINVAL == EINVAL, "PORTRSV_EINVAL differs from EINVAL");
+_Static_assert(PORTRSV_ENOENT == ENOENT, "PORTRSV_ENOENT differs from ENOENT");
+_Static_assert(PORTRSV_EADDRINUSE == EADDRINUSE, "PORTRSV_EADDRINUSE differs from EADDRINUSE");
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* INT_MIN has no positive counterpart; INT_MAX is no errno, so it stays unmapped. */
+static int errno_abs(int err)
+{
+	if (err == INT_MIN)
+		return INT_MAX;
+	return err < 0 ? -err : err;
+}
+
+/* Switches rather than a table so that a duplicated errno in the map fails to compile. */
+unsigned long portrsv_errno_to_win(int err)
+{
+	switch (errno_abs(err)) {
+#define X(e, win, exit) case e: return win;
+	PORTRSV_ERRNO_MAP(X)
+#undef X
+	}
+	return PORTRSV_WIN_ERROR_GEN_FAILURE;
+}
+
+int portrsv_errno_to_exit(int err)
+{
+	switch (errno_abs(err)) {
+#define X(e, win, exit) case e: return exit;
+	PORTRSV_ERRNO_MAP(X)
+#undef X
+	}
+	return PORTRSV_EXIT_FAILURE;
+}
+
+PORTRSV_API const char *portrsv_strerror(int err)
+{
+	err = errno_abs(err);
+	switch (err) {
+	case PORTRSV_ENOTLOADED:
+		return "portrsv is not loaded (run 'portrsv load')";
+	case EEXIST:
+		return "overlaps an existing reservation";
+	case EADDRINUSE:
+		return "a port of the block is in use";
+	case ENOENT:
+		return "no such reservation";
+	case EPERM:
+	case EACCES:
+		return "permission denied (changing reservations needs root)";
+	case ERANGE:
+		return "block passes port " STR(PORTRSV_PORT_MAX);
+	}
+	return strerror(err);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Library internals shared by the files of user/ and the command; never installed. */
+#ifndef PORTRSV_INTERNAL_H
+#define PORTRSV_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "portrsv.h"
+
+#define PORTRSV_HIDDEN __attribute__((visibility("hidden")))
+
+/* Is an options struct acceptable: NULL, or sz covering what we know with zeroes past it. */
+#define OPTS_VALID(opts, type) \
+	(!(opts) || portrsv_opts_valid((opts), offsetof(struct type, type##__last_field) + \
+				       sizeof((opts)->type##__last_field), (opts)->sz))
+#define OPTS_GET(opts, field, fallback)                                          \
+	(((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) + sizeof((opts)->field)) \
+		 ? (opts)->field : (fallback))
+bool portrsv_opts_valid(const void *opts, size_t known, size_t sz);
+
+struct portrsv {
+	int ports_fd;
+	int resv_fd;
+	int tokens_fd;
+	char pin_dir[PATH_MAX];
+	char state_dir[PATH_MAX];
+};
+
+/* $PORTRSV_PIN_DIR / $PORTRSV_STATE_DIR with their defaults, when arg is NULL. */
+const char *portrsv_pin_dir(const char *arg);
+const char *portrsv_state_dir(const char *arg);
+
+/* lib.c */
+bool portrsv_proto_valid(int proto);
+
+/* parse.c: strict parsing of untrusted text; each returns 0 or -EINVAL / -ERANGE. */
+int portrsv_parse_proto(const char *s, enum portrsv_proto *proto);
+const char *portrsv_proto_name(int proto);
+int portrsv_parse_port(const char *s, uint16_t *port);   /* 1..65535 */
+int portrsv_parse_count(const char *s, uint16_t *count); /* 1..65535 */
+int portrsv_parse_u64(const char *s, uint64_t *v);       /* decimal or 0x hex */
+/* 0, or -EINVAL/-ERANGE when (start, count) is not a block inside 1..65535. */
+int portrsv_block_valid(uint32_t start, uint32_t count);
+/* Do blocks [a, a+na) and [b, b+nb) share a port? */
+bool portrsv_blocks_overlap(uint32_t a, uint32_t na, uint32_t b, uint32_t nb);
+
+/* errors.c: the lookups of PORTRSV_ERRNO_MAP; err may be negative or positive. */
+unsigned long portrsv_errno_to_win(int err);
+int portrsv_errno_to_exit(int err);
+
+/* cgroup.c */
+/* The cgroup v2 mount point, from /proc/self/mountinfo, into buf. -ENOENT if none. */
+int portrsv_cgroup2_mount(char *buf, size_t len);
+/* Id and depth below the cgroup v2 root of a cgroup v2 directory. -ENOENT, -ENOTDIR, -EINVAL if not cgroup v2. */
+int portrsv_cgroup_id(const char *dir, uint64_t *id, uint32_t *level);
+
+/* netns.c */
+/*
+ * Enter the netns at path (NULL = stay) on the calling thread; *saved gets an fd of the
+ * previous netns (-1 when nothing changed) for portrsv_netns_leave.
+ */
+int portrsv_netns_enter(const char *path, int *saved);
+void portrsv_netns_leave(int saved);
+/* Cookie and inode of the calling thread's netns. */
+int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
+
+/* sockdiag.c: is any port of [start, start+count) in use by a socket of proto in the
+ * calling thread's netns (TCP in any state, UDP; IPv4 and IPv6)? 1 yes, 0 no, -errno. */
+int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t count);
+
+/* pins.c */
+int portrsv_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);
+/* Open a pinned map or program; -PORTRSV_ENOTLOADED when missing, -EPERM when not ours. */
+int portrsv_obj_get(const char *pin_dir, const char *name);
+/* Map of the pin-dir error of a failed open to the API's errno. */
+int portrsv_pin_errno(const char *pin_dir, int err);
+
+#endif /* PORTRSV_INTERNAL_H */

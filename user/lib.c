@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Reservations in the pinned maps: create, delete, lookup, list, query, associate.
+ *
+ * Create writes in an order that keeps the kernel safe at every step and needs no lock
+ * between processes:
+ *   1. one portrsv_ports entry per port, BPF_NOEXIST: whoever inserts a port first owns it,
+ *      so two overlapping creates can never both succeed; from here on bind4 refuses the
+ *      ports (an entry without its reservation denies);
+ *   2. sock_diag: a port already in use fails the create (nothing bound can slip in between,
+ *      step 1 already refuses new binds);
+ *   3. the token, BPF_NOEXIST, so that tokens are unique among live reservations;
+ *   4. the reservation.
+ * A failure at any step undoes the earlier ones. Delete goes the other way round.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+
+#define TOKEN_TRIES 16
+
+bool portrsv_proto_valid(int proto)
+{
+	return proto == PORTRSV_TCP || proto == PORTRSV_UDP;
+}
+
+struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
+{
+	const char *dirs[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS };
+	struct portrsv *p;
+	int *fds[3], err = 0;
+
+	if (!OPTS_VALID(opts, portrsv_open_opts)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->ports_fd = p->resv_fd = p->tokens_fd = -1;
+	fds[0] = &p->ports_fd;
+	fds[1] = &p->resv_fd;
+	fds[2] = &p->tokens_fd;
+	snprintf(p->pin_dir, sizeof(p->pin_dir), "%s",
+		 portrsv_pin_dir(OPTS_GET(opts, pin_dir, NULL)));
+	snprintf(p->state_dir, sizeof(p->state_dir), "%s",
+		 portrsv_state_dir(OPTS_GET(opts, state_dir, NULL)));
+	for (int i = 0; i < 3 && !err; i++) {
+		*fds[i] = portrsv_obj_get(p->pin_dir, dirs[i]);
+		if (*fds[i] < 0)
+			err = *fds[i];
+	}
+	if (err) {
+		portrsv_close(p);
+		errno = -err;
+		return NULL;
+	}
+	return p;
+}
+
+void portrsv_close(struct portrsv *p)
+{
+	if (!p)
+		return;
+	if (p->ports_fd >= 0)
+		close(p->ports_fd);
+	if (p->resv_fd >= 0)
+		close(p->resv_fd);
+	if (p->tokens_fd >= 0)
+		close(p->tokens_fd);
+	free(p);
+}
+
+static struct portrsv_key key_of(uint64_t netns, int proto, uint16_t port)
+{
+	struct portrsv_key k;
+
+	memset(&k, 0, sizeof(k)); /* padding is part of the hash key */
+	k.netns = netns;
+	k.proto = proto;
+	k.port = port;
+	return k;
+}
+
+/* Map update errors as the API reports them: a full map is -ENOSPC, privilege is -EPERM. */
+static int map_err(int err)
+{
+	if (err == -E2BIG)
+		return -ENOSPC;
+	if (err == -EACCES)
+		return -EPERM;
+	return err;
+}
+
+static void unreserve_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+			    uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct portrsv_key k = key_of(netns, proto, start + i);
+
+		bpf_map_delete_elem(p->ports_fd, &k);
+	}
+}
+
+static int new_token(struct portrsv *p, const struct portrsv_token *val, uint64_t *token)
+{
+	uint64_t t;
+	int err;
+
+	for (int i = 0; i < TOKEN_TRIES; i++) {
+		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
+			return -errno;
+		if (t == PORTRSV_TOKEN_INVALID)
+			continue;
+		err = bpf_map_update_elem(p->tokens_fd, &t, val, BPF_NOEXIST);
+		if (err == -EEXIST)
+			continue;
+		if (err)
+			return map_err(err);
+		*token = t;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Steps 1-4 of the header comment, in the calling thread's netns. */
+static int reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+		   struct portrsv_resv *r, uint64_t *token)
+{
+	struct portrsv_port pv = { .start = start };
+	struct portrsv_token tv = { .resv = key_of(netns, proto, start) };
+	uint64_t t;
+	uint32_t i;
+	int err = 0;
+
+	for (i = 0; i < r->count; i++) {
+		struct portrsv_key k = key_of(netns, proto, start + i);
+
+		err = bpf_map_update_elem(p->ports_fd, &k, &pv, BPF_NOEXIST);
+		if (err)
+			break;
+	}
+	if (err)
+		goto undo_ports;
+	err = portrsv_ports_in_use(proto, start, r->count);
+	if (err == 1)
+		err = -EADDRINUSE;
+	else if (err == -ENOENT)
+		err = -EOPNOTSUPP; /* no inet_diag for proto: "not found" would mislead */
+	if (err)
+		goto undo_ports;
+	err = new_token(p, &tv, &t);
+	if (err)
+		goto undo_ports;
+	r->token = t;
+	err = bpf_map_update_elem(p->resv_fd, &tv.resv, r, BPF_NOEXIST);
+	if (err) {
+		bpf_map_delete_elem(p->tokens_fd, &t);
+		goto undo_ports;
+	}
+	*token = t;
+	return 0;
+undo_ports:
+	unreserve_ports(p, netns, proto, start, i);
+	return map_err(err);
+}
+
+int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
+		   const struct portrsv_create_opts *opts, uint64_t *token)
+{
+	const char *comment = OPTS_GET(opts, comment, NULL);
+	const char *owner = OPTS_GET(opts, owner_cgroup, NULL);
+	struct portrsv_resv r = { .count = count, .flags = PORTRSV_F_PERSISTENT };
+	uint64_t netns, ino, cgid;
+	int err, saved;
+
+	if (!p || !token || !portrsv_proto_valid(proto) || !OPTS_VALID(opts, portrsv_create_opts))
+		return -EINVAL;
+	err = portrsv_block_valid(start, count);
+	if (err)
+		return err;
+	if (comment) {
+		if (strlen(comment) >= sizeof(r.comment))
+			return -EINVAL;
+		for (const char *c = comment; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return -EINVAL; /* one line in listings and in the store */
+		strcpy(r.comment, comment);
+	}
+	if (owner) {
+		err = portrsv_cgroup_id(owner, &cgid, &r.owner_level);
+		if (err)
+			return err;
+		r.owner_cgid = cgid;
+	}
+	r.created = time(NULL);
+
+	err = portrsv_netns_enter(OPTS_GET(opts, netns, NULL), &saved);
+	if (err)
+		return err;
+	err = portrsv_netns_self(&netns, &ino);
+	r.netns_ino = ino;
+	if (!err)
+		err = reserve(p, netns, proto, start, &r, token);
+	portrsv_netns_leave(saved);
+	return err;
+}
+
+/* The netns cookie named by opts (the caller's when NULL). */
+static int ns_cookie(const struct portrsv_ns_opts *opts, uint64_t *netns)
+{
+	int err, saved;
+
+	if (!OPTS_VALID(opts, portrsv_ns_opts))
+		return -EINVAL;
+	err = portrsv_netns_enter(OPTS_GET(opts, netns, NULL), &saved);
+	if (err)
+		return err;
+	err = portrsv_netns_self(netns, NULL);
+	portrsv_netns_leave(saved);
+	return err;
+}
+
+/* The persistent reservation of exactly (start, count), with its key. */
+static int find_exact(struct portrsv *p, int proto, uint16_t start, uint16_t count,
+		      const struct portrsv_ns_opts *opts, struct portrsv_key *k,
+		      struct portrsv_resv *r)
+{
+	uint64_t netns;
+	int err;
+
+	if (!p || !portrsv_proto_valid(proto))
+		return -EINVAL;
+	err = portrsv_block_valid(start, count);
+	if (err)
+		return err;
+	err = ns_cookie(opts, &netns);
+	if (err)
+		return err;
+	*k = key_of(netns, proto, start);
+	err = bpf_map_lookup_elem(p->resv_fd, k, r);
+	if (err)
+		return err == -ENOENT ? -ENOENT : map_err(err);
+	if (r->count != count || !(r->flags & PORTRSV_F_PERSISTENT))
+		return -ENOENT;
+	return 0;
+}
+
+int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
+		   const struct portrsv_ns_opts *opts)
+{
+	struct portrsv_resv r;
+	struct portrsv_key k;
+	int err;
+
+	err = find_exact(p, proto, start, count, opts, &k, &r);
+	if (err)
+		return err;
+	/* Token first: no new association; then the reservation; the ports open last. */
+	err = bpf_map_delete_elem(p->tokens_fd, &r.token);
+	if (err && err != -ENOENT)
+		return map_err(err);
+	err = bpf_map_delete_elem(p->resv_fd, &k);
+	if (err)
+		return err == -ENOENT ? -ENOENT : map_err(err);
+	unreserve_ports(p, k.netns, proto, start, count);
+	return 0;
+}
+
+int portrsv_lookup(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
+		   const struct portrsv_ns_opts *opts, uint64_t *token)
+{
+	struct portrsv_resv r;
+	struct portrsv_key k;
+	int err;
+
+	if (!token)
+		return -EINVAL;
+	err = find_exact(p, proto, start, count, opts, &k, &r);
+	if (!err)
+		*token = r.token;
+	return err;
+}
+
+static void fill(struct portrsv_reservation *out, const struct portrsv_key *k,
+		 const struct portrsv_resv *r)
+{
+	memset(out, 0, sizeof(*out));
+	out->proto = k->proto;
+	out->start = k->port;
+	out->count = r->count;
+	out->token = r->token;
+	out->netns_cookie = k->netns;
+	out->netns_ino = r->netns_ino;
+	out->owner_cgid = r->owner_cgid;
+	out->created = r->created;
+	out->denied = r->denied;
+	out->flags = r->flags;
+	memcpy(out->comment, r->comment, sizeof(out->comment));
+	out->comment[sizeof(out->comment) - 1] = '\0'; /* map contents are input too */
+}
+
+static int cmp_resv(const void *a, const void *b)
+{
+	const struct portrsv_reservation *x = a, *y = b;
+
+	if (x->netns_cookie != y->netns_cookie)
+		return x->netns_cookie < y->netns_cookie ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return (int)x->start - (int)y->start;
+}
+
+int portrsv_list(struct portrsv *p, struct portrsv_reservation **out)
+{
+	struct portrsv_reservation *v = NULL, *nv;
+	struct portrsv_key k, next;
+	struct portrsv_resv r;
+	size_t n = 0, cap = 0;
+	int err;
+
+	if (!p || !out)
+		return -EINVAL;
+	for (err = bpf_map_get_next_key(p->resv_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(p->resv_fd, &k, &next)) {
+		k = next;
+		if (bpf_map_lookup_elem(p->resv_fd, &k, &r))
+			continue; /* deleted while we walked */
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		fill(&v[n++], &k, &r);
+	}
+	if (err != -ENOENT) {
+		free(v);
+		return map_err(err);
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_resv);
+	*out = v;
+	return (int)n;
+}
+
+int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
+		  const struct portrsv_ns_opts *opts, struct portrsv_reservation *out)
+{
+	struct portrsv_port pv;
+	struct portrsv_resv r;
+	struct portrsv_key k;
+	uint64_t netns;
+	int err;
+
+	if (!p || !out || !portrsv_proto_valid(proto) || port < PORTRSV_PORT_MIN)
+		return -EINVAL;
+	err = ns_cookie(opts, &netns);
+	if (err)
+		return err;
+	k = key_of(netns, proto, port);
+	err = bpf_map_lookup_elem(p->ports_fd, &k, &pv);
+	if (err)
+		return err == -ENOENT ? -ENOENT : map_err(err);
+	k.port = pv.start;
+	err = bpf_map_lookup_elem(p->resv_fd, &k, &r);
+	if (err)
+		return err == -ENOENT ? -ENOENT : map_err(err);
+	fill(out, &k, &r);
+	return 0;
+}
+
+int portrsv_associate(int sockfd, uint64_t token)
+{
+	if (token == PORTRSV_TOKEN_INVALID)
+		return -EINVAL;
+	if (setsockopt(sockfd, SOL_PORTRSV, PORTRSV_SO_ASSOCIATE, &token, sizeof(token)))
+		return -errno;
+	return 0;
+}

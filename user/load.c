@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Load, pin, attach, detach, unload.
+ *
+ * Pins under the pin directory (0700):
+ *   ports reservations tokens sockets events   the maps (kept across loads)
+ *   progs/<hook>                               the programs, replaced on every load
+ *   links/<cgroup id>/<hook>                   one bpf_link per hook and enforced cgroup
+ * Pinned links keep enforcement alive with no portrsv process running; a new load switches
+ * each pinned link to the new program with bpf_link_update, so there is no moment without
+ * a program attached.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "portrsv.skel.h"
+
+#define BPFFS_DEFAULT "/sys/fs/bpf"
+
+/*
+ * The hooks, in attach order: release and setsockopt first so that no port is ever held
+ * without a program to give it back, the bind checks last. Detach goes in reverse.
+ */
+static const struct hook {
+	const char *name;
+	enum bpf_attach_type type;
+} hooks[] = {
+	{ "sock_release", BPF_CGROUP_INET_SOCK_RELEASE },
+	{ "setsockopt", BPF_CGROUP_SETSOCKOPT },
+	{ "post_bind4", BPF_CGROUP_INET4_POST_BIND },
+	{ "post_bind6", BPF_CGROUP_INET6_POST_BIND },
+	{ "bind4", BPF_CGROUP_INET4_BIND },
+	{ "bind6", BPF_CGROUP_INET6_BIND },
+};
+#define N_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
+
+static int path_fmt(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int path_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 && sf.f_type == BPF_FS_MAGIC;
+}
+
+/* The nearest existing ancestor of the pin directory must be on bpffs; mount it if missing. */
+static int ensure_bpffs(const char *pin_dir)
+{
+	char dir[PATH_MAX], *slash;
+
+	if (path_fmt(dir, sizeof(dir), "%s", pin_dir))
+		return -ENAMETOOLONG;
+	while (access(dir, F_OK) != 0 && (slash = strrchr(dir, '/')) && slash != dir)
+		*slash = '\0';
+	if (on_bpffs(dir))
+		return 0;
+	if (!on_bpffs(BPFFS_DEFAULT) &&
+	    mount("bpf", BPFFS_DEFAULT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700"))
+		return errno == EPERM ? -EPERM : -errno;
+	return on_bpffs(dir) ? 0 : -EINVAL;
+}
+
+static int mkdir_0700(const char *path)
+{
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	return chmod(path, 0700) ? -errno : 0;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	int err;
+
+	if (path_fmt(buf, sizeof(buf), "%s", path))
+		return -ENAMETOOLONG;
+	for (char *s = buf + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	err = mkdir_0700(buf);
+	return err;
+}
+
+/* Pin fd at path, replacing what is there in one rename (bpffs refuses dots in names). */
+static int pin_replace(int fd, const char *path)
+{
+	char tmp[PATH_MAX];
+	int err;
+
+	if (path_fmt(tmp, sizeof(tmp), "%s-new", path))
+		return -ENAMETOOLONG;
+	unlink(tmp);
+	err = bpf_obj_pin(fd, tmp);
+	if (err)
+		return err;
+	if (rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+	}
+	return err;
+}
+
+static const struct hook *hook_of(enum bpf_attach_type type)
+{
+	for (size_t i = 0; i < N_HOOKS; i++)
+		if (hooks[i].type == type)
+			return &hooks[i];
+	return NULL;
+}
+
+static int link_dir(char *buf, size_t len, const char *pin_dir, uint64_t cgid)
+{
+	return path_fmt(buf, len, "%s/links/%" PRIu64, pin_dir, cgid);
+}
+
+/* Attach hook h (program fd) to the cgroup, or point the existing pinned link at it. */
+static int attach_hook(const char *ldir, int cg_fd, const struct hook *h, int prog_fd)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (path_fmt(path, sizeof(path), "%s/%s", ldir, h->name))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		err = bpf_link_update(fd, prog_fd, NULL);
+		close(fd);
+		return err;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	fd = bpf_link_create(prog_fd, cg_fd, h->type, NULL);
+	if (fd < 0)
+		return fd;
+	err = bpf_obj_pin(fd, path);
+	close(fd);
+	return err;
+}
+
+static int attach_all(const char *pin_dir, const char *cgroup_dir, const int *prog_fds)
+{
+	char ldir[PATH_MAX];
+	uint64_t cgid;
+	int cg_fd, err;
+
+	err = portrsv_cgroup_id(cgroup_dir, &cgid, NULL);
+	if (err)
+		return err;
+	err = link_dir(ldir, sizeof(ldir), pin_dir, cgid);
+	if (!err)
+		err = mkdir_0700(ldir);
+	if (err)
+		return err;
+	cg_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0)
+		return -errno;
+	for (size_t i = 0; i < N_HOOKS && !err; i++)
+		err = attach_hook(ldir, cg_fd, &hooks[i], prog_fds[i]);
+	close(cg_fd);
+	return err;
+}
+
+/* Unpin the links of one cgroup (the kernel detaches each as its last reference goes). */
+static int detach_id(const char *pin_dir, uint64_t cgid)
+{
+	char ldir[PATH_MAX], path[PATH_MAX];
+	int err;
+
+	err = link_dir(ldir, sizeof(ldir), pin_dir, cgid);
+	if (err)
+		return err;
+	if (access(ldir, F_OK))
+		return -errno;
+	for (size_t i = N_HOOKS; i-- > 0;) {
+		if (path_fmt(path, sizeof(path), "%s/%s", ldir, hooks[i].name))
+			return -ENAMETOOLONG;
+		if (unlink(path) && errno != ENOENT)
+			return -errno;
+	}
+	return rmdir(ldir) ? -errno : 0;
+}
+
+int portrsv_attached(const char *pin_dir, uint64_t **out)
+{
+	char ldir[PATH_MAX];
+	uint64_t *v = NULL, *nv, id;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	pin_dir = portrsv_pin_dir(pin_dir);
+	if (!out || path_fmt(ldir, sizeof(ldir), "%s/links", pin_dir))
+		return -EINVAL;
+	d = opendir(ldir);
+	if (!d)
+		return portrsv_pin_errno(pin_dir, errno);
+	while ((de = readdir(d))) {
+		if (portrsv_parse_u64(de->d_name, &id))
+			continue; /* ".", "..", and nothing else lives here */
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			closedir(d);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = id;
+	}
+	closedir(d);
+	*out = v;
+	return (int)n;
+}
+
+/* The program fds of the pinned programs, in hooks[] order. */
+static int pinned_progs(const char *pin_dir, int *fds)
+{
+	char name[64];
+	int err = 0;
+
+	for (size_t i = 0; i < N_HOOKS; i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < N_HOOKS && !err; i++) {
+		snprintf(name, sizeof(name), "progs/%s", hooks[i].name);
+		fds[i] = portrsv_obj_get(pin_dir, name);
+		if (fds[i] < 0)
+			err = fds[i];
+	}
+	return err;
+}
+
+static void close_fds(int *fds)
+{
+	for (size_t i = 0; i < N_HOOKS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
+{
+	const struct {
+		struct bpf_map *map;
+		const char *name;
+	} maps[] = {
+		{ skel->maps.portrsv_ports, PORTRSV_PIN_PORTS },
+		{ skel->maps.portrsv_resv, PORTRSV_PIN_RESV },
+		{ skel->maps.portrsv_tokens, PORTRSV_PIN_TOKENS },
+		{ skel->maps.portrsv_socks, PORTRSV_PIN_SOCKS },
+		{ skel->maps.portrsv_events, PORTRSV_PIN_EVENTS },
+	};
+	char path[PATH_MAX];
+	int err;
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		err = portrsv_pin_path(path, sizeof(path), pin_dir, maps[i].name);
+		if (!err)
+			err = bpf_map__set_pin_path(maps[i].map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int portrsv_load(const struct portrsv_load_opts *opts)
+{
+	const char *const *cgroups = OPTS_GET(opts, cgroups, NULL);
+	size_t n_cgroups = OPTS_GET(opts, n_cgroups, 0);
+	const char *pin_dir = portrsv_pin_dir(OPTS_GET(opts, pin_dir, NULL));
+	struct portrsv_bpf *skel = NULL;
+	char path[PATH_MAX], root[PATH_MAX];
+	struct bpf_program *prog;
+	int fds[N_HOOKS], err, n;
+	uint64_t *ids = NULL;
+
+	if (!OPTS_VALID(opts, portrsv_load_opts) || (n_cgroups && !cgroups))
+		return -EINVAL;
+	if (geteuid() != 0)
+		return -EPERM;
+	err = ensure_bpffs(pin_dir);
+	if (!err)
+		err = mkdir_parents(pin_dir);
+	if (!err && path_fmt(path, sizeof(path), "%s/progs", pin_dir) == 0)
+		err = mkdir_0700(path);
+	if (!err && path_fmt(path, sizeof(path), "%s/links", pin_dir) == 0)
+		err = mkdir_0700(path);
+	if (err)
+		return err;
+
+	skel = portrsv_bpf__open();
+	if (!skel)
+		return -errno;
+	err = pin_maps(skel, pin_dir);
+	if (!err)
+		err = portrsv_bpf__load(skel);
+	if (err)
+		goto out;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const struct hook *h = hook_of(bpf_program__expected_attach_type(prog));
+
+		if (!h) {
+			err = -EINVAL;
+			goto out;
+		}
+		fds[h - hooks] = bpf_program__fd(prog);
+		err = path_fmt(path, sizeof(path), "%s/progs/%s", pin_dir, h->name);
+		if (!err)
+			err = pin_replace(bpf_program__fd(prog), path);
+		if (err)
+			goto out;
+	}
+
+	/* Upgrade every attachment in place, then add the requested ones. */
+	n = portrsv_attached(pin_dir, &ids);
+	for (int i = 0; i < n && !err; i++) {
+		err = portrsv_cgroup_path(ids[i], path, sizeof(path));
+		if (err == -ENOENT) {
+			err = detach_id(pin_dir, ids[i]); /* the cgroup is gone */
+			continue;
+		}
+		if (!err)
+			err = attach_all(pin_dir, path, fds);
+	}
+	if (n < 0)
+		err = n;
+	if (!err && !n_cgroups) {
+		err = portrsv_cgroup2_mount(root, sizeof(root));
+		if (!err)
+			err = attach_all(pin_dir, root, fds);
+	}
+	for (size_t i = 0; i < n_cgroups && !err; i++)
+		err = attach_all(pin_dir, cgroups[i], fds);
+out:
+	free(ids);
+	portrsv_bpf__destroy(skel);
+	return err;
+}
+
+int portrsv_attach(const char *pin_dir, const char *cgroup_dir)
+{
+	int fds[N_HOOKS], err;
+
+	if (!cgroup_dir)
+		return -EINVAL;
+	pin_dir = portrsv_pin_dir(pin_dir);
+	err = pinned_progs(pin_dir, fds);
+	if (!err)
+		err = attach_all(pin_dir, cgroup_dir, fds);
+	close_fds(fds);
+	return err;
+}
+
+int portrsv_detach(const char *pin_dir, const char *cgroup_dir)
+{
+	uint64_t cgid;
+	int err, fd;
+
+	if (!cgroup_dir)
+		return -EINVAL;
+	pin_dir = portrsv_pin_dir(pin_dir);
+	fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RESV);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	err = portrsv_cgroup_id(cgroup_dir, &cgid, NULL);
+	if (err)
+		return err;
+	return detach_id(pin_dir, cgid);
+}
+
+int portrsv_unload(const char *pin_dir)
+{
+	const char *pins[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
+			       PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS };
+	char path[PATH_MAX];
+	uint64_t *ids = NULL;
+	int n, err = 0, fd;
+
+	pin_dir = portrsv_pin_dir(pin_dir);
+	fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RESV);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	n = portrsv_attached(pin_dir, &ids);
+	for (int i = 0; i < n && !err; i++)
+		err = detach_id(pin_dir, ids[i]);
+	free(ids);
+	if (n < 0)
+		return n;
+	if (err)
+		return err;
+	for (size_t i = 0; i < N_HOOKS; i++) {
+		if (path_fmt(path, sizeof(path), "%s/progs/%s", pin_dir, hooks[i].name))
+			return -ENAMETOOLONG;
+		if (unlink(path) && errno != ENOENT)
+			return -errno;
+	}
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		portrsv_pin_path(path, sizeof(path), pin_dir, pins[i]);
+		if (unlink(path) && errno != ENOENT)
+			return -errno;
+	}
+	if (path_fmt(path, sizeof(path), "%s/links", pin_dir) == 0)
+		rmdir(path);
+	if (path_fmt(path, sizeof(path), "%s/progs", pin_dir) == 0)
+		rmdir(path);
+	return rmdir(pin_dir) && errno != ENOENT ? -errno : 0;
+}

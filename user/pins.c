@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Where portrsv's pins and state live, and what a failed open of a pin means. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+
+static const char *env_or(const char *arg, const char *var, const char *fallback)
+{
+	const char *e;
+
+	if (arg && *arg)
+		return arg;
+	e = getenv(var);
+	return e && *e ? e : fallback;
+}
+
+const char *portrsv_pin_dir(const char *arg)
+{
+	return env_or(arg, "PORTRSV_PIN_DIR", PORTRSV_PIN_DIR_DEFAULT);
+}
+
+const char *portrsv_state_dir(const char *arg)
+{
+	return env_or(arg, "PORTRSV_STATE_DIR", PORTRSV_STATE_DIR_DEFAULT);
+}
+
+int portrsv_pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", pin_dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * A pin that cannot be opened means "not loaded" only when the pin directory itself is
+ * missing or holds no such pin; a directory we may not search means "not ours".
+ */
+int portrsv_pin_errno(const char *pin_dir, int err)
+{
+	struct stat st;
+
+	err = err < 0 ? -err : err;
+	if (err == EACCES || err == EPERM)
+		return -EPERM;
+	if (err != ENOENT)
+		return -err;
+	if (stat(pin_dir, &st) == 0 && access(pin_dir, X_OK) != 0)
+		return -EPERM;
+	return -PORTRSV_ENOTLOADED;
+}
+
+int portrsv_obj_get(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = portrsv_pin_path(path, sizeof(path), pin_dir, name);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return portrsv_pin_errno(pin_dir, errno);
+	return fd;
+}

@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* portrsv: the command. Every failure prints one line on stderr and exits with the status
+ * of PORTRSV_ERRNO_MAP (<portrsv/abi.h>); usage errors exit PORTRSV_EXIT_USAGE. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "internal.h"
+
+#define MAX_CGROUPS 64
+
+static const char usage_text[] =
+	"Usage: portrsv COMMAND [ARGS]\n"
+	"\n"
+	"  load [--cgroup DIR]...   load and pin the programs, attach to each DIR\n"
+	"                           (default: the cgroup v2 root); again = atomic upgrade\n"
+	"  unload                   detach, remove the pins; the store is kept\n"
+	"  attach DIR | detach DIR  enforce, or stop enforcing, a cgroup v2 subtree\n"
+	"  add PROTO START COUNT [--owner CGROUP_DIR] [--netns NSPATH] [--comment TEXT]\n"
+	"                           reserve a block; prints its token\n"
+	"  delete PROTO START COUNT [--netns NSPATH]\n"
+	"  lookup PROTO START COUNT [--netns NSPATH]   print the token of exactly that block\n"
+	"  show [PROTO] [--json]    list reservations\n"
+	"  why PROTO PORT [--netns NSPATH]   which reservation covers a port\n"
+	"  status [--json]          what is loaded and where it is enforced\n"
+	"\n"
+	"PROTO is tcp or udp. Environment: PORTRSV_PIN_DIR (default " PORTRSV_PIN_DIR_DEFAULT "),\n"
+	"PORTRSV_STATE_DIR (default " PORTRSV_STATE_DIR_DEFAULT ").\n"
+	"Exit status: 0 ok, 1 failure, 2 invalid arguments, 3 conflict, 4 not found,\n"
+	"5 permission denied, 6 not loaded.\n"
+	"\n"
+	"Examples:\n"
+	"  portrsv load --cgroup /sys/fs/cgroup/services\n"
+	"  portrsv add tcp 5000 20 --comment 'web pool'\n"
+	"  portrsv show --json\n";
+
+static const char *cmd = "portrsv";
+
+static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line on stderr naming the cause; the exit status that err maps to. */
+static int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "portrsv: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s%s\n", fmt[0] ? ": " : "", portrsv_strerror(err));
+	return portrsv_errno_to_exit(err);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "portrsv: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'portrsv --help')\n");
+	return PORTRSV_EXIT_USAGE;
+}
+
+struct args {
+	const char *pos[3];
+	int npos;
+	const char *owner, *netns, *comment;
+	const char *cgroups[MAX_CGROUPS];
+	int ncgroups;
+	bool json;
+};
+
+enum { OPT_OWNER = 256, OPT_NETNS, OPT_COMMENT, OPT_CGROUP, OPT_JSON };
+
+/*
+ * Parse argv of one command: at most max_pos positionals (at least min_pos) and the options
+ * in allowed (a string of OPT_* codes, as chars offset from OPT_OWNER).
+ */
+static int parse(int argc, char **argv, int min_pos, int max_pos, const char *allowed,
+		 struct args *a)
+{
+	static const struct option opts[] = {
+		{ "owner", required_argument, NULL, OPT_OWNER },
+		{ "netns", required_argument, NULL, OPT_NETNS },
+		{ "comment", required_argument, NULL, OPT_COMMENT },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			if (c == ':')
+				return usage_error("option '%s' needs a value", argv[optind - 1]);
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+		if (!strchr(allowed, 'a' + (c - OPT_OWNER)))
+			return usage_error("option '%s' does not apply here", argv[optind - 1]);
+		switch (c) {
+		case OPT_OWNER: a->owner = optarg; break;
+		case OPT_NETNS: a->netns = optarg; break;
+		case OPT_COMMENT: a->comment = optarg; break;
+		case OPT_JSON: a->json = true; break;
+		case OPT_CGROUP:
+			if (a->ncgroups == MAX_CGROUPS)
+				return usage_error("more than %d --cgroup", MAX_CGROUPS);
+			a->cgroups[a->ncgroups++] = optarg;
+			break;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (a->npos == max_pos)
+			return usage_error("unexpected argument '%s'", argv[optind]);
+		a->pos[a->npos++] = argv[optind];
+	}
+	if (a->npos < min_pos)
+		return usage_error("missing arguments");
+	return 0;
+}
+#define O_OWNER "a"
+#define O_NETNS "b"
+#define O_COMMENT "c"
+#define O_CGROUP "d"
+#define O_JSON "e"
+
+/* PROTO START COUNT, or PROTO PORT when count is NULL. */
+static int parse_block(const struct args *a, enum portrsv_proto *proto, uint16_t *start,
+		       uint16_t *count)
+{
+	int err;
+
+	if (portrsv_parse_proto(a->pos[0], proto))
+		return usage_error("protocol '%s' is not tcp or udp", a->pos[0]);
+	if (portrsv_parse_port(a->pos[1], start))
+		return usage_error("port '%s' is not a number from %d to %d", a->pos[1],
+				   PORTRSV_PORT_MIN, PORTRSV_PORT_MAX);
+	if (!count)
+		return 0;
+	if (portrsv_parse_count(a->pos[2], count))
+		return usage_error("count '%s' is not a number from 1 to %d", a->pos[2],
+				   PORTRSV_PORT_MAX);
+	err = portrsv_block_valid(*start, *count);
+	if (err)
+		return usage_error("block %u+%u passes port %d", *start, *count, PORTRSV_PORT_MAX);
+	return 0;
+}
+
+static struct portrsv *open_or_fail(int *status)
+{
+	struct portrsv *p = portrsv_open(NULL);
+
+	if (!p)
+		*status = fail(-errno, "%s", portrsv_pin_dir(NULL));
+	return p;
+}
+
+static int cmd_load(int argc, char **argv)
+{
+	struct args a;
+	int err = parse(argc, argv, 0, 0, O_CGROUP, &a);
+
+	if (err)
+		return err;
+	PORTRSV_OPTS(portrsv_load_opts, o, .cgroups = a.cgroups, .n_cgroups = a.ncgroups);
+	err = portrsv_load(&o);
+	return err ? fail(err, "%s", portrsv_pin_dir(NULL)) : 0;
+}
+
+static int cmd_unload(int argc, char **argv)
+{
+	struct args a;
+	int err = parse(argc, argv, 0, 0, "", &a);
+
+	if (err)
+		return err;
+	err = portrsv_unload(NULL);
+	return err ? fail(err, "%s", portrsv_pin_dir(NULL)) : 0;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	bool attach = !strcmp(argv[0], "attach");
+	struct args a;
+	int err = parse(argc, argv, 1, 1, "", &a);
+
+	if (err)
+		return err;
+	err = attach ? portrsv_attach(NULL, a.pos[0]) : portrsv_detach(NULL, a.pos[0]);
+	if (err == -ENOENT && !attach)
+		return fail(err, "%s: portrsv is not attached there", a.pos[0]);
+	return err ? fail(err, "%s", a.pos[0]) : 0;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	enum portrsv_proto proto;
+	uint16_t start, count;
+	struct portrsv *p;
+	uint64_t token;
+	struct args a;
+	int err;
+
+	err = parse(argc, argv, 3, 3, O_OWNER O_NETNS O_COMMENT, &a);
+	if (!err)
+		err = parse_block(&a, &proto, &start, &count);
+	if (err)
+		return err;
+	if (a.comment && strlen(a.comment) >= PORTRSV_COMMENT_LEN)
+		return usage_error("comment longer than %d bytes", PORTRSV_COMMENT_LEN - 1);
+	p = open_or_fail(&err);
+	if (!p)
+		return err;
+	PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = a.owner, .netns = a.netns,
+		     .comment = a.comment);
+	err = portrsv_create(p, proto, start, count, &o, &token);
+	portrsv_close(p);
+	if (err == -ENOENT)
+		return fail(err, "%s", a.owner ? a.owner : a.netns);
+	if (err)
+		return fail(err, "%s %u-%u", a.pos[0], start, start + count - 1);
+	printf("0x%016" PRIx64 "\n", token);
+	return 0;
+}
+
+static int cmd_delete_lookup(int argc, char **argv)
+{
+	bool del = !strcmp(argv[0], "delete");
+	enum portrsv_proto proto;
+	uint16_t start, count;
+	struct portrsv *p;
+	uint64_t token;
+	struct args a;
+	int err;
+
+	err = parse(argc, argv, 3, 3, O_NETNS, &a);
+	if (!err)
+		err = parse_block(&a, &proto, &start, &count);
+	if (err)
+		return err;
+	p = open_or_fail(&err);
+	if (!p)
+		return err;
+	PORTRSV_OPTS(portrsv_ns_opts, o, .netns = a.netns);
+	err = del ? portrsv_delete(p, proto, start, count, &o)
+		  : portrsv_lookup(p, proto, start, count, &o, &token);
+	portrsv_close(p);
+	if (err)
+		return fail(err, "%s %u+%u", a.pos[0], start, count);
+	if (!del)
+		printf("0x%016" PRIx64 "\n", token);
+	return 0;
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void iso8601(uint64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "?");
+}
+
+/* The owner cgroup's path, or "" when there is none; "(gone: id N)" when it was removed. */
+static void owner_path(uint64_t cgid, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (cgid && portrsv_cgroup_path(cgid, buf, len))
+		snprintf(buf, len, "(gone: cgroup id %" PRIu64 ")", cgid);
+}
+
+static void show_json(const struct portrsv_reservation *v, int n, enum portrsv_proto proto)
+{
+	char owner[PATH_MAX], when[32];
+	bool first = true;
+
+	printf("[");
+	for (int i = 0; i < n; i++) {
+		if (proto && v[i].proto != proto)
+			continue;
+		owner_path(v[i].owner_cgid, owner, sizeof(owner));
+		iso8601(v[i].created, when, sizeof(when));
+		printf("%s\n  {\"proto\": \"%s\", \"start\": %u, \"count\": %u, \"end\": %u, "
+		       "\"token\": \"0x%016" PRIx64 "\", \"owner\": ", first ? "" : ",",
+		       portrsv_proto_name(v[i].proto), v[i].start, v[i].count,
+		       v[i].start + v[i].count - 1, v[i].token);
+		if (owner[0])
+			json_string(owner);
+		else
+			printf("null");
+		printf(", \"netns\": \"net:[%" PRIu64 "]\", \"netns_cookie\": %" PRIu64
+		       ", \"comment\": ", v[i].netns_ino, v[i].netns_cookie);
+		json_string(v[i].comment);
+		printf(", \"created\": \"%s\", \"denied\": %" PRIu64 ", \"persistent\": %s}", when,
+		       v[i].denied, v[i].flags & PORTRSV_F_PERSISTENT ? "true" : "false");
+		first = false;
+	}
+	printf("%s]\n", first ? "" : "\n");
+}
+
+/* Like `netsh int ipv4 show excludedportrange`, one section per protocol. */
+static void show_table(const struct portrsv_reservation *v, int n, enum portrsv_proto proto)
+{
+	static const enum portrsv_proto protos[] = { PORTRSV_TCP, PORTRSV_UDP };
+	char owner[PATH_MAX], netns[32];
+
+	for (size_t j = 0; j < 2; j++) {
+		if (proto && protos[j] != proto)
+			continue;
+		printf("\nProtocol %s Port Exclusion Ranges\n\n", portrsv_proto_name(protos[j]));
+		printf("Start Port    End Port    Token                 Denied  Netns               "
+		       "Owner / Comment\n");
+		printf("----------    --------    ------------------    ------  ------------------  "
+		       "---------------\n");
+		for (int i = 0; i < n; i++) {
+			if (v[i].proto != protos[j])
+				continue;
+			owner_path(v[i].owner_cgid, owner, sizeof(owner));
+			snprintf(netns, sizeof(netns), "net:[%" PRIu64 "]", v[i].netns_ino);
+			printf("%10u  %10u    0x%016" PRIx64 "  %6" PRIu64 "  %-18s  %s%s%s\n",
+			       v[i].start, v[i].start + v[i].count - 1, v[i].token, v[i].denied,
+			       netns, owner, owner[0] && v[i].comment[0] ? " / " : "", v[i].comment);
+		}
+		printf("\n");
+	}
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	struct portrsv_reservation *v = NULL;
+	enum portrsv_proto proto = 0;
+	struct portrsv *p;
+	struct args a;
+	int err, n;
+
+	err = parse(argc, argv, 0, 1, O_JSON, &a);
+	if (err)
+		return err;
+	if (a.npos && portrsv_parse_proto(a.pos[0], &proto))
+		return usage_error("protocol '%s' is not tcp or udp", a.pos[0]);
+	p = open_or_fail(&err);
+	if (!p)
+		return err;
+	n = portrsv_list(p, &v);
+	portrsv_close(p);
+	if (n < 0)
+		return fail(n, "%s", portrsv_pin_dir(NULL));
+	if (a.json)
+		show_json(v, n, proto);
+	else
+		show_table(v, n, proto);
+	free(v);
+	return 0;
+}
+
+static int cmd_why(int argc, char **argv)
+{
+	struct portrsv_reservation r;
+	enum portrsv_proto proto;
+	char owner[PATH_MAX];
+	struct portrsv *p;
+	uint16_t port;
+	struct args a;
+	int err;
+
+	err = parse(argc, argv, 2, 2, O_NETNS, &a);
+	if (!err)
+		err = parse_block(&a, &proto, &port, NULL);
+	if (err)
+		return err;
+	p = open_or_fail(&err);
+	if (!p)
+		return err;
+	PORTRSV_OPTS(portrsv_ns_opts, o, .netns = a.netns);
+	err = portrsv_query(p, proto, port, &o, &r);
+	portrsv_close(p);
+	if (err == -ENOENT)
+		return fail(err, "%s %u is outside every reservation", a.pos[0], port);
+	if (err)
+		return fail(err, "%s %u", a.pos[0], port);
+	owner_path(r.owner_cgid, owner, sizeof(owner));
+	printf("%s %u is reserved by %s %u-%u (token 0x%016" PRIx64 ", %" PRIu64
+	       " binds denied)%s%s%s%s\n", a.pos[0], port, a.pos[0], r.start,
+	       r.start + r.count - 1, r.token, r.denied, owner[0] ? ", owner " : "", owner,
+	       r.comment[0] ? ", comment: " : "", r.comment);
+	return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct portrsv_reservation *v = NULL;
+	char path[PATH_MAX];
+	uint64_t *ids = NULL;
+	struct portrsv *p;
+	struct args a;
+	int err, n, nids;
+
+	err = parse(argc, argv, 0, 0, O_JSON, &a);
+	if (err)
+		return err;
+	p = portrsv_open(NULL);
+	if (!p && errno != PORTRSV_ENOTLOADED)
+		return fail(-errno, "%s", portrsv_pin_dir(NULL));
+	if (!p) {
+		if (a.json)
+			printf("{\"loaded\": false, \"pin_dir\": \"%s\"}\n", portrsv_pin_dir(NULL));
+		else
+			printf("portrsv is not loaded (pin dir %s)\n", portrsv_pin_dir(NULL));
+		return PORTRSV_EXIT_NOTLOADED;
+	}
+	n = portrsv_list(p, &v);
+	portrsv_close(p);
+	free(v);
+	if (n < 0)
+		return fail(n, "%s", portrsv_pin_dir(NULL));
+	nids = portrsv_attached(NULL, &ids);
+	if (nids < 0)
+		return fail(nids, "%s", portrsv_pin_dir(NULL));
+	if (a.json) {
+		printf("{\"loaded\": true, \"pin_dir\": ");
+		json_string(portrsv_pin_dir(NULL));
+		printf(", \"state_dir\": ");
+		json_string(portrsv_state_dir(NULL));
+		printf(", \"reservations\": %d, \"cgroups\": [", n);
+	} else {
+		printf("loaded: yes\npin dir: %s\nstate dir: %s\nreservations: %d\n"
+		       "enforced cgroups:\n", portrsv_pin_dir(NULL), portrsv_state_dir(NULL), n);
+	}
+	for (int i = 0; i < nids; i++) {
+		if (portrsv_cgroup_path(ids[i], path, sizeof(path)))
+			snprintf(path, sizeof(path), "(gone: cgroup id %" PRIu64 ")", ids[i]);
+		if (a.json) {
+			printf("%s{\"id\": %" PRIu64 ", \"path\": ", i ? ", " : "", ids[i]);
+			json_string(path);
+			printf("}");
+		} else {
+			printf("  %s (id %" PRIu64 ")\n", path, ids[i]);
+		}
+	}
+	if (a.json)
+		printf("]}\n");
+	free(ids);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} cmds[] = {
+	{ "load", cmd_load },     { "unload", cmd_unload }, { "attach", cmd_attach },
+	{ "detach", cmd_attach }, { "add", cmd_add },       { "delete", cmd_delete_lookup },
+	{ "lookup", cmd_delete_lookup }, { "show", cmd_show }, { "why", cmd_why },
+	{ "status", cmd_status },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("no command");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		cmd = cmds[i].name;
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
+	return usage_error("unknown command '%s'", argv[1]);
+}
