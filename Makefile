@@ -13,6 +13,7 @@ PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := 0.1.0
+SOVER      := 0
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 
@@ -68,10 +69,13 @@ $(OUT)/libportrsv.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUT)/libportrsv.so: $(LIB_OBJS) user/libportrsv.map
+$(OUT)/libportrsv.so.$(SOVER): $(LIB_OBJS) user/libportrsv.map
 	$(call msg,LD,$@)
-	$(Q)$(CC) -shared -Wl,--version-script=user/libportrsv.map -Wl,-soname,libportrsv.so.0 \
-		-o $@ $(LIB_OBJS) $(LIBBPF_LIBS)
+	$(Q)$(CC) -shared -Wl,--version-script=user/libportrsv.map \
+		-Wl,-soname,libportrsv.so.$(SOVER) -o $@ $(LIB_OBJS) $(LIBBPF_LIBS)
+
+$(OUT)/libportrsv.so: $(OUT)/libportrsv.so.$(SOVER)
+	$(Q)ln -sf libportrsv.so.$(SOVER) $@
 
 $(OUT)/portrsv: user/portrsv.c $(OUT)/libportrsv.a $(HDRS)
 	$(call msg,CCLD,$@)
@@ -105,8 +109,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/portrsv
 	install -m 0755 $(OUT)/portrsv $(DESTDIR)$(PREFIX)/bin/portrsv
 	install -m 0644 $(OUT)/libportrsv.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 0755 $(OUT)/libportrsv.so $(DESTDIR)$(PREFIX)/lib/libportrsv.so.0
-	ln -sf libportrsv.so.0 $(DESTDIR)$(PREFIX)/lib/libportrsv.so
+	install -m 0755 $(OUT)/libportrsv.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libportrsv.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libportrsv.so
 	install -m 0644 include/portrsv.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 include/portrsv/*.h $(DESTDIR)$(PREFIX)/include/portrsv/
 

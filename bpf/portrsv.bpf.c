@@ -207,13 +207,13 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 
 	netns = bpf_get_netns_cookie(ctx);
 	port = bpf_ntohs(ctx->user_port);
-	us = user_storage(sk, 0);
-	token = us ? us->token : 0;
 
 	if (port == 0) {
 		struct alloc_ctx a = { .netns = netns, .proto = proto };
 
-		if (!token)
+		us = user_storage(sk, 0);
+		token = us ? us->token : 0;
+		if (!us || !token)
 			return 1; /* the kernel's own choice: post_bind checks it */
 		t = bpf_map_lookup_elem(&portrsv_tokens, &token);
 		if (!t || t->resv.netns != netns || t->resv.proto != proto)
@@ -240,14 +240,18 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 		return 1;
 	}
 
+	/* The common case, a port outside every reservation, costs one hash lookup. */
 	pp = port_entry(netns, proto, port);
 	if (!pp)
-		return 1; /* outside every reservation */
+		return 1;
 	r = resv_of(netns, proto, pp->start);
+	us = user_storage(sk, 0);
+	token = us ? us->token : 0;
 	if (!r || !entitled(r, token))
 		return deny(netns, proto, port, family, r, pp->start, PORTRSV_EACCES);
 
-	us = user_storage(sk, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!us)
+		us = user_storage(sk, BPF_SK_STORAGE_GET_F_CREATE);
 	if (us && us->held_port)
 		port_put(netns, us->held_proto, us->held_port);
 	__sync_fetch_and_add(&pp->refs, 1);
