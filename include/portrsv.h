@@ -8,7 +8,8 @@
  * options pointer means all defaults. Errors common to every call:
  *   -EPERM               the caller may not read or change reservations (needs root)
  *   -PORTRSV_ENOTLOADED  portrsv's programs are not loaded (ENOPKG)
- *   -EINVAL              an argument is invalid (bad block, bad options, NULL output)
+ *   -EINVAL              an argument is invalid (port or count 0, bad options, NULL output)
+ *   -ERANGE              the block passes port 65535
  * The mapping from these errno values to Windows codes and to the command's exit status is
  * PORTRSV_ERRNO_MAP in <portrsv/abi.h>.
  */
@@ -66,9 +67,11 @@ struct portrsv_create_opts {
 
 /*
  * Reserve count ports from start in the port space proto. On success stores the new token
- * in *token and returns 0. Errors: -EINVAL (bad block or proto, comment too long, NULL
- * token), -EEXIST (overlaps a reservation), -EADDRINUSE (a port of the block is in use),
- * -ENOENT (owner cgroup or netns does not exist), -ENOSPC (maps full).
+ * in *token and returns 0. Errors: -EINVAL (start or count 0, bad proto, comment too long
+ * or not one printable line, owner not a cgroup v2 directory, netns path not a network
+ * namespace, NULL token), -ERANGE (block passes 65535), -EEXIST (overlaps a reservation),
+ * -EADDRINUSE (a port of the block is in use), -ENOENT (owner cgroup or netns does not
+ * exist), -ENOSPC (maps full).
  */
 PORTRSV_API int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start,
 			       uint16_t count, const struct portrsv_create_opts *opts,

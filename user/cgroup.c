@@ -84,7 +84,7 @@ int portrsv_cgroup_id(const char *dir, uint64_t *id, uint32_t *level)
 	if (stat(dir, &st))
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
+		return -EINVAL; /* not a directory: not a cgroup, a bad argument */
 	if (statfs(dir, &sfs))
 		return -errno;
 	if (sfs.f_type != CGROUP2_SUPER_MAGIC)

@@ -52,7 +52,7 @@ int portrsv_errno_to_exit(int err);
 /* cgroup.c */
 /* The cgroup v2 mount point, from /proc/self/mountinfo, into buf. -ENOENT if none. */
 int portrsv_cgroup2_mount(char *buf, size_t len);
-/* Id and depth below the cgroup v2 root of a cgroup v2 directory. -ENOENT, -ENOTDIR, -EINVAL if not cgroup v2. */
+/* Id and depth below the cgroup v2 root of a cgroup v2 directory. -ENOENT, or -EINVAL if not a cgroup v2 directory. */
 int portrsv_cgroup_id(const char *dir, uint64_t *id, uint32_t *level);
 
 /* netns.c */
@@ -69,10 +69,15 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
  * calling thread's netns (TCP in any state, UDP; IPv4 and IPv6)? 1 yes, 0 no, -errno. */
 int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t count);
 
+/* fault.c: PORTRSV_FAULT=point kills the process there (crash tests). */
+void portrsv_fault(const char *point);
+
 /* pins.c */
 int portrsv_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);
 /* Open a pinned map or program; -PORTRSV_ENOTLOADED when missing, -EPERM when not ours. */
 int portrsv_obj_get(const char *pin_dir, const char *name);
+/* May the caller load, attach and change reservations (root or the capabilities)? */
+bool portrsv_privileged(void);
 /* Map of the pin-dir error of a failed open to the API's errno. */
 int portrsv_pin_errno(const char *pin_dir, int err);
 

@@ -200,8 +200,23 @@ static int detach_id(const char *pin_dir, uint64_t cgid)
 	if (access(ldir, F_OK))
 		return -errno;
 	for (size_t i = N_HOOKS; i-- > 0;) {
+		int fd;
+
 		if (path_fmt(path, sizeof(path), "%s/%s", ldir, hooks[i].name))
 			return -ENAMETOOLONG;
+		/*
+		 * Detach now: dropping the pin only schedules the link's release, so the
+		 * program would go on refusing binds for a while after we return.
+		 */
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			err = bpf_link_detach(fd);
+			close(fd);
+			if (err && err != -ENOLINK)
+				return err;
+		} else if (errno != ENOENT) {
+			return -errno;
+		}
 		if (unlink(path) && errno != ENOENT)
 			return -errno;
 	}
@@ -301,8 +316,14 @@ int portrsv_load(const struct portrsv_load_opts *opts)
 
 	if (!OPTS_VALID(opts, portrsv_load_opts) || (n_cgroups && !cgroups))
 		return -EINVAL;
-	if (geteuid() != 0)
+	if (!portrsv_privileged())
 		return -EPERM;
+	/* Refuse a bad cgroup before anything is pinned: a failed load leaves nothing behind. */
+	for (size_t i = 0; i < n_cgroups; i++) {
+		err = portrsv_cgroup_id(cgroups[i], NULL, NULL);
+		if (err)
+			return err;
+	}
 	err = ensure_bpffs(pin_dir);
 	if (!err)
 		err = mkdir_parents(pin_dir);

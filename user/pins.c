@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <bpf/bpf.h>
 #include "internal.h"
 
@@ -66,4 +68,24 @@ int portrsv_obj_get(const char *pin_dir, const char *name)
 	if (fd < 0)
 		return portrsv_pin_errno(pin_dir, errno);
 	return fd;
+}
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+/*
+ * Root, or the capabilities loading and attaching need: CAP_SYS_ADMIN alone, or CAP_BPF with
+ * CAP_PERFMON (the programs read kernel socket types) and CAP_NET_ADMIN (cgroup attach).
+ */
+bool portrsv_privileged(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	return has_cap(d, CAP_SYS_ADMIN) ||
+	       (has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON) && has_cap(d, CAP_NET_ADMIN));
 }

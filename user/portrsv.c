@@ -69,6 +69,36 @@ static int usage_error(const char *fmt, ...)
 	return PORTRSV_EXIT_USAGE;
 }
 
+/* A path of the command line that does not name what it must (what: "owner cgroup", ...). */
+static int fail_path(int err, const char *what, const char *path)
+{
+	fprintf(stderr, "portrsv: %s: %s '%s': %s\n", cmd, what, path,
+		err == -EINVAL ? "wrong kind of file" : strerror(-err));
+	return portrsv_errno_to_exit(err);
+}
+
+static int check_cgroup(const char *what, const char *dir)
+{
+	int err = portrsv_cgroup_id(dir, NULL, NULL);
+
+	if (err == -EINVAL || err == -ENOTDIR)
+		return fail_path(-EINVAL, what, dir);
+	return err ? fail_path(err, what, dir) : 0;
+}
+
+static int check_netns(const char *path)
+{
+	int saved, err;
+
+	if (!path)
+		return 0;
+	err = portrsv_netns_enter(path, &saved);
+	if (err)
+		return fail_path(err, "network namespace", path);
+	portrsv_netns_leave(saved);
+	return 0;
+}
+
 struct args {
 	const char *pos[3];
 	int npos;
@@ -95,19 +125,23 @@ static int parse(int argc, char **argv, int min_pos, int max_pos, const char *al
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, idx;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", opts, &idx)) != -1) {
 		if (c == '?' || c == ':') {
 			if (c == ':')
 				return usage_error("option '%s' needs a value", argv[optind - 1]);
+			/* In a cluster like -1x, optind has not moved past it yet. */
+			if (optopt)
+				return usage_error("unknown option '-%c'", optopt);
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
+		/* argv[optind - 1] is the option's value here, not the option. */
 		if (!strchr(allowed, 'a' + (c - OPT_OWNER)))
-			return usage_error("option '%s' does not apply here", argv[optind - 1]);
+			return usage_error("option '--%s' does not apply here", opts[idx].name);
 		switch (c) {
 		case OPT_OWNER: a->owner = optarg; break;
 		case OPT_NETNS: a->netns = optarg; break;
@@ -173,6 +207,10 @@ static int cmd_load(int argc, char **argv)
 
 	if (err)
 		return err;
+	for (int i = 0; i < a.ncgroups && !err; i++)
+		err = check_cgroup("cgroup", a.cgroups[i]);
+	if (err)
+		return err;
 	PORTRSV_OPTS(portrsv_load_opts, o, .cgroups = a.cgroups, .n_cgroups = a.ncgroups);
 	err = portrsv_load(&o);
 	return err ? fail(err, "%s", portrsv_pin_dir(NULL)) : 0;
@@ -195,11 +233,15 @@ static int cmd_attach(int argc, char **argv)
 	struct args a;
 	int err = parse(argc, argv, 1, 1, "", &a);
 
+	if (!err)
+		err = check_cgroup("cgroup", a.pos[0]);
 	if (err)
 		return err;
 	err = attach ? portrsv_attach(NULL, a.pos[0]) : portrsv_detach(NULL, a.pos[0]);
-	if (err == -ENOENT && !attach)
-		return fail(err, "%s: portrsv is not attached there", a.pos[0]);
+	if (err == -ENOENT && !attach) {
+		fprintf(stderr, "portrsv: detach: %s: portrsv is not attached there\n", a.pos[0]);
+		return portrsv_errno_to_exit(err);
+	}
 	return err ? fail(err, "%s", a.pos[0]) : 0;
 }
 
@@ -222,12 +264,18 @@ static int cmd_add(int argc, char **argv)
 	p = open_or_fail(&err);
 	if (!p)
 		return err;
+	if (a.owner)
+		err = check_cgroup("owner cgroup", a.owner);
+	if (!err)
+		err = check_netns(a.netns);
+	if (err) {
+		portrsv_close(p);
+		return err;
+	}
 	PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = a.owner, .netns = a.netns,
 		     .comment = a.comment);
 	err = portrsv_create(p, proto, start, count, &o, &token);
 	portrsv_close(p);
-	if (err == -ENOENT)
-		return fail(err, "%s", a.owner ? a.owner : a.netns);
 	if (err)
 		return fail(err, "%s %u-%u", a.pos[0], start, start + count - 1);
 	printf("0x%016" PRIx64 "\n", token);
@@ -252,6 +300,11 @@ static int cmd_delete_lookup(int argc, char **argv)
 	p = open_or_fail(&err);
 	if (!p)
 		return err;
+	err = check_netns(a.netns);
+	if (err) {
+		portrsv_close(p);
+		return err;
+	}
 	PORTRSV_OPTS(portrsv_ns_opts, o, .netns = a.netns);
 	err = del ? portrsv_delete(p, proto, start, count, &o)
 		  : portrsv_lookup(p, proto, start, count, &o, &token);
@@ -429,11 +482,15 @@ static int cmd_status(int argc, char **argv)
 	if (!p && errno != PORTRSV_ENOTLOADED)
 		return fail(-errno, "%s", portrsv_pin_dir(NULL));
 	if (!p) {
-		if (a.json)
-			printf("{\"loaded\": false, \"pin_dir\": \"%s\"}\n", portrsv_pin_dir(NULL));
-		else
+		if (a.json) {
+			printf("{\"loaded\": false, \"pin_dir\": ");
+			json_string(portrsv_pin_dir(NULL));
+			printf("}\n");
+		} else {
 			printf("portrsv is not loaded (pin dir %s)\n", portrsv_pin_dir(NULL));
-		return PORTRSV_EXIT_NOTLOADED;
+		}
+		/* A failure like any other: one line on stderr too. */
+		return fail(-PORTRSV_ENOTLOADED, "%s", portrsv_pin_dir(NULL));
 	}
 	n = portrsv_list(p, &v);
 	portrsv_close(p);

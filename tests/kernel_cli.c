@@ -1,0 +1,1527 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The command as users and scripts see it: build/portrsv ($PORTRSV_BIN) runs as a child of
+ * the test, in the test's cgroup, netns, pin and state directories, and every case checks
+ * its exit status, its stdout and its stderr ("portrsv: ..." on exactly one line for every
+ * failure). Also the ported Windows example, $PORTRSV_EXAMPLES/reserve.
+ *
+ * Never run `portrsv load` without --cgroup here: it would attach to the host's root cgroup.
+ */
+#include "testlib.h"
+#include <criterion/parameterized.h> /* after criterion.h, which it would break */
+#include <ctype.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <time.h>
+
+struct kt_env kt;
+
+#define START 7000
+#define COUNT 10
+
+/* ---- Running the command ---------------------------------------------------------------- */
+
+#define OUT_MAX (64 * 1024)
+#define RUN_TIMEOUT_MS 60000
+#define MAXW 8     /* words of one command line */
+#define WLEN 72    /* a 64-byte comment and its NUL fit */
+#define NOBODY 65534
+
+/* The last command run: exit status (128 + signal if killed), stdout, stderr. */
+static struct {
+	int status;
+	size_t nout, nerr;
+	char out[OUT_MAX];
+	char err[OUT_MAX];
+} R;
+
+static const char *env_or(const char *var, const char *fallback)
+{
+	const char *v = getenv(var);
+
+	return v && *v ? v : fallback;
+}
+
+static const char *portrsv_bin(void)
+{
+	return env_or("PORTRSV_BIN", "build/portrsv");
+}
+
+static const char *reserve_bin(void)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/reserve", env_or("PORTRSV_EXAMPLES", "build/examples"));
+	return path;
+}
+
+static void slurp(int fd, char *buf, size_t *n, bool *open)
+{
+	char scratch[4096];
+	ssize_t k;
+
+	/* Keep draining when the buffer is full, so that the child never blocks on us. */
+	if (*n < OUT_MAX - 1)
+		k = read(fd, buf + *n, OUT_MAX - 1 - *n);
+	else
+		k = read(fd, scratch, sizeof(scratch));
+	if (k > 0 && *n < OUT_MAX - 1)
+		*n += k;
+	else if (k == 0 || (k < 0 && errno != EINTR))
+		*open = false;
+	buf[*n] = '\0';
+}
+
+/*
+ * Run argv (argv[0] = the program's path) with stdin /dev/null, capturing stdout and stderr
+ * into R. unpriv: drop to uid/gid nobody between fork and exec. The child is always reaped
+ * before anything is asserted, so no process stays behind in the test's cgroup.
+ */
+static int run_argv(bool unpriv, char *const argv[])
+{
+	int po[2], pe[2], status, rc;
+	bool oopen = true, eopen = true, timed_out = false;
+	struct timespec t0, t;
+	pid_t pid;
+
+	memset(&R, 0, sizeof(R));
+	cr_assert(pipe2(po, O_CLOEXEC) == 0 && pipe2(pe, O_CLOEXEC) == 0, "pipe: %s",
+		  strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+			_exit(126);
+		if (unpriv && (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+			       setresuid(NOBODY, NOBODY, NOBODY)))
+			_exit(125);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (oopen || eopen) {
+		struct pollfd pfd[2] = { { .fd = oopen ? po[0] : -1, .events = POLLIN },
+					 { .fd = eopen ? pe[0] : -1, .events = POLLIN } };
+		long spent;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (spent >= RUN_TIMEOUT_MS) {
+			timed_out = true;
+			break;
+		}
+		rc = poll(pfd, 2, RUN_TIMEOUT_MS - spent);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc <= 0)
+			continue;
+		if (pfd[0].revents)
+			slurp(po[0], R.out, &R.nout, &oopen);
+		if (pfd[1].revents)
+			slurp(pe[0], R.err, &R.nerr, &eopen);
+	}
+	if (timed_out || oopen || eopen)
+		kill(pid, SIGKILL);
+	close(po[0]);
+	close(pe[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	cr_assert(!timed_out, "%s %s: no exit within %d ms", argv[0], argv[1] ? argv[1] : "",
+		  RUN_TIMEOUT_MS);
+	R.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	cr_assert(!unpriv || R.status != 125, "could not drop privileges in the child");
+	cr_assert(R.status != 127, "could not exec %s", argv[0]);
+	return R.status;
+}
+
+/* "@CG@" stands for the test's cgroup, which rows of static tables cannot know. */
+static void subst(char *dst, size_t len, const char *w)
+{
+	snprintf(dst, len, "%s", strcmp(w, "@CG@") ? w : kt.cgroup);
+}
+
+/* Run prog with argc words; the status. */
+static int run_words(bool unpriv, const char *prog, int argc, const char (*words)[WLEN])
+{
+	static char buf[MAXW][PATH_MAX];
+	char *argv[MAXW + 2];
+
+	cr_assert(argc <= MAXW);
+	argv[0] = (char *)prog;
+	for (int i = 0; i < argc; i++) {
+		subst(buf[i], sizeof(buf[i]), words[i]);
+		argv[i + 1] = buf[i];
+	}
+	argv[argc + 1] = NULL;
+	return run_argv(unpriv, argv);
+}
+
+static int run_va(bool unpriv, const char *prog, const char *first, va_list ap)
+{
+	char words[MAXW][WLEN];
+	int argc = 0;
+
+	for (const char *w = first; w; w = va_arg(ap, const char *)) {
+		cr_assert(argc < MAXW && strlen(w) < WLEN);
+		strcpy(words[argc++], w);
+	}
+	return run_words(unpriv, prog, argc, words);
+}
+
+/* portrsv WORDS..., NULL-terminated; as root. */
+static int cli(const char *first, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, first);
+	rc = run_va(false, portrsv_bin(), first, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* reserve WORDS..., NULL-terminated. */
+static int reserve(const char *first, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, first);
+	rc = run_va(false, reserve_bin(), first, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* ---- Checking what it printed --------------------------------------------------------- */
+
+static bool matches(const char *re, const char *s)
+{
+	regex_t rx;
+	bool ok;
+
+	cr_assert(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) == 0, "bad regex %s", re);
+	ok = regexec(&rx, s, 0, NULL, 0) == 0;
+	regfree(&rx);
+	return ok;
+}
+
+static bool one_line(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 1 && s[n - 1] == '\n' && strchr(s, '\n') == s + n - 1;
+}
+
+/* stderr is exactly one line, and it is portrsv's. */
+static void assert_err_line(const char *what)
+{
+	cr_assert(one_line(R.err), "%s: stderr must be one line, got [%s]", what, R.err);
+	cr_assert(!strncmp(R.err, "portrsv: ", 9),
+		  "%s: stderr must start with 'portrsv: ', got [%s]", what, R.err);
+}
+
+/* A failure with status want: nothing on stdout, one line on stderr. */
+static void assert_failed(int want, const char *what)
+{
+	cr_assert_eq(R.status, want, "%s: exit %d, want %d; stdout [%s] stderr [%s]", what,
+		     R.status, want, R.out, R.err);
+	cr_assert_str_empty(R.out, "%s: stdout must be empty, got [%s]", what, R.out);
+	assert_err_line(what);
+}
+
+/* The stderr line names the cause (an expectation: the checks after it still run). */
+static void assert_mentions(const char *what, const char *cause)
+{
+	cr_expect(strstr(R.err, cause), "%s: stderr must name the cause ('%s'), got [%s]", what,
+		  cause, R.err);
+}
+
+/* Success with nothing printed at all. */
+static void assert_silent_ok(const char *what)
+{
+	cr_assert_eq(R.status, 0, "%s: exit %d; stderr [%s]", what, R.status, R.err);
+	cr_assert_str_empty(R.out, "%s: stdout must be empty, got [%s]", what, R.out);
+	cr_assert_str_empty(R.err, "%s: stderr must be empty, got [%s]", what, R.err);
+}
+
+/* Success printing only a token (add, lookup); the token. */
+static uint64_t assert_token(const char *what)
+{
+	cr_assert_eq(R.status, 0, "%s: exit %d; stderr [%s]", what, R.status, R.err);
+	cr_assert_str_empty(R.err, "%s: stderr must be empty, got [%s]", what, R.err);
+	cr_assert(matches("^0x[0-9a-f]{16}\n$", R.out), "%s: stdout must be only a token, got [%s]",
+		  what, R.out);
+	return strtoull(R.out, NULL, 16);
+}
+
+static uint64_t add_ok(const char *proto, const char *start, const char *count)
+{
+	cli("add", proto, start, count, NULL);
+	return assert_token("add");
+}
+
+/* ---- Binds of the test process -------------------------------------------------------- */
+
+static int try_bind(int proto, uint16_t port)
+{
+	int fd = kt_socket(KT_V4, proto);
+	int err = kt_bind(fd, KT_V4, port);
+
+	close(fd);
+	return err;
+}
+
+static int store_size(void)
+{
+	struct portrsv_reservation *v = NULL;
+	int n = portrsv_list(kt.p, &v);
+
+	cr_assert(n >= 0, "portrsv_list: %s", strerror(-n));
+	free(v);
+	return n;
+}
+
+/* ---- A small strict JSON parser, for show --json and status --json -------------------- */
+
+enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jnode {
+	enum jtype type;
+	int parent;
+	char key[32];
+	char str[512]; /* strings decoded; numbers as written */
+	double num;
+	bool b;
+};
+
+#define JMAX 256
+static struct jnode J[JMAX];
+static int NJ;
+static const char *jp;
+
+static void jws(void)
+{
+	while (*jp == ' ' || *jp == '\t' || *jp == '\n' || *jp == '\r')
+		jp++;
+}
+
+static bool jstring(char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (*jp++ != '"')
+		return false;
+	for (; *jp != '"'; jp++) {
+		unsigned char c = *jp;
+
+		if (c < 0x20) /* NUL (end of text) and raw control characters */
+			return false;
+		if (c == '\\') {
+			const char *esc = "\"\\/bfnrt", *val = "\"\\/\b\f\n\r\t", *e;
+			unsigned int u;
+
+			jp++;
+			if (*jp == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (!isxdigit((unsigned char)jp[i]))
+						return false;
+				sscanf(jp + 1, "%4x", &u);
+				c = u < 0x80 ? u : '?';
+				jp += 4;
+			} else if (*jp && (e = strchr(esc, *jp))) {
+				c = val[e - esc];
+			} else {
+				return false;
+			}
+		}
+		if (n + 1 < len)
+			out[n++] = c;
+	}
+	jp++;
+	out[n] = '\0';
+	return true;
+}
+
+static bool jnumber(struct jnode *v)
+{
+	const char *s = jp;
+
+	if (*jp == '-')
+		jp++;
+	if (*jp == '0')
+		jp++;
+	else if (isdigit((unsigned char)*jp))
+		while (isdigit((unsigned char)*jp))
+			jp++;
+	else
+		return false;
+	if (*jp == '.') {
+		if (!isdigit((unsigned char)*++jp))
+			return false;
+		while (isdigit((unsigned char)*jp))
+			jp++;
+	}
+	if (*jp == 'e' || *jp == 'E') {
+		jp++;
+		if (*jp == '+' || *jp == '-')
+			jp++;
+		if (!isdigit((unsigned char)*jp))
+			return false;
+		while (isdigit((unsigned char)*jp))
+			jp++;
+	}
+	snprintf(v->str, sizeof(v->str), "%.*s", (int)(jp - s), s);
+	v->num = strtod(v->str, NULL);
+	return true;
+}
+
+static int jvalue(int parent, const char *key, int depth)
+{
+	int i = NJ;
+	struct jnode *v;
+
+	if (NJ == JMAX || depth > 16)
+		return -1;
+	v = &J[NJ++];
+	memset(v, 0, sizeof(*v));
+	v->parent = parent;
+	snprintf(v->key, sizeof(v->key), "%s", key ? key : "");
+	jws();
+	if (*jp == '{' || *jp == '[') {
+		bool obj = *jp++ == '{';
+		char k[32];
+
+		v->type = obj ? J_OBJ : J_ARR;
+		jws();
+		if (*jp == (obj ? '}' : ']')) {
+			jp++;
+			return i;
+		}
+		for (;;) {
+			jws();
+			if (obj) {
+				if (!jstring(k, sizeof(k)))
+					return -1;
+				jws();
+				if (*jp++ != ':')
+					return -1;
+			}
+			if (jvalue(i, obj ? k : NULL, depth + 1) < 0)
+				return -1;
+			jws();
+			if (*jp == ',') {
+				jp++;
+				continue;
+			}
+			if (*jp++ != (obj ? '}' : ']'))
+				return -1;
+			return i;
+		}
+	}
+	if (*jp == '"') {
+		v->type = J_STR;
+		return jstring(v->str, sizeof(v->str)) ? i : -1;
+	}
+	if (!strncmp(jp, "null", 4)) {
+		v->type = J_NULL;
+		jp += 4;
+		return i;
+	}
+	if (!strncmp(jp, "true", 4) || !strncmp(jp, "false", 5)) {
+		v->type = J_BOOL;
+		v->b = *jp == 't';
+		jp += v->b ? 4 : 5;
+		return i;
+	}
+	v->type = J_NUM;
+	return jnumber(v) ? i : -1;
+}
+
+/* Parse text as one JSON value and nothing else; its root node. */
+static int jparse(const char *text)
+{
+	int root;
+
+	NJ = 0;
+	jp = text;
+	root = jvalue(-1, NULL, 0);
+	cr_assert(root == 0, "not valid JSON (at offset %ld): [%s]", (long)(jp - text), text);
+	jws();
+	cr_assert(*jp == '\0', "text after the JSON value: [%s]", jp);
+	return root;
+}
+
+static int jcount(int node)
+{
+	int n = 0;
+
+	for (int i = node + 1; i < NJ; i++)
+		n += J[i].parent == node;
+	return n;
+}
+
+static int jchild(int node, int idx)
+{
+	for (int i = node + 1; i < NJ; i++)
+		if (J[i].parent == node && idx-- == 0)
+			return i;
+	return -1;
+}
+
+/* Member key of object node, which must be there exactly once with the given type. */
+static int jget(int node, const char *key, enum jtype type)
+{
+	int found = -1;
+
+	for (int i = node + 1; i < NJ; i++) {
+		if (J[i].parent != node || strcmp(J[i].key, key))
+			continue;
+		cr_assert(found < 0, "key \"%s\" twice in one object", key);
+		found = i;
+	}
+	cr_assert(found >= 0, "key \"%s\" missing", key);
+	cr_assert_eq(J[found].type, type, "key \"%s\" has JSON type %d, want %d", key,
+		     J[found].type, type);
+	return found;
+}
+
+/* ---- Argument rejections: exit 2, one stderr line, nothing changed ---------------------- */
+
+struct words_row {
+	char name[32];
+	int argc;
+	char argv[MAXW][WLEN];
+	int want;
+	char mention[40]; /* the stderr line names the cause: it contains this */
+};
+
+#define C64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define C63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+ParameterizedTestParameters(cli, rejects)
+{
+	static struct words_row rows[] = {
+		{ "START garbage", 4, { "add", "tcp", "80abc", "10" }, 2, "80abc" },
+		{ "START 0", 4, { "add", "tcp", "0", "10" }, 2, "'0'" },
+		{ "START 65536", 4, { "add", "tcp", "65536", "10" }, 2, "65536" },
+		{ "START -1", 4, { "add", "tcp", "-1", "10" }, 2, "'-1'" },
+		{ "START -1x", 4, { "add", "tcp", "-1x", "10" }, 2, "'-1" },
+		{ "START +80", 4, { "add", "tcp", "+80", "10" }, 2, "+80" },
+		{ "START empty", 4, { "add", "tcp", "", "10" }, 2, "''" },
+		{ "START blank", 4, { "add", "tcp", " 80", "10" }, 2, "' 80'" },
+		{ "START hex", 4, { "add", "tcp", "0x50", "10" }, 2, "0x50" },
+		{ "START huge", 4, { "add", "tcp", "18446744073709551697", "10" }, 2,
+		  "18446744073709551697" },
+		{ "COUNT 0", 4, { "add", "tcp", "7000", "0" }, 2, "'0'" },
+		{ "COUNT 65536", 4, { "add", "tcp", "7000", "65536" }, 2, "65536" },
+		{ "COUNT garbage", 4, { "add", "tcp", "7000", "10x" }, 2, "10x" },
+		{ "block 65535+2", 4, { "add", "tcp", "65535", "2" }, 2, "65535" },
+		{ "block 65000+1000", 4, { "add", "udp", "65000", "1000" }, 2, "65535" },
+		{ "block 2+65535", 4, { "add", "tcp", "2", "65535" }, 2, "65535" },
+		{ "proto TCP", 4, { "add", "TCP", "7000", "10" }, 2, "TCP" },
+		{ "proto sctp", 4, { "add", "sctp", "7000", "10" }, 2, "sctp" },
+		{ "proto empty", 4, { "add", "", "7000", "10" }, 2, "protocol" },
+		{ "unknown option", 5, { "add", "tcp", "7000", "10", "--bogus" }, 2, "--bogus" },
+		{ "option without value", 5, { "add", "tcp", "7000", "10", "--comment" }, 2,
+		  "--comment" },
+		{ "unknown command", 1, { "frobnicate" }, 2, "frobnicate" },
+		{ "no command", 0, { "" }, 2, "command" },
+		{ "add missing count", 3, { "add", "tcp", "7000" }, 2, "missing" },
+		{ "add no arguments", 1, { "add" }, 2, "missing" },
+		{ "add extra argument", 5, { "add", "tcp", "7000", "10", "11" }, 2, "'11'" },
+		{ "comment of 64 bytes", 6, { "add", "tcp", "7000", "10", "--comment", C64 }, 2,
+		  "comment" },
+		{ "comment with newline", 6, { "add", "tcp", "7000", "10", "--comment", "a\nb" }, 2,
+		  "7000" },
+		{ "--json on add", 5, { "add", "tcp", "7000", "10", "--json" }, 2, "--json" },
+		{ "--owner on lookup", 6, { "lookup", "tcp", "7000", "10", "--owner", "@CG@" }, 2,
+		  "--owner" },
+		{ "lookup START 0", 4, { "lookup", "tcp", "0", "10" }, 2, "'0'" },
+		{ "lookup missing count", 3, { "lookup", "tcp", "7000" }, 2, "missing" },
+		{ "delete proto sctp", 4, { "delete", "sctp", "7000", "10" }, 2, "sctp" },
+		{ "delete block passes", 4, { "delete", "tcp", "65535", "2" }, 2, "65535" },
+		{ "delete extra argument", 5, { "delete", "tcp", "7000", "10", "x" }, 2, "'x'" },
+		{ "show proto sctp", 2, { "show", "sctp" }, 2, "sctp" },
+		{ "show two protos", 3, { "show", "tcp", "udp" }, 2, "udp" },
+		{ "show --comment", 3, { "show", "--comment", "x" }, 2, "--comment" },
+		{ "status argument", 2, { "status", "now" }, 2, "now" },
+		{ "why port 0", 3, { "why", "tcp", "0" }, 2, "'0'" },
+		{ "attach no dir", 1, { "attach" }, 2, "missing" },
+		{ "detach two dirs", 3, { "detach", "@CG@", "@CG@" }, 2, "unexpected" },
+		{ "load positional", 4, { "load", "--cgroup", "@CG@", "extra" }, 2, "extra" },
+		{ "load --json", 4, { "load", "--cgroup", "@CG@", "--json" }, 2, "--json" },
+		{ "unload argument", 2, { "unload", "now" }, 2, "now" },
+	};
+
+	return cr_make_param_array(struct words_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct words_row *row, cli, rejects, .init = kt_setup, .fini = kt_teardown)
+{
+	uint64_t t = add_ok("udp", "7000", "10");
+
+	run_words(false, portrsv_bin(), row->argc, row->argv);
+	assert_failed(row->want, row->name);
+	assert_mentions(row->name, row->mention);
+	/* Nothing changed: the one reservation, still enforced. */
+	cr_assert_eq(store_size(), 1, "%s: the store changed", row->name);
+	cli("lookup", "udp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup"), t);
+	cr_assert_eq(try_bind(IPPROTO_UDP, START + 1), -EACCES, "%s: enforcement changed",
+		     row->name);
+}
+
+/* The longest comment that fits is taken, and help is no failure. */
+KT_TEST(cli, comment_63_bytes)
+{
+	cli("add", "tcp", "7000", "10", "--comment", C63, NULL);
+	assert_token("add with a 63-byte comment");
+	cli("show", "--json", NULL);
+	jparse(R.out);
+	cr_assert_str_eq(J[jget(jchild(0, 0), "comment", J_STR)].str, C63);
+}
+
+KT_TEST(cli, help)
+{
+	cli("--help", NULL);
+	cr_assert_eq(R.status, 0);
+	cr_assert(strstr(R.out, "Usage: portrsv"), "help: [%s]", R.out);
+	cr_assert_str_empty(R.err);
+}
+
+/* ---- add, lookup, delete -------------------------------------------------------------- */
+
+KT_TEST(cli, add_lookup_delete)
+{
+	uint64_t tcp, udp;
+
+	tcp = add_ok("tcp", "7000", "10");
+	cr_assert_neq(tcp, PORTRSV_TOKEN_INVALID);
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 3), -EACCES, "add did not take effect");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + COUNT), 0);
+
+	cli("lookup", "tcp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup"), tcp, "lookup printed another token");
+
+	/* TCP and UDP are separate port spaces: same block, another token. */
+	udp = add_ok("udp", "7000", "10");
+	cr_assert_neq(udp, tcp);
+	cli("lookup", "udp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup udp"), udp);
+
+	cli("delete", "tcp", "7000", "10", NULL);
+	assert_silent_ok("delete");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 3), 0, "delete did not open the ports");
+	cr_assert_eq(try_bind(IPPROTO_UDP, START + 3), -EACCES, "delete tcp removed udp too");
+
+	cli("lookup", "tcp", "7000", "10", NULL);
+	assert_failed(4, "lookup of a deleted block");
+	cli("delete", "tcp", "7000", "10", NULL);
+	assert_failed(4, "delete of a deleted block");
+
+	/* The block can be reserved again, with a new token. */
+	cr_assert_neq(add_ok("tcp", "7000", "10"), tcp);
+}
+
+/* The edges of the port space are ordinary blocks. */
+KT_TEST(cli, edges)
+{
+	uint64_t last = add_ok("tcp", "65535", "1");
+	uint64_t first = add_ok("tcp", "1", "1");
+
+	cli("lookup", "tcp", "65535", "1", NULL);
+	cr_assert_eq(assert_token("lookup 65535"), last);
+	cli("lookup", "tcp", "1", "1", NULL);
+	cr_assert_eq(assert_token("lookup 1"), first);
+	cli("delete", "tcp", "65535", "1", NULL);
+	assert_silent_ok("delete 65535");
+	cli("delete", "tcp", "1", "1", NULL);
+	assert_silent_ok("delete 1");
+}
+
+/* ---- Conflicts and not-found ---------------------------------------------------------- */
+
+enum holder { H_NONE, H_LISTEN, H_BOUND, H_LISTEN6, H_UDP, H_UDP6 };
+
+struct conflict_row {
+	char name[32];
+	int want;
+	char pre[4];        /* protocol of a reservation 7000+10 made first; "" = none */
+	enum holder holder; /* a socket of the test holding port hport */
+	uint16_t hport;
+	char argv[4][8];    /* the command */
+};
+
+ParameterizedTestParameters(cli, conflicts)
+{
+	static struct conflict_row rows[] = {
+		{ "same block", 3, "tcp", H_NONE, 0, { "add", "tcp", "7000", "10" } },
+		{ "overlap start", 3, "tcp", H_NONE, 0, { "add", "tcp", "6995", "6" } },
+		{ "overlap end", 3, "tcp", H_NONE, 0, { "add", "tcp", "7009", "5" } },
+		{ "inside", 3, "tcp", H_NONE, 0, { "add", "tcp", "7002", "2" } },
+		{ "covering", 3, "tcp", H_NONE, 0, { "add", "tcp", "6990", "30" } },
+		{ "adjacent below", 0, "tcp", H_NONE, 0, { "add", "tcp", "6990", "10" } },
+		{ "adjacent above", 0, "tcp", H_NONE, 0, { "add", "tcp", "7010", "5" } },
+		{ "udp beside tcp", 0, "tcp", H_NONE, 0, { "add", "udp", "7000", "10" } },
+		{ "udp overlap", 3, "udp", H_NONE, 0, { "add", "udp", "7005", "10" } },
+		{ "listener in block", 3, "", H_LISTEN, 7105, { "add", "tcp", "7100", "10" } },
+		{ "listener, first port", 3, "", H_LISTEN, 7100, { "add", "tcp", "7100", "10" } },
+		{ "listener, last port", 3, "", H_LISTEN, 7109, { "add", "tcp", "7100", "10" } },
+		{ "listener outside", 0, "", H_LISTEN, 7110, { "add", "tcp", "7100", "10" } },
+		{ "ipv6 listener", 3, "", H_LISTEN6, 7105, { "add", "tcp", "7100", "10" } },
+		{ "bound, not listening", 3, "", H_BOUND, 7105, { "add", "tcp", "7100", "10" } },
+		{ "udp socket in block", 3, "", H_UDP, 7105, { "add", "udp", "7100", "10" } },
+		{ "udp ipv6 socket", 3, "", H_UDP6, 7105, { "add", "udp", "7100", "10" } },
+		{ "listener, udp block", 0, "", H_LISTEN, 7105, { "add", "udp", "7100", "10" } },
+		{ "udp socket, tcp block", 0, "", H_UDP, 7105, { "add", "tcp", "7100", "10" } },
+		{ "delete, count small", 4, "tcp", H_NONE, 0, { "delete", "tcp", "7000", "9" } },
+		{ "delete, count large", 4, "tcp", H_NONE, 0, { "delete", "tcp", "7000", "11" } },
+		{ "delete, start inside", 4, "tcp", H_NONE, 0, { "delete", "tcp", "7001", "9" } },
+		{ "delete, other proto", 4, "tcp", H_NONE, 0, { "delete", "udp", "7000", "10" } },
+		{ "lookup, count small", 4, "tcp", H_NONE, 0, { "lookup", "tcp", "7000", "9" } },
+		{ "lookup, other proto", 4, "tcp", H_NONE, 0, { "lookup", "udp", "7000", "10" } },
+		{ "lookup, empty store", 4, "", H_NONE, 0, { "lookup", "tcp", "7000", "10" } },
+		{ "delete, empty store", 4, "", H_NONE, 0, { "delete", "tcp", "7000", "10" } },
+	};
+
+	return cr_make_param_array(struct conflict_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+static int holder_socket(enum holder h, uint16_t port)
+{
+	enum kt_fam fam = h == H_LISTEN6 || h == H_UDP6 ? KT_V6 : KT_V4;
+	int fd = kt_socket(fam, h == H_UDP || h == H_UDP6 ? IPPROTO_UDP : IPPROTO_TCP);
+
+	cr_assert_eq(kt_bind(fd, fam, port), 0, "holder bind %u: %s", port, strerror(errno));
+	if (h == H_LISTEN || h == H_LISTEN6)
+		cr_assert_eq(listen(fd, 1), 0);
+	return fd;
+}
+
+ParameterizedTest(struct conflict_row *row, cli, conflicts, .init = kt_setup,
+		  .fini = kt_teardown)
+{
+	uint64_t pre = 0;
+	int fd = -1, before;
+
+	if (row->pre[0])
+		pre = add_ok(row->pre, "7000", "10");
+	if (row->holder != H_NONE)
+		fd = holder_socket(row->holder, row->hport);
+	before = store_size();
+
+	cli(row->argv[0], row->argv[1], row->argv[2], row->argv[3], NULL);
+	if (row->want) {
+		assert_failed(row->want, row->name);
+		cr_assert_eq(store_size(), before, "%s: a failed command changed the store",
+			     row->name);
+	} else if (!strcmp(row->argv[0], "add")) {
+		assert_token(row->name);
+		cr_assert_eq(store_size(), before + 1);
+	}
+	if (pre) {
+		cli("lookup", row->pre, "7000", "10", NULL);
+		cr_assert_eq(assert_token("lookup"), pre, "%s: the first reservation changed",
+			     row->name);
+	}
+	if (fd >= 0 && row->want == 3) {
+		/* A refused create leaves no port of the block behind: once free, it works. */
+		close(fd);
+		cli(row->argv[0], row->argv[1], row->argv[2], row->argv[3], NULL);
+		assert_token(row->name);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+}
+
+/* ---- show ----------------------------------------------------------------------------- */
+
+struct table_row {
+	char proto[4];
+	unsigned int start, end;
+	uint64_t token;
+};
+
+/* The data rows of show's table, each with the protocol of its section. */
+static int parse_table(const char *text, struct table_row *rows, int max)
+{
+	char proto[8] = "", line[1024], tok[32];
+	const char *s = text;
+	int n = 0;
+
+	while (*s) {
+		size_t len = strcspn(s, "\n");
+		unsigned int a, b;
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, s);
+		s += len + (s[len] == '\n');
+		if (sscanf(line, "Protocol %7s Port Exclusion Ranges", proto) == 1)
+			continue;
+		if (sscanf(line, "%u %u %31s", &a, &b, tok) != 3)
+			continue;
+		cr_assert(proto[0], "a table row before any section: [%s]", line);
+		cr_assert(n < max);
+		snprintf(rows[n].proto, sizeof(rows[n].proto), "%s", proto);
+		rows[n].start = a;
+		rows[n].end = b;
+		cr_assert(matches("^0x[0-9a-f]{16}$", tok), "token column [%s]", tok);
+		rows[n].token = strtoull(tok, NULL, 16);
+		n++;
+	}
+	return n;
+}
+
+KT_TEST(cli, show_table)
+{
+	struct table_row rows[8];
+	uint64_t t1 = add_ok("tcp", "7000", "10");
+	uint64_t t2 = add_ok("tcp", "8000", "1");
+	uint64_t t3;
+	int n;
+
+	cli("add", "udp", "9000", "100", "--comment", "dns pool", NULL);
+	t3 = assert_token("add udp");
+
+	cli("show", NULL);
+	cr_assert_eq(R.status, 0, "show: %s", R.err);
+	cr_assert_str_empty(R.err);
+	cr_assert(strstr(R.out, "Protocol tcp Port Exclusion Ranges"), "[%s]", R.out);
+	cr_assert(strstr(R.out, "Protocol udp Port Exclusion Ranges"), "[%s]", R.out);
+	cr_assert(strstr(R.out, "dns pool"), "comment missing: [%s]", R.out);
+	n = parse_table(R.out, rows, 8);
+	cr_assert_eq(n, 3, "want 3 rows: [%s]", R.out);
+	cr_assert(!strcmp(rows[0].proto, "tcp") && rows[0].start == 7000 && rows[0].end == 7009 &&
+		  rows[0].token == t1, "row 0: [%s]", R.out);
+	cr_assert(!strcmp(rows[1].proto, "tcp") && rows[1].start == 8000 && rows[1].end == 8000 &&
+		  rows[1].token == t2, "row 1: [%s]", R.out);
+	cr_assert(!strcmp(rows[2].proto, "udp") && rows[2].start == 9000 && rows[2].end == 9099 &&
+		  rows[2].token == t3, "row 2: [%s]", R.out);
+
+	cli("show", "udp", NULL);
+	cr_assert_eq(R.status, 0);
+	cr_assert(strstr(R.out, "Protocol udp Port Exclusion Ranges"));
+	cr_assert(!strstr(R.out, "Protocol tcp"), "show udp lists tcp: [%s]", R.out);
+	n = parse_table(R.out, rows, 8);
+	cr_assert(n == 1 && rows[0].start == 9000 && rows[0].token == t3, "[%s]", R.out);
+
+	cli("show", "tcp", NULL);
+	cr_assert_eq(R.status, 0);
+	cr_assert(!strstr(R.out, "Protocol udp"), "show tcp lists udp: [%s]", R.out);
+	cr_assert_eq(parse_table(R.out, rows, 8), 2, "[%s]", R.out);
+}
+
+KT_TEST(cli, show_empty)
+{
+	struct table_row rows[2];
+
+	cli("show", "--json", NULL);
+	cr_assert_eq(R.status, 0);
+	cr_assert_str_eq(R.out, "[]\n");
+	cr_assert_str_empty(R.err);
+	cli("show", NULL);
+	cr_assert_eq(R.status, 0);
+	cr_assert(strstr(R.out, "Protocol tcp Port Exclusion Ranges"));
+	cr_assert_eq(parse_table(R.out, rows, 2), 0);
+	/* A filter that matches nothing is an empty array too. */
+	add_ok("udp", "7000", "10");
+	cli("show", "tcp", "--json", NULL);
+	cr_assert_eq(R.status, 0);
+	cr_assert_str_eq(R.out, "[]\n");
+}
+
+/* A created time: ISO 8601 UTC, within the window of the test. */
+static void assert_created(const char *s, time_t lo, time_t hi)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	time_t t;
+
+	cr_assert(matches("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", s),
+		  "created is not ISO 8601 UTC: [%s]", s);
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cr_assert(end && !*end);
+	t = timegm(&tm);
+	cr_assert(t >= lo - 1 && t <= hi + 1, "created %s is not the time of the add", s);
+}
+
+/* One object of show --json. owner NULL: JSON null. */
+static void check_json_resv(int obj, const char *proto, unsigned int start, unsigned int count,
+			    uint64_t token, const char *owner, const char *comment, time_t lo,
+			    time_t hi)
+{
+	char tok[24], netns[64];
+	ssize_t n;
+
+	cr_assert_eq(J[obj].type, J_OBJ, "array element is not an object");
+	cr_assert_str_eq(J[jget(obj, "proto", J_STR)].str, proto);
+	cr_assert_eq(J[jget(obj, "start", J_NUM)].num, start);
+	cr_assert_eq(J[jget(obj, "count", J_NUM)].num, count);
+	snprintf(tok, sizeof(tok), "0x%016" PRIx64, token);
+	cr_assert_str_eq(J[jget(obj, "token", J_STR)].str, tok);
+	if (owner)
+		cr_assert_str_eq(J[jget(obj, "owner", J_STR)].str, owner);
+	else
+		jget(obj, "owner", J_NULL);
+	/* The netns as the kernel names it: readlink of /proc/self/ns/net. */
+	n = readlink("/proc/self/ns/net", netns, sizeof(netns) - 1);
+	cr_assert(n > 0);
+	netns[n] = '\0';
+	cr_assert_str_eq(J[jget(obj, "netns", J_STR)].str, netns);
+	cr_assert_str_eq(J[jget(obj, "comment", J_STR)].str, comment);
+	assert_created(J[jget(obj, "created", J_STR)].str, lo, hi);
+}
+
+KT_TEST(cli, show_json)
+{
+	const char *comment = "web \"pool\" \\ x/y";
+	uint64_t t1, t2, t3;
+	time_t lo, hi;
+	int root;
+
+	lo = time(NULL);
+	t1 = add_ok("tcp", "7000", "10");
+	cli("add", "udp", "9000", "100", "--owner", kt.cgroup, "--comment", comment, NULL);
+	t2 = assert_token("add udp --owner --comment");
+	t3 = add_ok("tcp", "65535", "1");
+	hi = time(NULL);
+
+	cli("show", "--json", NULL);
+	cr_assert_eq(R.status, 0, "show --json: %s", R.err);
+	cr_assert_str_empty(R.err);
+	root = jparse(R.out);
+	cr_assert_eq(J[root].type, J_ARR, "show --json is not an array: [%s]", R.out);
+	cr_assert_eq(jcount(root), 3, "[%s]", R.out);
+	/* Sorted by netns, proto, start: tcp 7000, tcp 65535, udp 9000. */
+	check_json_resv(jchild(root, 0), "tcp", 7000, 10, t1, NULL, "", lo, hi);
+	check_json_resv(jchild(root, 1), "tcp", 65535, 1, t3, NULL, "", lo, hi);
+	check_json_resv(jchild(root, 2), "udp", 9000, 100, t2, kt.cgroup, comment, lo, hi);
+
+	cli("show", "udp", "--json", NULL);
+	cr_assert_eq(R.status, 0);
+	root = jparse(R.out);
+	cr_assert_eq(J[root].type, J_ARR);
+	cr_assert_eq(jcount(root), 1, "show udp --json: [%s]", R.out);
+	check_json_resv(jchild(root, 0), "udp", 9000, 100, t2, kt.cgroup, comment, lo, hi);
+
+	/* Options may come first. */
+	cli("show", "--json", "tcp", NULL);
+	cr_assert_eq(R.status, 0);
+	root = jparse(R.out);
+	cr_assert_eq(jcount(root), 2, "show --json tcp: [%s]", R.out);
+}
+
+/* ---- why ------------------------------------------------------------------------------ */
+
+KT_TEST(cli, why)
+{
+	char tok[24];
+	uint64_t t;
+
+	cli("add", "tcp", "7000", "10", "--comment", "web", NULL);
+	t = assert_token("add");
+	snprintf(tok, sizeof(tok), "0x%016" PRIx64, t);
+	cli("why", "tcp", "7003", NULL);
+	cr_assert_eq(R.status, 0, "why: %s", R.err);
+	cr_assert(one_line(R.out) && strstr(R.out, "7000-7009") && strstr(R.out, tok),
+		  "why: [%s]", R.out);
+	cli("why", "tcp", "7010", NULL);
+	assert_failed(4, "why outside every reservation");
+	cli("why", "udp", "7003", NULL);
+	assert_failed(4, "why of the other protocol");
+}
+
+/* ---- status --------------------------------------------------------------------------- */
+
+KT_TEST(cli, status_loaded)
+{
+	int root, cgs, found = 0;
+
+	add_ok("tcp", "7000", "10");
+	cli("status", NULL);
+	cr_assert_eq(R.status, 0, "status: %s", R.err);
+	cr_assert_str_empty(R.err);
+	cr_assert(strstr(R.out, kt.cgroup), "status does not list %s: [%s]", kt.cgroup, R.out);
+	cr_assert(strstr(R.out, kt.pin_dir), "status does not name the pin dir: [%s]", R.out);
+
+	cli("status", "--json", NULL);
+	cr_assert_eq(R.status, 0, "status --json: %s", R.err);
+	cr_assert_str_empty(R.err);
+	root = jparse(R.out);
+	cr_assert_eq(J[root].type, J_OBJ, "[%s]", R.out);
+	cr_assert(J[jget(root, "loaded", J_BOOL)].b);
+	cr_assert_str_eq(J[jget(root, "pin_dir", J_STR)].str, kt.pin_dir);
+	cr_assert_eq(J[jget(root, "reservations", J_NUM)].num, 1);
+	cgs = jget(root, "cgroups", J_ARR);
+	for (int i = 0; i < jcount(cgs); i++) {
+		int c = jchild(cgs, i);
+
+		cr_assert_eq(J[c].type, J_OBJ);
+		found += !strcmp(J[jget(c, "path", J_STR)].str, kt.cgroup);
+		jget(c, "id", J_NUM);
+	}
+	cr_assert_eq(found, 1, "status --json must list %s once: [%s]", kt.cgroup, R.out);
+}
+
+/* ---- Not loaded: PORTRSV_PIN_DIR names a directory that does not exist ------------------ */
+
+static char missing_pin_dir[PATH_MAX];
+
+static void setup_missing(void)
+{
+	kt_setup();
+	snprintf(missing_pin_dir, sizeof(missing_pin_dir), "%s-missing", kt.pin_dir);
+	setenv("PORTRSV_PIN_DIR", missing_pin_dir, 1);
+}
+
+static void teardown_missing(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	/* Only if a command created it (which the test reports): leave nothing behind. */
+	if (missing_pin_dir[0] && access(missing_pin_dir, F_OK) == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", missing_pin_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "teardown: could not remove %s\n", missing_pin_dir);
+	}
+	kt_teardown();
+}
+
+ParameterizedTestParameters(cli, not_loaded)
+{
+	static struct words_row rows[] = {
+		{ "status", 1, { "status" }, 6, "not loaded" },
+		{ "status --json", 2, { "status", "--json" }, 6, "not loaded" },
+		{ "add", 4, { "add", "tcp", "7000", "10" }, 6, "not loaded" },
+		{ "show", 1, { "show" }, 6, "not loaded" },
+		{ "show --json", 2, { "show", "--json" }, 6, "not loaded" },
+		{ "lookup", 4, { "lookup", "tcp", "7000", "10" }, 6, "not loaded" },
+		{ "delete", 4, { "delete", "tcp", "7000", "10" }, 6, "not loaded" },
+		{ "why", 3, { "why", "tcp", "7000" }, 6, "not loaded" },
+		{ "unload", 1, { "unload" }, 6, "not loaded" },
+		{ "attach", 2, { "attach", "@CG@" }, 6, "not loaded" },
+		{ "detach", 2, { "detach", "@CG@" }, 6, "not loaded" },
+	};
+
+	return cr_make_param_array(struct words_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct words_row *row, cli, not_loaded, .init = setup_missing,
+		  .fini = teardown_missing)
+{
+	run_words(false, portrsv_bin(), row->argc, row->argv);
+	cr_assert_eq(R.status, row->want, "%s: exit %d, want %d; stderr [%s]", row->name,
+		     R.status, row->want, R.err);
+	if (!strcmp(row->argv[0], "status")) {
+		/* status also says so on stdout, for humans and for scripts. */
+		if (row->argc == 2) {
+			int root = jparse(R.out);
+
+			cr_assert(!J[jget(root, "loaded", J_BOOL)].b);
+		} else {
+			cr_assert(strstr(R.out, "not loaded"), "status: [%s]", R.out);
+		}
+		assert_err_line(row->name);
+	} else {
+		assert_failed(row->want, row->name);
+	}
+	assert_mentions(row->name, row->mention);
+	cr_assert(access(missing_pin_dir, F_OK) != 0, "%s created %s", row->name,
+		  missing_pin_dir);
+	/* The real pin dir was not touched. */
+	cr_assert_eq(store_size(), 0);
+}
+
+/* ---- Unprivileged: exit 5 and nothing changes ----------------------------------------- */
+
+ParameterizedTestParameters(cli, unprivileged)
+{
+	static struct words_row rows[] = {
+		{ "add", 4, { "add", "tcp", "7100", "10" }, 5, "permission denied" },
+		{ "add over existing", 4, { "add", "udp", "7000", "10" }, 5, "permission denied" },
+		{ "delete", 4, { "delete", "tcp", "7000", "10" }, 5, "permission denied" },
+		{ "lookup", 4, { "lookup", "tcp", "7000", "10" }, 5, "permission denied" },
+		{ "show", 1, { "show" }, 5, "permission denied" },
+		{ "show --json", 2, { "show", "--json" }, 5, "permission denied" },
+		{ "why", 3, { "why", "tcp", "7001" }, 5, "permission denied" },
+		{ "load", 3, { "load", "--cgroup", "@CG@" }, 5, "permission denied" },
+		{ "unload", 1, { "unload" }, 5, "permission denied" },
+		{ "attach", 2, { "attach", "@CG@" }, 5, "permission denied" },
+		{ "detach", 2, { "detach", "@CG@" }, 5, "permission denied" },
+	};
+
+	return cr_make_param_array(struct words_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct words_row *row, cli, unprivileged, .init = kt_setup,
+		  .fini = kt_teardown)
+{
+	static char show[OUT_MAX], status[OUT_MAX];
+	uint64_t tcp = add_ok("tcp", "7000", "10");
+	uint64_t udp;
+
+	cli("add", "udp", "7000", "10", "--comment", "kept", NULL);
+	udp = assert_token("add udp");
+	cli("show", "--json", NULL);
+	cr_assert_eq(R.status, 0);
+	strcpy(show, R.out);
+	cli("status", NULL);
+	cr_assert_eq(R.status, 0);
+	strcpy(status, R.out);
+
+	run_words(true, portrsv_bin(), row->argc, row->argv);
+	assert_failed(row->want, row->name);
+	assert_mentions(row->name, row->mention);
+
+	/* As root: the same reservations with the same tokens, the same attachments. */
+	cli("show", "--json", NULL);
+	cr_assert_eq(R.status, 0);
+	cr_assert_str_eq(R.out, show, "%s: reservations changed", row->name);
+	cli("lookup", "tcp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup tcp"), tcp);
+	cli("lookup", "udp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup udp"), udp);
+	cli("lookup", "tcp", "7100", "10", NULL);
+	assert_failed(4, "lookup of the block nobody tried to add");
+	cli("status", NULL);
+	cr_assert_eq(R.status, 0, "%s: portrsv no longer loaded: %s", row->name, R.err);
+	cr_assert_str_eq(R.out, status, "%s: status changed", row->name);
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "%s: enforcement changed",
+		     row->name);
+}
+
+/* ---- load, attach, detach, unload ----------------------------------------------------- */
+
+static void setup_unloaded(void)
+{
+	kt_setup_opts(false);
+}
+
+/* Does status list the test's cgroup, and how often? */
+static int status_lists_cgroup(void)
+{
+	int root, cgs, found = 0;
+
+	cli("status", "--json", NULL);
+	cr_assert_eq(R.status, 0, "status --json: %s", R.err);
+	root = jparse(R.out);
+	cgs = jget(root, "cgroups", J_ARR);
+	for (int i = 0; i < jcount(cgs); i++)
+		found += !strcmp(J[jget(jchild(cgs, i), "path", J_STR)].str, kt.cgroup);
+	return found;
+}
+
+/*
+ * A TCP bind that may take a moment to be allowed: here the lifecycle as such is checked,
+ * how promptly detach and unload act is the *_is_synchronous tests' business.
+ */
+static int bind_soon(uint16_t port)
+{
+	int err = 0;
+
+	for (int i = 0; i < 100; i++) {
+		err = try_bind(IPPROTO_TCP, port);
+		if (err != -EACCES)
+			break;
+		usleep(10000);
+	}
+	return err;
+}
+
+Test(cli, lifecycle, .init = setup_unloaded, .fini = kt_teardown)
+{
+	struct stat st;
+	uint64_t token;
+	int fd;
+
+	cli("status", NULL);
+	cr_assert_eq(R.status, 6, "status before load: %d", R.status);
+
+	cli("load", "--cgroup", kt.cgroup, NULL);
+	assert_silent_ok("load");
+	cr_assert(stat(kt.pin_dir, &st) == 0 && S_ISDIR(st.st_mode));
+	cr_assert_eq(st.st_mode & 07777, 0700, "pin dir mode %o", st.st_mode & 07777);
+	cr_assert_eq(status_lists_cgroup(), 1);
+
+	/* The loader has exited: pinned links enforce on their own. */
+	token = add_ok("tcp", "7000", "10");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "not enforced after load");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + COUNT), 0);
+
+	cli("detach", kt.cgroup, NULL);
+	assert_silent_ok("detach");
+	cr_assert_eq(bind_soon(START + 1), 0, "still enforced after detach");
+	cr_assert_eq(status_lists_cgroup(), 0, "status lists a detached cgroup");
+	cli("detach", kt.cgroup, NULL);
+	assert_failed(4, "second detach");
+
+	cli("attach", kt.cgroup, NULL);
+	assert_silent_ok("attach");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "not enforced after attach");
+	cli("attach", kt.cgroup, NULL);
+	assert_silent_ok("second attach");
+	cr_assert_eq(status_lists_cgroup(), 1);
+
+	/* Load again: an upgrade in place, reservations and tokens kept. */
+	cli("load", "--cgroup", kt.cgroup, NULL);
+	assert_silent_ok("second load");
+	cli("lookup", "tcp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup after upgrade"), token, "upgrade changed the token");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "not enforced after upgrade");
+	cr_assert_eq(status_lists_cgroup(), 1, "upgrade duplicated the attachment");
+	fd = kt_socket(KT_V4, IPPROTO_TCP);
+	cr_assert_eq(portrsv_associate(fd, token), 0, "token unknown after upgrade");
+	cr_assert_eq(kt_bind(fd, KT_V4, START + 1), 0);
+	close(fd);
+
+	cli("unload", NULL);
+	assert_silent_ok("unload");
+	cr_assert(stat(kt.pin_dir, &st) != 0 && errno == ENOENT, "unload left %s", kt.pin_dir);
+	cr_assert_eq(bind_soon(START + 1), 0, "still enforced after unload");
+	cli("unload", NULL);
+	assert_failed(6, "second unload");
+	cli("status", NULL);
+	cr_assert_eq(R.status, 6, "status after unload: %d", R.status);
+}
+
+/*
+ * detach and unload take effect before the command returns: the very next bind is no longer
+ * checked. Repeated, since a late detach shows only now and then.
+ */
+#define CYCLES 100
+
+Test(cli, detach_is_synchronous, .init = kt_setup, .fini = kt_teardown)
+{
+	int late = 0;
+
+	add_ok("tcp", "7000", "10");
+	for (int i = 0; i < CYCLES; i++) {
+		cli("detach", kt.cgroup, NULL);
+		assert_silent_ok("detach");
+		late += try_bind(IPPROTO_TCP, START + 1) != 0;
+		cli("attach", kt.cgroup, NULL);
+		assert_silent_ok("attach");
+		cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES,
+			     "not enforced after attach");
+	}
+	cr_assert_eq(late, 0, "%d of %d binds right after 'detach' were still refused", late,
+		     CYCLES);
+}
+
+Test(cli, unload_is_synchronous, .init = setup_unloaded, .fini = kt_teardown)
+{
+	int late = 0;
+
+	for (int i = 0; i < CYCLES; i++) {
+		cli("load", "--cgroup", kt.cgroup, NULL);
+		assert_silent_ok("load");
+		add_ok("tcp", "7000", "10");
+		cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "not enforced after load");
+		cli("unload", NULL);
+		assert_silent_ok("unload");
+		late += try_bind(IPPROTO_TCP, START + 1) != 0;
+	}
+	cr_assert_eq(late, 0, "%d of %d binds right after 'unload' were still refused", late,
+		     CYCLES);
+}
+
+/* ---- --netns, and paths that name no cgroup or netns ---------------------------------- */
+
+/* A reservation made with --netns applies in that netns and only there. */
+KT_TEST(cli, netns_option)
+{
+	char ns[64], ino[64], tok[24];
+	uint64_t t;
+	ssize_t n;
+	int home, root;
+
+	/* The test's netns stays reachable through an fd while the test moves to a new one. */
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	cr_assert(home >= 0);
+	snprintf(ns, sizeof(ns), "/proc/%d/fd/%d", getpid(), home);
+	n = readlink("/proc/thread-self/ns/net", ino, sizeof(ino) - 1);
+	cr_assert(n > 0);
+	ino[n] = '\0';
+	kt_private_netns();
+
+	cli("add", "tcp", "7000", "10", "--netns", ns, NULL);
+	t = assert_token("add --netns");
+	snprintf(tok, sizeof(tok), "0x%016" PRIx64, t);
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), 0, "reservation leaked into this netns");
+	cli("lookup", "tcp", "7000", "10", NULL);
+	assert_failed(4, "lookup in the caller's netns");
+	cli("lookup", "tcp", "7000", "10", "--netns", ns, NULL);
+	cr_assert_eq(assert_token("lookup --netns"), t);
+	cli("why", "tcp", "7001", "--netns", ns, NULL);
+	cr_assert(R.status == 0 && strstr(R.out, tok), "why --netns: %d [%s] [%s]", R.status,
+		  R.out, R.err);
+	cli("show", "--json", NULL);
+	root = jparse(R.out);
+	cr_assert_eq(jcount(root), 1);
+	cr_assert_str_eq(J[jget(jchild(root, 0), "netns", J_STR)].str, ino);
+
+	cr_assert(setns(home, CLONE_NEWNET) == 0, "setns: %s", strerror(errno));
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "not enforced in the named netns");
+	cli("delete", "tcp", "7000", "10", "--netns", ns, NULL);
+	assert_silent_ok("delete --netns");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), 0);
+	close(home);
+}
+
+#define NOWHERE "/nonexistent-portrsv-path"
+
+ParameterizedTestParameters(cli, bad_paths)
+{
+	static struct words_row rows[] = {
+		{ "owner missing", 6, { "add", "tcp", "7000", "10", "--owner", NOWHERE }, 4,
+		  NOWHERE },
+		{ "owner not a cgroup", 6, { "add", "tcp", "7000", "10", "--owner", "/proc" }, 2,
+		  "/proc" },
+		{ "owner empty", 6, { "add", "tcp", "7000", "10", "--owner", "" }, 4, "owner" },
+		{ "netns missing", 6, { "add", "tcp", "7000", "10", "--netns", NOWHERE }, 4,
+		  NOWHERE },
+		{ "netns not a netns", 6, { "add", "tcp", "7000", "10", "--netns", "/proc" }, 2,
+		  "/proc" },
+		{ "netns missing, owner ok", 8,
+		  { "add", "tcp", "7000", "10", "--owner", "@CG@", "--netns", NOWHERE },
+		  4, NOWHERE },
+		{ "lookup, netns missing", 6,
+		  { "lookup", "tcp", "7000", "10", "--netns", NOWHERE }, 4, NOWHERE },
+		{ "delete, netns missing", 6,
+		  { "delete", "tcp", "7000", "10", "--netns", NOWHERE }, 4, NOWHERE },
+		{ "attach, dir missing", 2, { "attach", NOWHERE }, 4, NOWHERE },
+		{ "attach, not a cgroup", 2, { "attach", "/proc" }, 2, "/proc" },
+		{ "detach, dir missing", 2, { "detach", NOWHERE }, 4, NOWHERE },
+	};
+
+	return cr_make_param_array(struct words_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/* Each fails with one line naming the path; none of them is about a reservation. */
+ParameterizedTest(struct words_row *row, cli, bad_paths, .init = kt_setup, .fini = kt_teardown)
+{
+	run_words(false, portrsv_bin(), row->argc, row->argv);
+	assert_failed(row->want, row->name);
+	assert_mentions(row->name, row->mention);
+	cr_expect(!strstr(R.err, "no such reservation"),
+		  "%s: the cause is a path, not a reservation: [%s]", row->name, R.err);
+	cr_assert_eq(store_size(), 0);
+	cr_assert_eq(status_lists_cgroup(), 1, "%s: attachments changed", row->name);
+}
+
+/* A first load that cannot attach where asked leaves nothing loaded. */
+ParameterizedTestParameters(cli, failed_load)
+{
+	static struct words_row rows[] = {
+		{ "cgroup missing", 3, { "load", "--cgroup", NOWHERE }, 4, NOWHERE },
+		{ "not a cgroup", 3, { "load", "--cgroup", "/proc" }, 2, "/proc" },
+	};
+
+	return cr_make_param_array(struct words_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct words_row *row, cli, failed_load, .init = setup_unloaded,
+		  .fini = kt_teardown)
+{
+	run_words(false, portrsv_bin(), row->argc, row->argv);
+	assert_failed(row->want, row->name);
+	assert_mentions(row->name, row->mention);
+	cr_expect(!strstr(R.err, "no such reservation"), "%s: [%s]", row->name, R.err);
+	cr_expect(access(kt.pin_dir, F_OK) != 0, "%s: the failed load left %s behind", row->name,
+		  kt.pin_dir);
+	cli("status", NULL);
+	cr_assert_eq(R.status, 6, "%s: status after a failed load: %d", row->name, R.status);
+}
+
+/* status --json when not loaded is JSON too, whatever the pin dir is called. */
+Test(cli, status_json_not_loaded_escapes, .init = kt_setup, .fini = teardown_missing)
+{
+	int root;
+
+	snprintf(missing_pin_dir, sizeof(missing_pin_dir), "%s-a\"b\\c", kt.pin_dir);
+	setenv("PORTRSV_PIN_DIR", missing_pin_dir, 1);
+	cli("status", "--json", NULL);
+	cr_assert_eq(R.status, 6);
+	root = jparse(R.out);
+	cr_assert(!J[jget(root, "loaded", J_BOOL)].b);
+	cr_assert_str_eq(J[jget(root, "pin_dir", J_STR)].str, missing_pin_dir);
+}
+
+/* ---- Concurrent commands, and the denied counter -------------------------------------- */
+
+#define NCONC 8
+
+/* Read a whole small file into buf. */
+static void read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+	n = read(fd, buf, len - 1);
+	close(fd);
+	cr_assert(n >= 0);
+	buf[n] = '\0';
+}
+
+/* The same block added by several processes at once: exactly one gets it. */
+KT_TEST(cli, concurrent_adds)
+{
+	char path[PATH_MAX + 16], out[256], err[256], winner[256] = "";
+	int status[NCONC], wins = 0, conflicts = 0;
+	pid_t pids[NCONC];
+
+	for (int i = 0; i < NCONC; i++) {
+		fflush(NULL);
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			int o, e;
+
+			snprintf(path, sizeof(path), "%s/out%d", kt.state_dir, i);
+			o = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			snprintf(path, sizeof(path), "%s/err%d", kt.state_dir, i);
+			e = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+				_exit(126);
+			execl(portrsv_bin(), portrsv_bin(), "add", "tcp", "7000", "10",
+			      (char *)NULL);
+			_exit(127);
+		}
+	}
+	/* Reap every child before asserting anything. */
+	for (int i = 0; i < NCONC; i++) {
+		status[i] = -1;
+		if (pids[i] > 0 && waitpid(pids[i], &status[i], 0) != pids[i])
+			status[i] = -1;
+	}
+	for (int i = 0; i < NCONC; i++) {
+		cr_assert(pids[i] > 0, "fork failed");
+		cr_assert(status[i] >= 0 && WIFEXITED(status[i]), "child %d died", i);
+		snprintf(path, sizeof(path), "%s/out%d", kt.state_dir, i);
+		read_file(path, out, sizeof(out));
+		snprintf(path, sizeof(path), "%s/err%d", kt.state_dir, i);
+		read_file(path, err, sizeof(err));
+		if (WEXITSTATUS(status[i]) == 0) {
+			wins++;
+			cr_assert(matches("^0x[0-9a-f]{16}\n$", out), "winner printed [%s]", out);
+			strcpy(winner, out);
+		} else {
+			cr_assert_eq(WEXITSTATUS(status[i]), 3, "loser %d: exit %d [%s]", i,
+				     WEXITSTATUS(status[i]), err);
+			cr_assert(one_line(err) && !out[0], "loser %d: [%s] [%s]", i, out, err);
+			conflicts++;
+		}
+	}
+	cr_assert_eq(wins, 1, "%d processes got the same block", wins);
+	cr_assert_eq(conflicts, NCONC - 1);
+	cr_assert_eq(store_size(), 1);
+	cli("lookup", "tcp", "7000", "10", NULL);
+	assert_token("lookup");
+	cr_assert_str_eq(R.out, winner, "lookup does not give the winner's token");
+}
+
+/* Every refused bind is counted on its reservation, and show reports it. */
+KT_TEST(cli, denied_counter)
+{
+	struct table_row rows[2];
+	int root;
+
+	add_ok("tcp", "7000", "10");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES);
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 9), -EACCES);
+	cli("show", "--json", NULL);
+	root = jparse(R.out);
+	cr_assert_eq(J[jget(jchild(root, 0), "denied", J_NUM)].num, 2, "[%s]", R.out);
+	cli("show", NULL);
+	cr_assert_eq(parse_table(R.out, rows, 2), 1);
+	cr_assert(strstr(R.out, "       2  net:["), "Denied column: [%s]", R.out);
+}
+
+/* ---- The ported Windows example ------------------------------------------------------- */
+
+KT_TEST(example, allocates)
+{
+	const char *line;
+	unsigned int port;
+
+	reserve("7200", "20", NULL);
+	cr_assert_eq(R.status, 0, "reserve: exit %d; stdout [%s] stderr [%s]", R.status, R.out,
+		     R.err);
+	cr_assert(matches("(^|\n)  Token = 0x[0-9a-f]{16}\n", R.out), "[%s]", R.out);
+	line = strstr(R.out, "Port number allocated = ");
+	cr_assert(line, "no allocated port: [%s]", R.out);
+	cr_assert(line == R.out || line[-1] == '\n');
+	cr_assert_eq(sscanf(line, "Port number allocated = %u\n", &port), 1);
+	cr_assert(port >= 7200 && port < 7220, "port %u is outside 7200+20", port);
+	cr_assert(strstr(R.out, "DeletePersistentTcpPortReservation call succeeded"));
+	/* The example deletes its reservation. */
+	cr_assert_eq(store_size(), 0);
+}
+
+struct example_row {
+	char name[32];
+	int argc;
+	char argv[4][WLEN];
+	char err[48];  /* stderr contains this ("" = usage) */
+};
+
+ParameterizedTestParameters(example, rejects)
+{
+	static struct example_row rows[] = {
+		{ "no arguments", 0, { "" }, "" },
+		{ "one argument", 1, { "5000" }, "" },
+		{ "three arguments", 3, { "5000", "20", "1" }, "" },
+		{ "start garbage", 2, { "50x", "20" }, "" },
+		{ "start empty", 2, { "", "20" }, "" },
+		{ "start negative", 2, { "-1", "20" }, "" },
+		{ "start plus", 2, { "+5000", "20" }, "" },
+		{ "start blank", 2, { " 5000", "20" }, "" },
+		{ "start 65536", 2, { "65536", "20" }, "" },
+		{ "count garbage", 2, { "5000", "2o" }, "" },
+		{ "count 65536", 2, { "5000", "65536" }, "" },
+		{ "start 0", 2, { "0", "10" }, "returned error: 87" },
+		{ "count 0", 2, { "5000", "0" }, "returned error: 87" },
+		{ "block passes 65535", 2, { "65535", "2" }, "returned error: 87" },
+	};
+
+	return cr_make_param_array(struct example_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct example_row *row, example, rejects, .init = kt_setup,
+		  .fini = kt_teardown)
+{
+	run_words(false, reserve_bin(), row->argc, row->argv);
+	cr_assert_eq(R.status, 1, "%s: exit %d, want 1", row->name, R.status);
+	cr_assert_str_empty(R.out, "%s: stdout [%s]", row->name, R.out);
+	cr_assert(strstr(R.err, row->err[0] ? row->err : "usage: "), "%s: stderr [%s]", row->name,
+		  R.err);
+	cr_assert_eq(store_size(), 0);
+}
+
+/* A block that overlaps a reservation: ERROR_SHARING_VIOLATION, and the old one stays. */
+KT_TEST(example, sharing_violation)
+{
+	uint64_t t = add_ok("tcp", "7200", "20");
+
+	reserve("7210", "5", NULL);
+	cr_assert_eq(R.status, 1);
+	cr_assert(strstr(R.err, "CreatePersistentTcpPortReservation returned error: 32"), "[%s]",
+		  R.err);
+	cli("lookup", "tcp", "7200", "20", NULL);
+	cr_assert_eq(assert_token("lookup"), t);
+}
+
+Test(example, not_loaded, .init = setup_missing, .fini = teardown_missing)
+{
+	reserve("7200", "20", NULL);
+	cr_assert_eq(R.status, 1);
+	cr_assert(strstr(R.err, "CreatePersistentTcpPortReservation returned error: 1062"), "[%s]",
+		  R.err);
+}
