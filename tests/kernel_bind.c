@@ -240,3 +240,48 @@ Test(binds, associate_unenforced, .init = kt_setup, .fini = kt_teardown)
 	cr_assert_eq(portrsv_associate(fd, 0), -EINVAL);
 	close(fd);
 }
+
+/*
+ * post_bind as the second line: with the kernel's ephemeral range squeezed onto the block
+ * and ip_local_reserved_ports cleared, bind(0) of a socket without token would land on a
+ * reserved port; post_bind refuses it, and the socket is left unbound.
+ */
+KT_TEST(binds, post_bind_refuses_kernel_choice)
+{
+	char range[32];
+	int fd, err;
+
+	kt_reserve(PORTRSV_TCP, START, COUNT);
+	snprintf(range, sizeof(range), "%d %d\n", START, START + COUNT - 1);
+	kt_write("/proc/sys/net/ipv4/ip_local_port_range", range);
+	kt_write("/proc/sys/net/ipv4/ip_local_reserved_ports", "\n");
+	fd = kt_socket(KT_V4, IPPROTO_TCP);
+	err = kt_bind(fd, KT_V4, 0);
+	cr_assert_eq(err, -EACCES, "bind(0) onto a reserved port gave %d", err);
+	cr_assert_eq(kt_port(fd), 0, "refused socket must stay unbound");
+	cr_assert_eq(kt_bind(fd, KT_V4, START + COUNT), 0);
+	close(fd);
+}
+
+/* The pinned maps carry BTF: bpftool shows reservations as named fields. */
+KT_TEST(binds, bpftool_shows_fields)
+{
+	char cmd[PATH_MAX + 64], out[8192] = "";
+	uint64_t token = kt_reserve(PORTRSV_UDP, START, COUNT);
+	char hex[24];
+	size_t n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "bpftool -j map dump pinned %s/" PORTRSV_PIN_RESV, kt.pin_dir);
+	f = popen(cmd, "r");
+	cr_assert(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	cr_assert_eq(pclose(f), 0, "bpftool failed: %s", out);
+	snprintf(hex, sizeof(hex), "%" PRIu64, token);
+	cr_assert(strstr(out, "\"formatted\""), "no BTF-formatted dump: %s", out);
+	cr_assert(strstr(out, "\"port\":7000"), "start not shown as a field: %s", out);
+	cr_assert(strstr(out, "\"proto\":17"), "proto not shown: %s", out);
+	cr_assert(strstr(out, "\"count\":10"), "count not shown: %s", out);
+	cr_assert(strstr(out, hex), "token %s not shown: %s", hex, out);
+}
