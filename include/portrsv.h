@@ -125,25 +125,56 @@ PORTRSV_API int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint1
  */
 PORTRSV_API int portrsv_associate(int sockfd, uint64_t token);
 
+/* Called with one line for every stored item that load or restore could not apply. */
+typedef void (*portrsv_report_fn)(const char *msg, void *ctx);
+
 struct portrsv_load_opts {
 	size_t sz;
 	const char *const *cgroups; /* directories to attach to; NULL/0 = cgroup v2 root */
 	size_t n_cgroups;
 	const char *pin_dir;        /* as in portrsv_open_opts */
+	const char *state_dir;
+	portrsv_report_fn report;
+	void *ctx;
 };
-#define portrsv_load_opts__last_field pin_dir
+#define portrsv_load_opts__last_field ctx
 
 /*
- * Load and pin the programs and maps, and attach them to each cgroup. When already loaded,
- * the maps and their contents are kept and every existing attachment is switched to the new
- * programs atomically. Mounts bpffs at /sys/fs/bpf when it is missing.
+ * Load and pin the programs and maps, attach them to each cgroup and record the cgroups in
+ * the store, then apply the store. When already loaded, the maps and their contents are kept
+ * and every existing attachment is switched to the new programs atomically. Mounts bpffs at
+ * /sys/fs/bpf when it is missing. Returns the number of stored items that could not be
+ * applied (each reported), or a negative errno (-EBADMSG: the store is corrupt, see
+ * portrsv_errmsg(); nothing was changed).
  */
 PORTRSV_API int portrsv_load(const struct portrsv_load_opts *opts);
+
+struct portrsv_restore_opts {
+	size_t sz;
+	const char *pin_dir;
+	const char *state_dir;
+	portrsv_report_fn report;
+	void *ctx;
+};
+#define portrsv_restore_opts__last_field ctx
+
+/*
+ * What boot runs: load if needed (attached to the stored cgroups, or to the cgroup v2 root
+ * when the store records none), attach every stored cgroup, and make the kernel's persistent
+ * reservations equal to the store's, tokens included: stored ones missing from the kernel
+ * are added, kernel ones the store does not have are removed. Idempotent. A stored netns,
+ * owner or cgroup that no longer exists is reported and skipped, and stays in the store.
+ * Returns the number of skipped items, or a negative errno as portrsv_load.
+ */
+PORTRSV_API int portrsv_restore(const struct portrsv_restore_opts *opts);
+
 /* Detach everywhere and remove every pin. The store is kept. -PORTRSV_ENOTLOADED if not loaded. */
 PORTRSV_API int portrsv_unload(const char *pin_dir);
-/* Attach the loaded programs to a cgroup v2 directory (0 also when already attached). */
+/* Attach the loaded programs to a cgroup v2 directory (0 also when already attached) and
+ * record it in the store ($PORTRSV_STATE_DIR), so that restore attaches it again. */
 PORTRSV_API int portrsv_attach(const char *pin_dir, const char *cgroup_dir);
-/* Detach from a cgroup v2 directory. -ENOENT if portrsv is not attached there. */
+/* Detach from a cgroup v2 directory and drop it from the store. -ENOENT if portrsv is
+ * not attached there. */
 PORTRSV_API int portrsv_detach(const char *pin_dir, const char *cgroup_dir);
 
 /* The cgroup v2 ids portrsv is attached to. Returns their count; *out is malloc'ed. */
@@ -151,6 +182,12 @@ PORTRSV_API int portrsv_attached(const char *pin_dir, uint64_t **out);
 
 /* The path of a cgroup v2 id, into buf. -ENOENT if it no longer exists. */
 PORTRSV_API int portrsv_cgroup_path(uint64_t cgid, char *buf, size_t len);
+
+/*
+ * Detail of the last failure in the calling thread, or "": e.g. the file and line of a
+ * corrupt store. Valid until the next call into the library from this thread.
+ */
+PORTRSV_API const char *portrsv_errmsg(void);
 
 /* Text of an errno value of this API (strerror, with portrsv's meaning for ours). */
 PORTRSV_API const char *portrsv_strerror(int err);

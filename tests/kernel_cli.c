@@ -1222,7 +1222,9 @@ Test(cli, unload_is_synchronous, .init = setup_unloaded, .fini = kt_teardown)
 	for (int i = 0; i < CYCLES; i++) {
 		cli("load", "--cgroup", kt.cgroup, NULL);
 		assert_silent_ok("load");
-		add_ok("tcp", "7000", "10");
+		/* unload keeps the store: from the second load on, load brings the block back. */
+		if (i == 0)
+			add_ok("tcp", "7000", "10");
 		cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "not enforced after load");
 		cli("unload", NULL);
 		assert_silent_ok("unload");

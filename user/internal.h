@@ -33,6 +33,22 @@ const char *portrsv_state_dir(const char *arg);
 
 /* lib.c */
 bool portrsv_proto_valid(int proto);
+/* Detail of the last failure in this thread (fmt NULL clears it); portrsv_errmsg() reads it. */
+void portrsv_set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+		    struct portrsv_resv *r, uint64_t *token);
+int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
+		      const struct portrsv_resv *r);
+struct portrsv_store;
+/* The store's lock and contents for one change: returns the lock fd, or -errno. */
+int portrsv_store_begin(const char *state_dir, struct portrsv_store *s);
+int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s);
+void portrsv_store_end(int lock, struct portrsv_store *s);
+
+/* sysctl.c: ip_local_reserved_ports of the calling thread's netns. */
+int portrsv_sysctl_add(uint16_t start, uint16_t count, bool *had);
+/* Remove the block's ports except those set in keep (a 65536-bit map; NULL = none). */
+int portrsv_sysctl_remove(uint16_t start, uint16_t count, const unsigned char *keep);
 
 /* parse.c: strict parsing of untrusted text; each returns 0 or -EINVAL / -ERANGE. */
 int portrsv_parse_proto(const char *s, enum portrsv_proto *proto);
@@ -62,6 +78,10 @@ int portrsv_cgroup_id(const char *dir, uint64_t *id, uint32_t *level);
  */
 int portrsv_netns_enter(const char *path, int *saved);
 void portrsv_netns_leave(int saved);
+/* The store's name for a netns (netns.c explains); "" for the host's. */
+int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *buf, size_t len);
+/* Enter a netns by its store name (NULL/"" = stay); -ENOENT when it is gone. */
+int portrsv_netns_enter_name(const char *name, int *saved);
 /* Cookie and inode of the calling thread's netns. */
 int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 
@@ -71,6 +91,12 @@ int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t coun
 
 /* fault.c: PORTRSV_FAULT=point kills the process there (crash tests). */
 void portrsv_fault(const char *point);
+
+/* load.c: the kernel side of load, attach and detach; restore.c adds the store. */
+int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n_cgroups,
+		       bool root_default);
+int portrsv_attach_progs(const char *pin_dir, const char *cgroup_dir);
+int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir);
 
 /* pins.c */
 int portrsv_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

@@ -14,6 +14,7 @@
  * A failure at any step undoes the earlier ones. Delete goes the other way round.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,28 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include "internal.h"
+#include "store.h"
 
 #define TOKEN_TRIES 16
+
+static __thread char errmsg[512];
+
+void portrsv_set_errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	errmsg[0] = '\0';
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+}
+
+const char *portrsv_errmsg(void)
+{
+	return errmsg;
+}
 
 bool portrsv_proto_valid(int proto)
 {
@@ -109,11 +130,14 @@ static void unreserve_ports(struct portrsv *p, uint64_t netns, int proto, uint16
 	}
 }
 
-static int new_token(struct portrsv *p, const struct portrsv_token *val, uint64_t *token)
+/* Publish the token: r->token if set (restore), else a fresh random one. */
+static int put_token(struct portrsv *p, const struct portrsv_token *val, uint64_t *token)
 {
-	uint64_t t;
+	uint64_t t = *token;
 	int err;
 
+	if (t != PORTRSV_TOKEN_INVALID)
+		return map_err(bpf_map_update_elem(p->tokens_fd, &t, val, BPF_NOEXIST));
 	for (int i = 0; i < TOKEN_TRIES; i++) {
 		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
 			return -errno;
@@ -130,13 +154,45 @@ static int new_token(struct portrsv *p, const struct portrsv_token *val, uint64_
 	return -EAGAIN;
 }
 
-/* Steps 1-4 of the header comment, in the calling thread's netns. */
-static int reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
-		   struct portrsv_resv *r, uint64_t *token)
+/* Ports of [start, start+count) that a reservation of the other protocol also covers:
+ * ip_local_reserved_ports serves both, so deleting one must not drop the other's. */
+static void other_proto_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+			      uint16_t count, unsigned char *keep)
+{
+	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
+	struct portrsv_port pv;
+
+	memset(keep, 0, (PORTRSV_PORT_MAX + 1) / 8);
+	for (uint32_t port = start; port < (uint32_t)start + count; port++) {
+		struct portrsv_key k = key_of(netns, other, port);
+
+		if (!bpf_map_lookup_elem(p->ports_fd, &k, &pv))
+			keep[port / 8] |= 1 << (port % 8);
+	}
+}
+
+static void sysctl_release(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+			   uint16_t count, uint32_t flags)
+{
+	unsigned char keep[(PORTRSV_PORT_MAX + 1) / 8];
+
+	if (flags & PORTRSV_F_SYSCTL_KEEP)
+		return;
+	other_proto_ports(p, netns, proto, start, count, keep);
+	portrsv_sysctl_remove(start, count, keep);
+}
+
+/*
+ * Steps 1-4 of the header comment, in the calling thread's netns, plus the ports in this
+ * netns's ip_local_reserved_ports. *token in: the token to use (restore) or 0 for a new one.
+ */
+int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+		    struct portrsv_resv *r, uint64_t *token)
 {
 	struct portrsv_port pv = { .start = start };
 	struct portrsv_token tv = { .resv = key_of(netns, proto, start) };
-	uint64_t t;
+	uint64_t t = *token;
+	bool had = false;
 	uint32_t i;
 	int err = 0;
 
@@ -156,20 +212,82 @@ static int reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 		err = -EOPNOTSUPP; /* no inet_diag for proto: "not found" would mislead */
 	if (err)
 		goto undo_ports;
-	err = new_token(p, &tv, &t);
-	if (err)
+	err = portrsv_sysctl_add(start, r->count, &had);
+	if (err) {
+		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
 		goto undo_ports;
+	}
+	r->flags = (r->flags & ~PORTRSV_F_SYSCTL_KEEP) | (had ? PORTRSV_F_SYSCTL_KEEP : 0);
+	err = put_token(p, &tv, &t);
+	if (err)
+		goto undo_sysctl;
 	r->token = t;
 	err = bpf_map_update_elem(p->resv_fd, &tv.resv, r, BPF_NOEXIST);
 	if (err) {
 		bpf_map_delete_elem(p->tokens_fd, &t);
-		goto undo_ports;
+		goto undo_sysctl;
 	}
 	*token = t;
 	return 0;
+undo_sysctl:
+	sysctl_release(p, netns, proto, start, r->count, r->flags);
 undo_ports:
 	unreserve_ports(p, netns, proto, start, i);
 	return map_err(err);
+}
+
+/* Remove a reservation from the maps and its ports from ip_local_reserved_ports; the
+ * calling thread must be in its netns for the latter. Token first: no new association;
+ * then the reservation; the ports open last. */
+int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
+		      const struct portrsv_resv *r)
+{
+	int err = bpf_map_delete_elem(p->tokens_fd, &r->token);
+
+	if (err && err != -ENOENT)
+		return map_err(err);
+	err = bpf_map_delete_elem(p->resv_fd, k);
+	if (err && err != -ENOENT)
+		return map_err(err);
+	unreserve_ports(p, k->netns, k->proto, k->port, r->count);
+	sysctl_release(p, k->netns, k->proto, k->port, r->count, r->flags);
+	return 0;
+}
+
+/* Take the store's lock and read it; a store that cannot be read refuses every change. */
+int portrsv_store_begin(const char *state_dir, struct portrsv_store *s)
+{
+	char msg[512];
+	int lock, err;
+
+	lock = portrsv_store_lock(state_dir);
+	if (lock < 0) {
+		portrsv_set_errmsg("%s: %s", state_dir, strerror(-lock));
+		return lock;
+	}
+	err = portrsv_store_read(state_dir, s, msg, sizeof(msg));
+	if (err) {
+		portrsv_set_errmsg("%s", msg);
+		close(lock);
+		return err;
+	}
+	return lock;
+}
+
+void portrsv_store_end(int lock, struct portrsv_store *s)
+{
+	portrsv_store_free(s);
+	if (lock >= 0)
+		close(lock);
+}
+
+int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s)
+{
+	int err = portrsv_store_write(state_dir, s);
+
+	if (err)
+		portrsv_set_errmsg("%s/%s: %s", state_dir, PORTRSV_STORE_FILE, strerror(-err));
+	return err;
 }
 
 int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
@@ -177,10 +295,15 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 {
 	const char *comment = OPTS_GET(opts, comment, NULL);
 	const char *owner = OPTS_GET(opts, owner_cgroup, NULL);
+	const char *ns = OPTS_GET(opts, netns, NULL);
 	struct portrsv_resv r = { .count = count, .flags = PORTRSV_F_PERSISTENT };
-	uint64_t netns, ino, cgid;
-	int err, saved;
+	struct portrsv_store_entry e = { .proto = proto, .start = start, .count = count };
+	char nsname[PATH_MAX], owner_path[PATH_MAX];
+	struct portrsv_store s;
+	uint64_t netns, ino, cgid, t = 0;
+	int err, saved, lock;
 
+	portrsv_set_errmsg(NULL);
 	if (!p || !token || !portrsv_proto_valid(proto) || !OPTS_VALID(opts, portrsv_create_opts))
 		return -EINVAL;
 	err = portrsv_block_valid(start, count);
@@ -193,23 +316,51 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
 				return -EINVAL; /* one line in listings and in the store */
 		strcpy(r.comment, comment);
+		strcpy(e.comment, comment);
 	}
 	if (owner) {
 		err = portrsv_cgroup_id(owner, &cgid, &r.owner_level);
 		if (err)
 			return err;
+		if (!realpath(owner, owner_path))
+			return -errno;
 		r.owner_cgid = cgid;
+		e.owner = owner_path;
 	}
-	r.created = time(NULL);
+	e.created = r.created = time(NULL);
 
-	err = portrsv_netns_enter(OPTS_GET(opts, netns, NULL), &saved);
+	lock = portrsv_store_begin(p->state_dir, &s);
+	if (lock < 0)
+		return lock;
+	err = portrsv_netns_enter(ns, &saved);
 	if (err)
-		return err;
+		goto out;
 	err = portrsv_netns_self(&netns, &ino);
 	r.netns_ino = ino;
 	if (!err)
-		err = reserve(p, netns, proto, start, &r, token);
+		err = portrsv_netns_name(ns, ino, netns, nsname, sizeof(nsname));
+	if (!err)
+		err = portrsv_reserve(p, netns, proto, start, &r, &t);
+	if (!err) {
+		/* Durable before we return; not durable means not created. */
+		e.token = t;
+		e.netns = nsname[0] ? nsname : NULL;
+		err = portrsv_store_add(&s, &e);
+		if (!err) {
+			portrsv_fault("create-before-store");
+			err = portrsv_store_commit(p->state_dir, &s);
+		}
+		if (err) {
+			struct portrsv_key k = key_of(netns, proto, start);
+
+			portrsv_unreserve(p, &k, &r);
+		}
+	}
 	portrsv_netns_leave(saved);
+	if (!err)
+		*token = t;
+out:
+	portrsv_store_end(lock, &s);
 	return err;
 }
 
@@ -256,22 +407,40 @@ static int find_exact(struct portrsv *p, int proto, uint16_t start, uint16_t cou
 int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
 		   const struct portrsv_ns_opts *opts)
 {
+	struct portrsv_store s;
 	struct portrsv_resv r;
 	struct portrsv_key k;
-	int err;
+	int err, lock, saved;
 
+	portrsv_set_errmsg(NULL);
+	if (!p)
+		return -EINVAL;
+	lock = portrsv_store_begin(p->state_dir, &s);
+	if (lock < 0)
+		return lock;
 	err = find_exact(p, proto, start, count, opts, &k, &r);
 	if (err)
-		return err;
-	/* Token first: no new association; then the reservation; the ports open last. */
-	err = bpf_map_delete_elem(p->tokens_fd, &r.token);
-	if (err && err != -ENOENT)
-		return map_err(err);
-	err = bpf_map_delete_elem(p->resv_fd, &k);
+		goto out;
+	/* The store first: once the delete is durable the kernel follows; a crash in between
+	 * leaves an extra reservation in the kernel, which restore removes. */
+	for (size_t i = 0; i < s.n; i++) {
+		if (s.v[i].token != r.token)
+			continue;
+		portrsv_store_remove(&s, i);
+		err = portrsv_store_commit(p->state_dir, &s);
+		break;
+	}
 	if (err)
-		return err == -ENOENT ? -ENOENT : map_err(err);
-	unreserve_ports(p, k.netns, proto, start, count);
-	return 0;
+		goto out;
+	portrsv_fault("delete-after-store");
+	err = portrsv_netns_enter(OPTS_GET(opts, netns, NULL), &saved);
+	if (!err) {
+		err = portrsv_unreserve(p, &k, &r);
+		portrsv_netns_leave(saved);
+	}
+out:
+	portrsv_store_end(lock, &s);
+	return err;
 }
 
 int portrsv_lookup(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,

@@ -303,27 +303,21 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 	return 0;
 }
 
-int portrsv_load(const struct portrsv_load_opts *opts)
+/*
+ * Load, pin, upgrade every attachment, attach to each cgroup; with none given, attach to
+ * the cgroup v2 root when root is set.
+ */
+int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n_cgroups,
+		       bool root_default)
 {
-	const char *const *cgroups = OPTS_GET(opts, cgroups, NULL);
-	size_t n_cgroups = OPTS_GET(opts, n_cgroups, 0);
-	const char *pin_dir = portrsv_pin_dir(OPTS_GET(opts, pin_dir, NULL));
 	struct portrsv_bpf *skel = NULL;
 	char path[PATH_MAX], root[PATH_MAX];
 	struct bpf_program *prog;
 	int fds[N_HOOKS], err, n;
 	uint64_t *ids = NULL;
 
-	if (!OPTS_VALID(opts, portrsv_load_opts) || (n_cgroups && !cgroups))
+	if (n_cgroups && !cgroups)
 		return -EINVAL;
-	if (!portrsv_privileged())
-		return -EPERM;
-	/* Refuse a bad cgroup before anything is pinned: a failed load leaves nothing behind. */
-	for (size_t i = 0; i < n_cgroups; i++) {
-		err = portrsv_cgroup_id(cgroups[i], NULL, NULL);
-		if (err)
-			return err;
-	}
 	err = ensure_bpffs(pin_dir);
 	if (!err)
 		err = mkdir_parents(pin_dir);
@@ -371,7 +365,7 @@ int portrsv_load(const struct portrsv_load_opts *opts)
 	}
 	if (n < 0)
 		err = n;
-	if (!err && !n_cgroups) {
+	if (!err && !n_cgroups && root_default) {
 		err = portrsv_cgroup2_mount(root, sizeof(root));
 		if (!err)
 			err = attach_all(pin_dir, root, fds);
@@ -384,13 +378,10 @@ out:
 	return err;
 }
 
-int portrsv_attach(const char *pin_dir, const char *cgroup_dir)
+int portrsv_attach_progs(const char *pin_dir, const char *cgroup_dir)
 {
 	int fds[N_HOOKS], err;
 
-	if (!cgroup_dir)
-		return -EINVAL;
-	pin_dir = portrsv_pin_dir(pin_dir);
 	err = pinned_progs(pin_dir, fds);
 	if (!err)
 		err = attach_all(pin_dir, cgroup_dir, fds);
@@ -398,14 +389,11 @@ int portrsv_attach(const char *pin_dir, const char *cgroup_dir)
 	return err;
 }
 
-int portrsv_detach(const char *pin_dir, const char *cgroup_dir)
+int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir)
 {
 	uint64_t cgid;
 	int err, fd;
 
-	if (!cgroup_dir)
-		return -EINVAL;
-	pin_dir = portrsv_pin_dir(pin_dir);
 	fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RESV);
 	if (fd < 0)
 		return fd;

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Per-thread network namespace switching and identity. */
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -97,4 +101,86 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino)
 	if (ino)
 		*ino = st.st_ino;
 	return 0;
+}
+
+/*
+ * How the store names a netns, so that `portrsv restore` finds it again:
+ *   NULL                the host's: that of PID 1, which is where restore runs at boot.
+ *                       When PID 1's netns cannot be read (a sandbox), the caller's netns
+ *                       counts as the host's.
+ *   path                the path the caller gave, or /run/netns/NAME when one matches
+ *   net:[INO]:COOKIE    a namespace with no name; found again only while it lives
+ */
+int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *buf, size_t len)
+{
+	char cand[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+	DIR *d;
+
+	if (path) {
+		if (path[0] == '/')
+			n = snprintf(buf, len, "%s", path);
+		else if (getcwd(cand, sizeof(cand)))
+			n = snprintf(buf, len, "%s/%s", cand, path);
+		else
+			return -errno;
+		return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	}
+	if (stat("/proc/1/ns/net", &st) != 0 || st.st_ino == ino) {
+		buf[0] = '\0';
+		return 0;
+	}
+	d = opendir("/run/netns");
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(cand, sizeof(cand), "/run/netns/%s", de->d_name);
+		if (stat(cand, &st) == 0 && st.st_ino == ino) {
+			n = snprintf(buf, len, "%s", cand);
+			closedir(d);
+			return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+		}
+	}
+	if (d)
+		closedir(d);
+	n = snprintf(buf, len, "net:[%" PRIu64 "]:%" PRIu64, ino, cookie);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Enter a netns named by the store (NULL: stay). -ENOENT when it no longer exists. */
+int portrsv_netns_enter_name(const char *name, int *saved)
+{
+	uint64_t ino, cookie, c;
+	char path[64];
+	struct dirent *de;
+	struct stat st;
+	int err = -ENOENT;
+	DIR *d;
+
+	if (!name || !*name)
+		return portrsv_netns_enter(NULL, saved);
+	if (strncmp(name, "net:[", 5))
+		return portrsv_netns_enter(name, saved);
+	if (sscanf(name, "net:[%" SCNu64 "]:%" SCNu64, &ino, &cookie) != 2)
+		return -EINVAL;
+	/* The inode can be reused by a later netns; the cookie, never within a boot. */
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/ns/net", de->d_name);
+		if (stat(path, &st) || st.st_ino != ino || portrsv_netns_enter(path, saved))
+			continue;
+		if (portrsv_netns_self(&c, NULL) == 0 && c == cookie) {
+			err = 0;
+			break;
+		}
+		portrsv_netns_leave(*saved);
+		*saved = -1;
+	}
+	if (d)
+		closedir(d);
+	return err;
 }

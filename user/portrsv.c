@@ -17,7 +17,8 @@ static const char usage_text[] =
 	"Usage: portrsv COMMAND [ARGS]\n"
 	"\n"
 	"  load [--cgroup DIR]...   load and pin the programs, attach to each DIR\n"
-	"                           (default: the cgroup v2 root); again = atomic upgrade\n"
+	"                           (default: the cgroup v2 root), apply the store;\n"
+	"                           again = atomic upgrade\n"
 	"  unload                   detach, remove the pins; the store is kept\n"
 	"  attach DIR | detach DIR  enforce, or stop enforcing, a cgroup v2 subtree\n"
 	"  add PROTO START COUNT [--owner CGROUP_DIR] [--netns NSPATH] [--comment TEXT]\n"
@@ -26,6 +27,8 @@ static const char usage_text[] =
 	"  lookup PROTO START COUNT [--netns NSPATH]   print the token of exactly that block\n"
 	"  show [PROTO] [--json]    list reservations\n"
 	"  why PROTO PORT [--netns NSPATH]   which reservation covers a port\n"
+	"  restore                  what boot runs: load if needed, attach the stored cgroups,\n"
+	"                           make the kernel's reservations equal to the store's\n"
 	"  status [--json]          what is loaded and where it is enforced\n"
 	"\n"
 	"PROTO is tcp or udp. Environment: PORTRSV_PIN_DIR (default " PORTRSV_PIN_DIR_DEFAULT "),\n"
@@ -51,7 +54,9 @@ static int fail(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s%s\n", fmt[0] ? ": " : "", portrsv_strerror(err));
+	/* The library's detail (a store's file and line, ...) says more than errno. */
+	fprintf(stderr, "%s%s\n", fmt[0] ? ": " : "",
+		portrsv_errmsg()[0] ? portrsv_errmsg() : portrsv_strerror(err));
 	return portrsv_errno_to_exit(err);
 }
 
@@ -200,6 +205,21 @@ static struct portrsv *open_or_fail(int *status)
 	return p;
 }
 
+static void report(const char *msg, void *ctx)
+{
+	fprintf(stderr, "portrsv: %s: %s\n", cmd, msg);
+}
+
+/* load and restore: what could not be applied was reported line by line; exit 1 then. */
+static int applied(int ret)
+{
+	if (ret < 0 && portrsv_errmsg()[0])
+		return fail(ret, "%s", "store"); /* the detail names the file */
+	if (ret < 0)
+		return fail(ret, "%s", portrsv_state_dir(NULL));
+	return ret ? PORTRSV_EXIT_FAILURE : 0;
+}
+
 static int cmd_load(int argc, char **argv)
 {
 	struct args a;
@@ -211,9 +231,20 @@ static int cmd_load(int argc, char **argv)
 		err = check_cgroup("cgroup", a.cgroups[i]);
 	if (err)
 		return err;
-	PORTRSV_OPTS(portrsv_load_opts, o, .cgroups = a.cgroups, .n_cgroups = a.ncgroups);
-	err = portrsv_load(&o);
-	return err ? fail(err, "%s", portrsv_pin_dir(NULL)) : 0;
+	PORTRSV_OPTS(portrsv_load_opts, o, .cgroups = a.cgroups, .n_cgroups = a.ncgroups,
+		     .report = report);
+	return applied(portrsv_load(&o));
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	struct args a;
+	int err = parse(argc, argv, 0, 0, "", &a);
+
+	if (err)
+		return err;
+	PORTRSV_OPTS(portrsv_restore_opts, o, .report = report);
+	return applied(portrsv_restore(&o));
 }
 
 static int cmd_unload(int argc, char **argv)
@@ -534,7 +565,7 @@ static const struct {
 	{ "load", cmd_load },     { "unload", cmd_unload }, { "attach", cmd_attach },
 	{ "detach", cmd_attach }, { "add", cmd_add },       { "delete", cmd_delete_lookup },
 	{ "lookup", cmd_delete_lookup }, { "show", cmd_show }, { "why", cmd_why },
-	{ "status", cmd_status },
+	{ "status", cmd_status }, { "restore", cmd_restore },
 };
 
 int main(int argc, char **argv)

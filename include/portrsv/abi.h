@@ -76,6 +76,7 @@ struct portrsv_port {
 /* Reservation flags. */
 #define PORTRSV_F_PERSISTENT (1U << 0) /* stored, restored at boot */
 #define PORTRSV_F_RUNTIME    (1U << 1) /* lives with the acquiring socket, never stored */
+#define PORTRSV_F_SYSCTL_KEEP (1U << 2) /* ip_local_reserved_ports had some of its ports before */
 
 #define PORTRSV_COMMENT_LEN 64
 

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Fault injection for the crash tests: PORTRSV_FAULT=NAME kills the process with SIGKILL
+ * when it reaches the point NAME, as a power cut would. Unset, it costs one getenv.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "internal.h"
+
+void portrsv_fault(const char *point)
+{
+	const char *f = getenv("PORTRSV_FAULT");
+
+	if (f && !strcmp(f, point))
+		kill(getpid(), SIGKILL);
+}

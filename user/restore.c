@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The store meets the kernel: load, restore, attach and detach, each under the store's lock.
+ *
+ * The store is the truth for persistent reservations. Every change writes it durably and
+ * changes the kernel in the order that leaves, after a crash at any point, at most an extra
+ * reservation in the kernel that the store does not have (lib.c). Applying the store
+ * (load, restore) therefore makes the kernel equal to it: stored reservations missing from
+ * the kernel are added with their stored tokens, kernel ones the store lacks are removed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+#include "store.h"
+
+struct applier {
+	struct portrsv *p;
+	portrsv_report_fn report;
+	void *ctx;
+	int skipped;
+};
+
+static void skip(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void skip(struct applier *a, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 256];
+	va_list ap;
+
+	a->skipped++;
+	if (!a->report)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	a->report(msg, a->ctx);
+}
+
+/* A stored reservation resolved against this boot: its netns cookie and owner id. */
+struct resolved {
+	uint64_t netns, cgid;
+	uint32_t level;
+	bool ok;       /* netns and owner exist */
+	bool present;  /* the kernel has it exactly */
+};
+
+static const char *ns_label(const struct portrsv_store_entry *e)
+{
+	return e->netns ? e->netns : "host";
+}
+
+static void resolve(struct applier *a, const struct portrsv_store_entry *e, struct resolved *r)
+{
+	int err, saved;
+
+	err = portrsv_netns_enter_name(e->netns, &saved);
+	if (!err) {
+		err = portrsv_netns_self(&r->netns, NULL);
+		portrsv_netns_leave(saved);
+	}
+	if (err) {
+		skip(a, "skipped %s %u+%u: netns %s: %s", portrsv_proto_name(e->proto), e->start,
+		     e->count, ns_label(e), strerror(-err));
+		return;
+	}
+	if (e->owner && (err = portrsv_cgroup_id(e->owner, &r->cgid, &r->level))) {
+		skip(a, "skipped %s %u+%u: owner cgroup %s: %s", portrsv_proto_name(e->proto),
+		     e->start, e->count, e->owner, strerror(-err));
+		return;
+	}
+	r->ok = true;
+}
+
+struct kresv {
+	struct portrsv_key k;
+	struct portrsv_resv r;
+};
+
+/* The kernel's persistent reservations, copied: we delete while we decide. */
+static int kernel_persistent(struct portrsv *p, struct kresv **out)
+{
+	struct portrsv_key k, next;
+	struct kresv *v = NULL, *nv;
+	size_t n = 0;
+	int err;
+
+	for (err = bpf_map_get_next_key(p->resv_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(p->resv_fd, &k, &next)) {
+		struct portrsv_resv r;
+
+		k = next;
+		if (bpf_map_lookup_elem(p->resv_fd, &k, &r) || !(r.flags & PORTRSV_F_PERSISTENT))
+			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = (struct kresv){ .k = k, .r = r };
+	}
+	if (err != -ENOENT) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	return (int)n;
+}
+
+/* Remove a kernel reservation the store does not have, in its netns when we know one. */
+static void remove_extra(struct applier *a, const struct portrsv_store *s,
+			 const struct resolved *rs, struct kresv *x)
+{
+	int saved = -1;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (!rs[i].ok || rs[i].netns != x->k.netns)
+			continue;
+		if (portrsv_netns_enter_name(s->v[i].netns, &saved) == 0) {
+			portrsv_unreserve(a->p, &x->k, &x->r);
+			portrsv_netns_leave(saved);
+			return;
+		}
+	}
+	/* A netns we cannot enter: the maps only, its sysctl is not ours to reach. */
+	x->r.flags |= PORTRSV_F_SYSCTL_KEEP;
+	portrsv_unreserve(a->p, &x->k, &x->r);
+}
+
+static void add_missing(struct applier *a, const struct portrsv_store_entry *e,
+			const struct resolved *r)
+{
+	struct portrsv_resv v = {
+		.count = e->count, .flags = PORTRSV_F_PERSISTENT, .owner_cgid = r->cgid,
+		.owner_level = r->level, .created = e->created,
+	};
+	uint64_t ino, token = e->token;
+	bool had;
+	int err, saved;
+
+	memcpy(v.comment, e->comment, sizeof(v.comment));
+	err = portrsv_netns_enter_name(e->netns, &saved);
+	if (err)
+		goto out;
+	err = portrsv_netns_self(NULL, &ino);
+	v.netns_ino = ino;
+	if (!err && !r->present)
+		err = portrsv_reserve(a->p, r->netns, e->proto, e->start, &v, &token);
+	else if (!err)
+		err = portrsv_sysctl_add(e->start, e->count, &had); /* after a reboot of the netns */
+	portrsv_netns_leave(saved);
+out:
+	if (err)
+		skip(a, "skipped %s %u+%u in netns %s: %s", portrsv_proto_name(e->proto), e->start,
+		     e->count, ns_label(e), portrsv_strerror(err));
+}
+
+static int apply(struct applier *a, const struct portrsv_store *s)
+{
+	struct resolved *rs = calloc(s->n ? s->n : 1, sizeof(*rs));
+	struct kresv *kv = NULL;
+	int n;
+
+	if (!rs)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		resolve(a, &s->v[i], &rs[i]);
+	n = kernel_persistent(a->p, &kv);
+	for (int j = 0; j < n; j++) {
+		struct kresv *x = &kv[j];
+		bool keep = false;
+
+		for (size_t i = 0; i < s->n && !keep; i++) {
+			const struct portrsv_store_entry *e = &s->v[i];
+
+			if (e->token != x->r.token)
+				continue;
+			/* Same token, not resolvable now: not ours to judge, keep it. */
+			keep = !rs[i].ok ||
+			       (rs[i].netns == x->k.netns && e->proto == x->k.proto &&
+				e->start == x->k.port && e->count == x->r.count &&
+				rs[i].cgid == x->r.owner_cgid);
+			if (keep && rs[i].ok)
+				rs[i].present = true;
+		}
+		if (!keep)
+			remove_extra(a, s, rs, x);
+	}
+	for (size_t i = 0; i < s->n && n >= 0; i++)
+		if (rs[i].ok)
+			add_missing(a, &s->v[i], &rs[i]);
+	free(kv);
+	free(rs);
+	return n < 0 ? n : a->skipped;
+}
+
+/* Open the handle for apply, with the store's lock held by the caller. */
+static struct portrsv *open_dirs(const char *pin_dir, const char *state_dir)
+{
+	PORTRSV_OPTS(portrsv_open_opts, o, .pin_dir = pin_dir, .state_dir = state_dir);
+
+	return portrsv_open(&o);
+}
+
+/* Privileged, under the store's lock, with the store read: the lock fd, or -errno. */
+static int begin(const char *state_dir, struct portrsv_store *s)
+{
+	portrsv_set_errmsg(NULL);
+	if (!portrsv_privileged())
+		return -EPERM;
+	return portrsv_store_begin(state_dir, s);
+}
+
+/* Record a cgroup in the store by its canonical path. */
+static int record_cgroup(struct portrsv_store *s, const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (!realpath(dir, path))
+		return -errno;
+	return portrsv_store_add_cgroup(s, path);
+}
+
+int portrsv_load(const struct portrsv_load_opts *opts)
+{
+	const char *const *cgroups = OPTS_GET(opts, cgroups, NULL);
+	size_t n_cgroups = OPTS_GET(opts, n_cgroups, 0);
+	const char *pin_dir = portrsv_pin_dir(OPTS_GET(opts, pin_dir, NULL));
+	const char *state_dir = portrsv_state_dir(OPTS_GET(opts, state_dir, NULL));
+	struct applier a = { .report = OPTS_GET(opts, report, NULL), .ctx = OPTS_GET(opts, ctx, NULL) };
+	struct portrsv_store s;
+	char root[PATH_MAX];
+	int lock, err = 0;
+
+	if (!OPTS_VALID(opts, portrsv_load_opts) || (n_cgroups && !cgroups))
+		return -EINVAL;
+	/* Refuse a bad cgroup before anything is pinned: a failed load leaves nothing behind. */
+	for (size_t i = 0; i < n_cgroups && !err; i++)
+		err = portrsv_cgroup_id(cgroups[i], NULL, NULL);
+	if (err)
+		return err;
+	lock = begin(state_dir, &s);
+	if (lock < 0)
+		return lock;
+	err = portrsv_load_progs(pin_dir, cgroups, n_cgroups, true);
+	for (size_t i = 0; i < n_cgroups && !err; i++)
+		err = record_cgroup(&s, cgroups[i]);
+	if (!err && !n_cgroups) {
+		err = portrsv_cgroup2_mount(root, sizeof(root));
+		if (!err)
+			err = record_cgroup(&s, root);
+	}
+	if (!err)
+		err = portrsv_store_commit(state_dir, &s);
+	if (!err) {
+		a.p = open_dirs(pin_dir, state_dir);
+		err = a.p ? apply(&a, &s) : -errno;
+	}
+	portrsv_close(a.p);
+	portrsv_store_end(lock, &s);
+	return err;
+}
+
+int portrsv_restore(const struct portrsv_restore_opts *opts)
+{
+	const char *pin_dir = portrsv_pin_dir(OPTS_GET(opts, pin_dir, NULL));
+	const char *state_dir = portrsv_state_dir(OPTS_GET(opts, state_dir, NULL));
+	struct applier a = { .report = OPTS_GET(opts, report, NULL), .ctx = OPTS_GET(opts, ctx, NULL) };
+	const char **live = NULL;
+	struct portrsv_store s;
+	size_t n_live = 0;
+	int lock, err = 0;
+
+	if (!OPTS_VALID(opts, portrsv_restore_opts))
+		return -EINVAL;
+	lock = begin(state_dir, &s);
+	if (lock < 0)
+		return lock;
+	live = calloc(s.ncgroups ? s.ncgroups : 1, sizeof(*live));
+	if (!live) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < s.ncgroups; i++) {
+		int e = portrsv_cgroup_id(s.cgroups[i], NULL, NULL);
+
+		if (e)
+			skip(&a, "skipped cgroup %s: %s", s.cgroups[i], strerror(-e));
+		else
+			live[n_live++] = s.cgroups[i];
+	}
+	a.p = open_dirs(pin_dir, state_dir);
+	if (!a.p && errno == PORTRSV_ENOTLOADED) {
+		/* No cgroup recorded means the default, the whole host; recorded but all gone
+		 * means nothing to attach to, not the whole host. */
+		err = portrsv_load_progs(pin_dir, live, n_live, s.ncgroups == 0);
+		a.p = err ? NULL : open_dirs(pin_dir, state_dir);
+	} else {
+		for (size_t i = 0; i < n_live && !err; i++)
+			err = portrsv_attach_progs(pin_dir, live[i]);
+	}
+	if (!err && !a.p)
+		err = -errno;
+	if (!err)
+		err = apply(&a, &s);
+out:
+	free(live);
+	portrsv_close(a.p);
+	portrsv_store_end(lock, &s);
+	return err;
+}
+
+int portrsv_attach(const char *pin_dir, const char *cgroup_dir)
+{
+	const char *state_dir = portrsv_state_dir(NULL);
+	struct portrsv_store s;
+	int lock, err;
+
+	if (!cgroup_dir)
+		return -EINVAL;
+	lock = begin(state_dir, &s);
+	if (lock < 0)
+		return lock;
+	err = portrsv_attach_progs(portrsv_pin_dir(pin_dir), cgroup_dir);
+	if (!err)
+		err = record_cgroup(&s, cgroup_dir);
+	if (!err)
+		err = portrsv_store_commit(state_dir, &s);
+	portrsv_store_end(lock, &s);
+	return err;
+}
+
+int portrsv_detach(const char *pin_dir, const char *cgroup_dir)
+{
+	const char *state_dir = portrsv_state_dir(NULL);
+	char path[PATH_MAX];
+	struct portrsv_store s;
+	int lock, err;
+
+	if (!cgroup_dir)
+		return -EINVAL;
+	lock = begin(state_dir, &s);
+	if (lock < 0)
+		return lock;
+	err = portrsv_detach_cgroup(portrsv_pin_dir(pin_dir), cgroup_dir);
+	if (!err && realpath(cgroup_dir, path)) {
+		portrsv_store_remove_cgroup(&s, path);
+		err = portrsv_store_commit(state_dir, &s);
+	}
+	portrsv_store_end(lock, &s);
+	return err;
+}

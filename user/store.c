@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The persistent store: parse, format, durable write, lock. The format is in store.h and
+ * man/portrsv.8. The parser trusts nothing: every field is checked, and the whole file is
+ * refused (never partly applied) at its first bad line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <search.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include "internal.h"
+#include "store.h"
+
+#define HEADER "portrsv-store"
+#define MAX_FIELDS 9
+#define TIME_FMT "%Y-%m-%dT%H:%M:%SZ"
+/* 9999-12-31T23:59:59Z, the last time the format's four-digit year can hold. */
+#define TIME_MAX 253402300799ULL
+
+void portrsv_store_free(struct portrsv_store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].netns);
+		free(s->v[i].owner);
+	}
+	for (size_t i = 0; i < s->ncgroups; i++)
+		free(s->cgroups[i]);
+	free(s->v);
+	free(s->cgroups);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *dup_or_null(const char *s, int *err)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*err = -ENOMEM;
+	return d;
+}
+
+int portrsv_store_add(struct portrsv_store *s, const struct portrsv_store_entry *e)
+{
+	struct portrsv_store_entry *nv, c = *e;
+	int err = 0;
+
+	c.netns = dup_or_null(e->netns, &err);
+	c.owner = dup_or_null(e->owner, &err);
+	nv = err ? NULL : realloc(s->v, (s->n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(c.netns);
+		free(c.owner);
+		return -ENOMEM;
+	}
+	s->v = nv;
+	s->v[s->n++] = c;
+	return 0;
+}
+
+void portrsv_store_remove(struct portrsv_store *s, size_t i)
+{
+	free(s->v[i].netns);
+	free(s->v[i].owner);
+	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(s->v[0]));
+	s->n--;
+}
+
+int portrsv_store_add_cgroup(struct portrsv_store *s, const char *path)
+{
+	char **nv, *d;
+
+	for (size_t i = 0; i < s->ncgroups; i++)
+		if (!strcmp(s->cgroups[i], path))
+			return 0;
+	if (s->ncgroups == PORTRSV_STORE_MAX_CGROUPS)
+		return -ENOSPC;
+	d = strdup(path);
+	nv = d ? realloc(s->cgroups, (s->ncgroups + 1) * sizeof(*nv)) : NULL;
+	if (!nv) {
+		free(d);
+		return -ENOMEM;
+	}
+	s->cgroups = nv;
+	s->cgroups[s->ncgroups++] = d;
+	return 0;
+}
+
+void portrsv_store_remove_cgroup(struct portrsv_store *s, const char *path)
+{
+	for (size_t i = 0; i < s->ncgroups; i++) {
+		if (strcmp(s->cgroups[i], path))
+			continue;
+		free(s->cgroups[i]);
+		memmove(&s->cgroups[i], &s->cgroups[i + 1],
+			(s->ncgroups - i - 1) * sizeof(s->cgroups[0]));
+		s->ncgroups--;
+		return;
+	}
+}
+
+/* Percent-encoding of store.h: "-" stands for NULL/empty. */
+static void put_text(FILE *f, const char *s)
+{
+	if (!s || !*s) {
+		fputs(" -", f);
+		return;
+	}
+	fputc(' ', f);
+	if (!strcmp(s, "-")) {
+		fputs("%2D", f);
+		return;
+	}
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c <= 0x20 || c >= 0x7f || c == '%')
+			fprintf(f, "%%%02X", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode in place; rejects bad escapes, NUL and bytes that must have been escaped. */
+static int decode(char *s)
+{
+	char *o = s;
+
+	for (char *i = s; *i; i++) {
+		unsigned char c = *i;
+
+		if (c <= 0x20 || c >= 0x7f)
+			return -1;
+		if (c == '%') {
+			int hi = hexval(i[1]), lo = hi < 0 ? -1 : hexval(i[2]);
+
+			if (lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			c = hi << 4 | lo;
+			i += 2;
+		}
+		*o++ = c;
+	}
+	*o = '\0';
+	return 0;
+}
+
+/* A time parse_time() cannot read back is refused here, so that no write makes a store unreadable. */
+static int format_time(uint64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t > TIME_MAX || !gmtime_r(&tt, &tm) || !strftime(buf, len, TIME_FMT, &tm))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * strptime() skips blanks, takes one-digit fields and seconds up to 61, and timegm() rolls
+ * Feb 30 into March: only text that formats back to itself is a time.
+ */
+static int parse_time(const char *s, uint64_t *t)
+{
+	struct tm tm = { 0 };
+	const char *end = strptime(s, TIME_FMT, &tm);
+	char again[32];
+	time_t v;
+
+	if (!end || *end)
+		return -1;
+	v = timegm(&tm);
+	if (v < 0 || format_time(v, again, sizeof(again)) || strcmp(again, s))
+		return -1;
+	*t = (uint64_t)v;
+	return 0;
+}
+
+static int store_format(FILE *f, const struct portrsv_store *s)
+{
+	char when[32];
+
+	fprintf(f, "# portrsv persistent reservations; format: portrsv(8). Written by portrsv.\n");
+	fprintf(f, "%s %d\n", HEADER, PORTRSV_STORE_VERSION);
+	for (size_t i = 0; i < s->ncgroups; i++) {
+		fputs("cgroup", f);
+		put_text(f, s->cgroups[i]);
+		fputc('\n', f);
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct portrsv_store_entry *e = &s->v[i];
+
+		if (format_time(e->created, when, sizeof(when)))
+			return -EINVAL;
+		fprintf(f, "resv %s %u %u 0x%016" PRIx64, portrsv_proto_name(e->proto), e->start,
+			e->count, e->token);
+		put_text(f, e->netns);
+		put_text(f, e->owner);
+		fprintf(f, " %s", when);
+		put_text(f, e->comment);
+		fputc('\n', f);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/*
+ * What the parser has accepted so far, in two trees: by token, and by (netns, proto, block).
+ * A linear scan per line made a 16 MB store of small blocks take minutes to read.
+ */
+struct seen {
+	uint64_t token;
+	const char *netns; /* the entry's own copy, which stays put while s->v moves */
+	enum portrsv_proto proto;
+	uint16_t start;
+	uint16_t count;
+};
+
+struct parser {
+	const char *file;
+	size_t line;
+	char *err;
+	size_t errlen;
+	void *tokens; /* owns the struct seen */
+	void *blocks;
+};
+
+static int cmp_token(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+
+	return x->token < y->token ? -1 : x->token > y->token;
+}
+
+/*
+ * Blocks of one netns and protocol compare equal when they overlap. The tree never holds two
+ * that overlap, so this orders it, and a search for a block finds any block it overlaps.
+ */
+static int cmp_block(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+	int c;
+
+	if (!x->netns != !y->netns)
+		return x->netns ? 1 : -1;
+	if (x->netns && (c = strcmp(x->netns, y->netns)))
+		return c;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (portrsv_blocks_overlap(x->start, x->count, y->start, y->count))
+		return 0;
+	return x->start < y->start ? -1 : 1;
+}
+
+static void keep(void *p)
+{
+}
+
+/* Untrusted text quoted in a message, which must stay one line and free of terminal controls. */
+static const char *shown(const char *s)
+{
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return "(text with control characters)";
+	return s;
+}
+
+static int bad(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int bad(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(p->err, p->errlen, "%s:%zu: ", p->file, p->line);
+
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < p->errlen)
+		vsnprintf(p->err + n, p->errlen - n, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+/* net:[INO]:COOKIE exactly as netns.c writes it, so that equal text means one namespace. */
+static bool netns_anon(const char *s)
+{
+	char buf[64], again[64], *cookie;
+	uint64_t ino, ck;
+
+	if (strncmp(s, "net:[", 5) || strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s + 5);
+	cookie = strstr(buf, "]:");
+	if (!cookie)
+		return false;
+	*cookie = '\0';
+	cookie += 2;
+	if (portrsv_parse_u64(buf, &ino) || portrsv_parse_u64(cookie, &ck))
+		return false;
+	snprintf(again, sizeof(again), "net:[%" PRIu64 "]:%" PRIu64, ino, ck);
+	return !strcmp(again, s);
+}
+
+enum text_kind { TEXT, PATH, NETNS };
+
+/* The text field f ("-" = none) into out, or NULL. */
+static int text_field(struct parser *p, char *f, const char *what, enum text_kind kind,
+		      char **out)
+{
+	*out = NULL;
+	if (!strcmp(f, "-"))
+		return 0;
+	if (decode(f))
+		return bad(p, "%s: bad percent-encoding", what);
+	if (kind == NETNS && f[0] != '/' && !netns_anon(f))
+		return bad(p, "%s '%s' is neither an absolute path nor net:[INO]:COOKIE", what,
+			   shown(f));
+	if (kind == PATH && f[0] != '/')
+		return bad(p, "%s '%s' is not an absolute path", what, shown(f));
+	*out = f;
+	return 0;
+}
+
+/* Out of memory is no fault of the file: say so, but do not call it corrupt. */
+static int no_memory(struct parser *p)
+{
+	bad(p, "out of memory");
+	return -ENOMEM;
+}
+
+/* Remember the entry just appended to s, for the duplicate and overlap checks. */
+static int remember(struct parser *p, const struct portrsv_store_entry *e)
+{
+	struct seen *k = malloc(sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	*k = (struct seen){ e->token, e->netns, e->proto, e->start, e->count };
+	if (!tsearch(k, &p->tokens, cmp_token)) {
+		free(k);
+		return -ENOMEM;
+	}
+	return tsearch(k, &p->blocks, cmp_block) ? 0 : -ENOMEM;
+}
+
+static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s)
+{
+	struct portrsv_store_entry e = { 0 };
+	struct seen k, *const *o;
+	char *comment;
+	int err;
+
+	if (n != MAX_FIELDS)
+		return bad(p, "reservation has %d fields, want %d (truncated line?)", n, MAX_FIELDS);
+	if (portrsv_parse_proto(f[1], &e.proto))
+		return bad(p, "protocol '%s' is not tcp or udp", shown(f[1]));
+	if (portrsv_parse_port(f[2], &e.start))
+		return bad(p, "start port '%s' is not a number from %d to %d", shown(f[2]),
+			   PORTRSV_PORT_MIN, PORTRSV_PORT_MAX);
+	if (portrsv_parse_count(f[3], &e.count))
+		return bad(p, "count '%s' is not a number from 1 to %d", shown(f[3]),
+			   PORTRSV_PORT_MAX);
+	if (portrsv_block_valid(e.start, e.count))
+		return bad(p, "block %u+%u passes port %d", e.start, e.count, PORTRSV_PORT_MAX);
+	if (strncmp(f[4], "0x", 2) || strlen(f[4]) != 18 || portrsv_parse_u64(f[4], &e.token))
+		return bad(p, "token '%s' is not 0x and 16 hex digits", shown(f[4]));
+	if (e.token == PORTRSV_TOKEN_INVALID)
+		return bad(p, "token is 0 (INVALID_PORT_RESERVATION_TOKEN)");
+	err = text_field(p, f[5], "netns", NETNS, &e.netns);
+	if (!err)
+		err = text_field(p, f[6], "owner", PATH, &e.owner);
+	if (!err && parse_time(f[7], &e.created))
+		err = bad(p, "created '%s' is not a time YYYY-MM-DDTHH:MM:SSZ", shown(f[7]));
+	if (!err)
+		err = text_field(p, f[8], "comment", TEXT, &comment);
+	if (err)
+		return err;
+	if (comment) {
+		if (strlen(comment) >= sizeof(e.comment))
+			return bad(p, "comment longer than %d bytes", PORTRSV_COMMENT_LEN - 1);
+		for (const char *c = comment; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return bad(p, "comment has a control character");
+		strcpy(e.comment, comment);
+	}
+	k = (struct seen){ e.token, e.netns, e.proto, e.start, e.count };
+	if (tfind(&k, &p->tokens, cmp_token))
+		return bad(p, "token 0x%016" PRIx64 " appears twice", e.token);
+	o = tfind(&k, &p->blocks, cmp_block);
+	if (o)
+		return bad(p, "%s %u+%u overlaps %u+%u", f[1], e.start, e.count, (*o)->start,
+			   (*o)->count);
+	if (portrsv_store_add(s, &e) || remember(p, &s->v[s->n - 1]))
+		return no_memory(p);
+	return 0;
+}
+
+int portrsv_store_parse(const char *buf, size_t len, const char *file,
+			struct portrsv_store *s, char *err, size_t errlen)
+{
+	struct parser p = { .file = file, .err = err, .errlen = errlen };
+	char *copy, *line, *next, *f[MAX_FIELDS + 1], *save;
+	bool header = false;
+	int ret = 0, n;
+
+	memset(s, 0, sizeof(*s));
+	if (errlen)
+		err[0] = '\0';
+	/* An empty file is what a crash leaves behind an editor that does not fsync: not "no
+	 * reservations". Only a missing file is an empty store. */
+	if (!len) {
+		p.line = 1;
+		return bad(&p, "empty file, no '%s %d' header", HEADER, PORTRSV_STORE_VERSION);
+	}
+	if (memchr(buf, '\0', len)) {
+		const char *nul = memchr(buf, '\0', len);
+
+		p.line = 1;
+		for (const char *c = buf; c < nul; c++)
+			p.line += *c == '\n';
+		return bad(&p, "NUL byte: not a text file");
+	}
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	for (line = copy; *line && !ret; line = next) {
+		p.line++;
+		next = strchr(line, '\n');
+		if (!next) {
+			ret = bad(&p, "truncated: the last line has no newline");
+			break;
+		}
+		*next++ = '\0';
+		if (line[0] == '#' || line[strspn(line, " \t\r")] == '\0')
+			continue;
+		n = 0;
+		for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save))
+			if (n <= MAX_FIELDS)
+				f[n++] = t;
+		if (!header) {
+			if (n != 2 || strcmp(f[0], HEADER))
+				ret = bad(&p, "no '%s %d' header", HEADER, PORTRSV_STORE_VERSION);
+			else if (strcmp(f[1], "1"))
+				ret = bad(&p, "unknown store version '%s' (this portrsv reads %d)",
+					  shown(f[1]), PORTRSV_STORE_VERSION);
+			header = true;
+		} else if (!strcmp(f[0], "resv")) {
+			ret = parse_resv(&p, f, n, s);
+		} else if (!strcmp(f[0], "cgroup")) {
+			char *path;
+
+			if (n != 2)
+				ret = bad(&p, "cgroup line needs exactly one path");
+			else if (!(ret = text_field(&p, f[1], "cgroup", PATH, &path)) && !path)
+				ret = bad(&p, "cgroup needs an absolute path");
+			else if (!ret && (ret = portrsv_store_add_cgroup(s, path)))
+				ret = ret == -ENOSPC ? bad(&p, "more than %d cgroups",
+							   PORTRSV_STORE_MAX_CGROUPS)
+						     : no_memory(&p);
+		} else {
+			ret = bad(&p, "unknown record '%.32s'", shown(f[0]));
+		}
+	}
+	if (!ret && !header) {
+		p.line = 1;
+		ret = bad(&p, "no '%s %d' header", HEADER, PORTRSV_STORE_VERSION);
+	}
+	tdestroy(p.blocks, keep);
+	tdestroy(p.tokens, free);
+	free(copy);
+	if (ret)
+		portrsv_store_free(s);
+	return ret;
+}
+
+static int path_in(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int portrsv_store_read(const char *dir, struct portrsv_store *s, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *buf = NULL;
+	struct stat st;
+	ssize_t got = 0, r;
+	int fd, ret;
+
+	memset(s, 0, sizeof(*s));
+	if (errlen)
+		err[0] = '\0';
+	ret = path_in(path, sizeof(path), dir, PORTRSV_STORE_FILE);
+	if (ret)
+		return ret;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0; /* nothing stored yet */
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		ret = -EBADMSG;
+		goto out;
+	}
+	if (st.st_size > PORTRSV_STORE_MAX_BYTES) {
+		snprintf(err, errlen, "%s: %lld bytes, more than a store can hold (%d)", path,
+			 (long long)st.st_size, PORTRSV_STORE_MAX_BYTES);
+		ret = -EFBIG;
+		goto out;
+	}
+	buf = malloc(st.st_size + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (got < st.st_size && (r = read(fd, buf + got, st.st_size - got)) > 0)
+		got += r;
+	if (got != st.st_size) {
+		snprintf(err, errlen, "%s: short read", path);
+		ret = -EIO;
+		goto out;
+	}
+	ret = portrsv_store_parse(buf, got, path, s, err, errlen);
+out:
+	if (ret && ret != -EBADMSG && ret != -EFBIG && errlen && !err[0])
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+static int ensure_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	if (stat(dir, &st))
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int portrsv_store_write(const char *dir, const struct portrsv_store *s)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	FILE *f = NULL;
+	int fd, dfd, err;
+
+	err = path_in(path, sizeof(path), dir, PORTRSV_STORE_FILE);
+	if (!err)
+		err = path_in(tmp, sizeof(tmp), dir, PORTRSV_STORE_FILE ".tmp");
+	if (!err)
+		err = ensure_dir(dir);
+	if (err)
+		return err;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		goto fail;
+	}
+	err = store_format(f, s);
+	if (!err && (fflush(f) || fchmod(fd, 0600) || fsync(fd)))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (err)
+		goto fail;
+	portrsv_fault("store-before-rename");
+	if (rename(tmp, path)) {
+		err = -errno;
+		goto fail;
+	}
+	portrsv_fault("store-after-rename");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	err = fsync(dfd) ? -errno : 0;
+	close(dfd);
+	return err;
+fail:
+	unlink(tmp);
+	return err;
+}
+
+int portrsv_store_lock(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = path_in(path, sizeof(path), dir, PORTRSV_STORE_LOCK);
+	if (!err)
+		err = ensure_dir(dir);
+	if (err)
+		return err;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The persistent store, $PORTRSV_STATE_DIR/reservations (format: man/portrsv.8):
+ *
+ *   # comment lines and blank lines are ignored
+ *   portrsv-store 1
+ *   cgroup /sys/fs/cgroup/services
+ *   resv tcp 5000 20 0x0123456789abcdef - - 2026-11-25T15:00:00Z web%20pool
+ *
+ * resv fields: proto start count token netns owner created comment. netns is "-" (the
+ * host's, that of PID 1), a path (/run/netns/NAME), or net:[INO]:COOKIE for a namespace
+ * that had no name (it does not survive a reboot). owner is "-" or a cgroup v2 path;
+ * comment is "-" when empty. Paths and comments are percent-encoded: every byte <= 0x20,
+ * >= 0x7f and '%' as %XX, and a comment or path of exactly "-" as %2D.
+ */
+#ifndef PORTRSV_STORE_H
+#define PORTRSV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "portrsv.h"
+
+#define PORTRSV_STORE_FILE "reservations"
+#define PORTRSV_STORE_LOCK "lock"
+#define PORTRSV_STORE_VERSION 1
+#define PORTRSV_STORE_MAX_BYTES (16 << 20) /* a larger file is refused, not read */
+#define PORTRSV_STORE_MAX_CGROUPS 1024
+
+struct portrsv_store_entry {
+	enum portrsv_proto proto;
+	uint16_t start;
+	uint16_t count;
+	uint64_t token;
+	char *netns;  /* NULL = host */
+	char *owner;  /* NULL = none */
+	uint64_t created;
+	char comment[PORTRSV_COMMENT_LEN];
+};
+
+struct portrsv_store {
+	struct portrsv_store_entry *v;
+	size_t n;
+	char **cgroups;
+	size_t ncgroups;
+};
+
+/* Parse a whole store. On error returns -EBADMSG and writes "FILE:LINE: cause" into err. */
+int portrsv_store_parse(const char *buf, size_t len, const char *file,
+			struct portrsv_store *s, char *err, size_t errlen);
+/* Read $dir/reservations (a missing file is an empty store). -EBADMSG, -EFBIG, -errno. */
+int portrsv_store_read(const char *dir, struct portrsv_store *s, char *err, size_t errlen);
+/* Write the store durably: temp file, fsync, rename, fsync of the directory. Mode 0600. */
+int portrsv_store_write(const char *dir, const struct portrsv_store *s);
+/* Take the state directory's lock (creating the directory 0700); returns the fd to close. */
+int portrsv_store_lock(const char *dir);
+void portrsv_store_free(struct portrsv_store *s);
+
+/* Append a copy of e. */
+int portrsv_store_add(struct portrsv_store *s, const struct portrsv_store_entry *e);
+/* Remove entry i. */
+void portrsv_store_remove(struct portrsv_store *s, size_t i);
+int portrsv_store_add_cgroup(struct portrsv_store *s, const char *path);
+void portrsv_store_remove_cgroup(struct portrsv_store *s, const char *path);
+
+#endif /* PORTRSV_STORE_H */
