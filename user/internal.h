@@ -46,7 +46,8 @@ int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s);
 void portrsv_store_end(int lock, struct portrsv_store *s);
 
 /* sysctl.c: ip_local_reserved_ports of the calling thread's netns. */
-int portrsv_sysctl_add(uint16_t start, uint16_t count, bool *had);
+/* *had: some port was there already, and not because another of ours (ours) put it there. */
+int portrsv_sysctl_add(uint16_t start, uint16_t count, const unsigned char *ours, bool *had);
 /* Remove the block's ports except those set in keep (a 65536-bit map; NULL = none). */
 int portrsv_sysctl_remove(uint16_t start, uint16_t count, const unsigned char *keep);
 

@@ -191,6 +191,7 @@ int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start
 {
 	struct portrsv_port pv = { .start = start };
 	struct portrsv_token tv = { .resv = key_of(netns, proto, start) };
+	unsigned char ours[(PORTRSV_PORT_MAX + 1) / 8];
 	uint64_t t = *token;
 	bool had = false;
 	uint32_t i;
@@ -212,7 +213,8 @@ int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start
 		err = -EOPNOTSUPP; /* no inet_diag for proto: "not found" would mislead */
 	if (err)
 		goto undo_ports;
-	err = portrsv_sysctl_add(start, r->count, &had);
+	other_proto_ports(p, netns, proto, start, r->count, ours);
+	err = portrsv_sysctl_add(start, r->count, ours, &had);
 	if (err) {
 		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
 		goto undo_ports;
@@ -339,6 +341,18 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	r.netns_ino = ino;
 	if (!err)
 		err = portrsv_netns_name(ns, ino, netns, nsname, sizeof(nsname));
+	/* A stored block that restore could not apply (its owner was gone...) still owns its
+	 * ports: creating over it would leave a store that refuses itself. */
+	for (size_t i = 0; !err && i < s.n; i++) {
+		const struct portrsv_store_entry *o = &s.v[i];
+
+		if (o->proto == proto && !strcmp(o->netns ? o->netns : "", nsname) &&
+		    portrsv_blocks_overlap(o->start, o->count, start, count)) {
+			portrsv_set_errmsg("overlaps stored reservation %s %u+%u", portrsv_proto_name(proto),
+					   o->start, o->count);
+			err = -EEXIST;
+		}
+	}
 	if (!err)
 		err = portrsv_reserve(p, netns, proto, start, &r, &t);
 	if (!err) {

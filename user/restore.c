@@ -152,12 +152,66 @@ static void add_missing(struct applier *a, const struct portrsv_store_entry *e,
 	if (!err && !r->present)
 		err = portrsv_reserve(a->p, r->netns, e->proto, e->start, &v, &token);
 	else if (!err)
-		err = portrsv_sysctl_add(e->start, e->count, &had); /* after a reboot of the netns */
+		err = portrsv_sysctl_add(e->start, e->count, NULL, &had); /* the netns was renewed */
 	portrsv_netns_leave(saved);
 out:
 	if (err)
 		skip(a, "skipped %s %u+%u in netns %s: %s", portrsv_proto_name(e->proto), e->start,
 		     e->count, ns_label(e), portrsv_strerror(err));
+}
+
+/*
+ * A crash inside portrsv_reserve or portrsv_unreserve can leave port entries or tokens that
+ * no reservation owns; an orphan port refuses every bind and every reservation over it.
+ * Collect first, then delete: deleting the key being walked restarts a hash walk.
+ */
+static void sweep_orphans(struct portrsv *p)
+{
+	struct portrsv_key k, next, *ports = NULL, *np;
+	uint64_t t, tnext, *tokens = NULL, *nt;
+	struct portrsv_token tv;
+	struct portrsv_port pv;
+	struct portrsv_resv r;
+	size_t n = 0, nt_ = 0;
+	int err;
+
+	for (err = bpf_map_get_next_key(p->ports_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(p->ports_fd, &k, &next)) {
+		struct portrsv_key rk;
+
+		k = next;
+		if (bpf_map_lookup_elem(p->ports_fd, &k, &pv))
+			continue;
+		rk = k;
+		rk.port = pv.start;
+		if (!bpf_map_lookup_elem(p->resv_fd, &rk, &r) && k.port >= pv.start &&
+		    k.port - pv.start < r.count)
+			continue;
+		np = realloc(ports, (n + 1) * sizeof(*ports));
+		if (!np)
+			break;
+		ports = np;
+		ports[n++] = k;
+	}
+	for (err = bpf_map_get_next_key(p->tokens_fd, NULL, &tnext); !err;
+	     err = bpf_map_get_next_key(p->tokens_fd, &t, &tnext)) {
+		t = tnext;
+		if (bpf_map_lookup_elem(p->tokens_fd, &t, &tv))
+			continue;
+		if (!bpf_map_lookup_elem(p->resv_fd, &tv.resv, &r) && r.token == t)
+			continue;
+		nt = realloc(tokens, (nt_ + 1) * sizeof(*tokens));
+		if (!nt)
+			break;
+		tokens = nt;
+		tokens[nt_++] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(p->ports_fd, &ports[i]);
+	for (size_t i = 0; i < nt_; i++)
+		bpf_map_delete_elem(p->tokens_fd, &tokens[i]);
+	free(ports);
+	free(tokens);
 }
 
 static int apply(struct applier *a, const struct portrsv_store *s)
@@ -191,6 +245,8 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 		if (!keep)
 			remove_extra(a, s, rs, x);
 	}
+	if (n >= 0)
+		sweep_orphans(a->p); /* before adding: an orphan port would refuse its block */
 	for (size_t i = 0; i < s->n && n >= 0; i++)
 		if (rs[i].ok)
 			add_missing(a, &s->v[i], &rs[i]);

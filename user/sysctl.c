@@ -105,7 +105,7 @@ static int write_bits(const unsigned char *bits)
 	return err;
 }
 
-int portrsv_sysctl_add(uint16_t start, uint16_t count, bool *had)
+int portrsv_sysctl_add(uint16_t start, uint16_t count, const unsigned char *ours, bool *had)
 {
 	unsigned char bits[NPORTS / 8];
 	int err = read_bits(bits);
@@ -114,7 +114,7 @@ int portrsv_sysctl_add(uint16_t start, uint16_t count, bool *had)
 		return err;
 	*had = false;
 	for (unsigned p = start; p < (unsigned)start + count; p++) {
-		*had |= is_set(bits, p);
+		*had |= is_set(bits, p) && !(ours && is_set(ours, p));
 		bits[p / 8] |= 1 << (p % 8);
 	}
 	return write_bits(bits);
