@@ -1,6 +1,9 @@
 # portrsv: persistent port reservations for Linux, enforced by cgroup BPF programs.
 #   make            build/portrsv, build/libportrsv.so, build/libportrsv.a
 #   make test       build and run every test (kernel tests need root)
+#   make unit-test-asan   the unit tests built with ASan and UBSan (build/asan/)
+#   make fuzz       libFuzzer on the store parser and argument parsers, FUZZ_SECONDS each
+#   make fuzz-smoke the same for 10 seconds each (what CI runs)
 #   make deps       install the Debian packages the build and tests need
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show the commands
@@ -42,8 +45,25 @@ UNIT_TESTS   := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/unit_*.c))
 KERNEL_TESTS := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/kernel_*.c))
 EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
+# Sanitizer builds of the unit tests, with the library built the same way.
+ASAN_OUT       := $(OUT)/asan
+SANFLAGS       := -fsanitize=address,undefined -fno-omit-frame-pointer \
+		  -fno-sanitize-recover=undefined
+ASAN_LIB_OBJS  := $(patsubst user/%.c,$(ASAN_OUT)/lib/%.o,$(LIB_SRCS))
+ASAN_UNIT_TESTS := $(patsubst tests/%.c,$(ASAN_OUT)/tests/%,$(wildcard tests/unit_*.c))
+
+# libFuzzer targets: clang only. They link the parsers' sources directly, not the library, so
+# they need neither libbpf nor the BPF object. fuzz_store.c includes user/store.c itself.
+FUZZ_OUT     := $(OUT)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		$(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
+FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c
+FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args
+
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test kernel-test deps clean install examples
+.PHONY: all test unit-test kernel-test check-unit deps clean install examples
+.PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke
 
 all: $(OUT)/portrsv $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
 
@@ -100,19 +120,90 @@ kernel-test: $(KERNEL_TESTS) $(OUT)/portrsv $(EXAMPLES)
 		PORTRSV_BIN=$(abspath $(OUT)/portrsv) PORTRSV_EXAMPLES=$(abspath $(OUT)/examples) \
 		$$t || exit 1; done
 
-test: all unit-test kernel-test
+# systemd-analyze verify wants the ExecStart binary and the man page where it looks for them.
+check-unit: $(OUT)/portrsv
+	$(Q)rm -rf $(OUT)/unit && mkdir -p $(OUT)/unit/man8 && cp man/portrsv.8 $(OUT)/unit/man8/
+	$(Q)sed 's|@BINDIR@|$(abspath $(OUT))|' scripts/portrsv.service > $(OUT)/unit/portrsv.service
+	$(Q)out=$$(MANPATH=$(abspath $(OUT)/unit) systemd-analyze verify \
+		$(OUT)/unit/portrsv.service 2>&1) && [ -z "$$out" ] || \
+		{ echo "check-unit: $$out"; exit 1; } # a warning is a failure too
+	@echo "check-unit: systemd-analyze verify accepts scripts/portrsv.service"
+
+test: all unit-test kernel-test check-unit
+
+$(ASAN_OUT)/lib $(ASAN_OUT)/tests $(FUZZ_OUT):
+	$(Q)mkdir -p $@
+
+$(ASAN_OUT)/lib/load.o: $(OUT)/portrsv.skel.h
+
+$(ASAN_OUT)/lib/%.o: user/%.c $(HDRS) | $(ASAN_OUT)/lib
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(LIBCFLAGS) $(SANFLAGS) -c $< -o $@
+
+$(ASAN_OUT)/libportrsv.a: $(ASAN_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(ASAN_OUT)/tests/%: tests/%.c tests/testlib.h $(ASAN_OUT)/libportrsv.a $(HDRS) | $(ASAN_OUT)/tests
+	$(call msg,CCLD-ASAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -Wno-format-truncation -Itests -o $@ $< \
+		$(ASAN_OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion
+
+# Criterion runs each test in a worker process and judges it by the events the worker sends,
+# not by how it exits: LeakSanitizer reports at the worker's exit, after "passed", and its
+# exit status is ignored. abort_on_error=1 makes that report a crash in teardown, which fails
+# the run; log_path keeps every report, and any report fails the target even if the runner
+# let it pass.
+unit-test-asan: $(ASAN_UNIT_TESTS)
+	$(Q)rm -rf $(ASAN_OUT)/logs && mkdir -p $(ASAN_OUT)/logs
+	$(Q)status=0; for t in $(ASAN_UNIT_TESTS); do echo "== $$t"; \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(abspath $(ASAN_OUT))/logs/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$$t || { status=1; break; }; done; \
+	for l in $(ASAN_OUT)/logs/*; do [ -e "$$l" ] || continue; cat "$$l"; status=1; done; \
+	exit $$status
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) user/store.c $(HDRS) | $(FUZZ_OUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
+
+fuzz-build: $(FUZZERS)
+
+# The seeds in tests/fuzz/corpus/ are read, never written: new inputs go to build/fuzz/.
+fuzz: $(FUZZERS)
+	$(Q)for f in store args; do echo "== fuzz_$$f, $(FUZZ_SECONDS) s"; \
+		mkdir -p $(FUZZ_OUT)/corpus/$$f $(FUZZ_OUT)/crash-$$f || exit 1; \
+		dict=; if [ -f tests/fuzz/$$f.dict ]; then dict=-dict=tests/fuzz/$$f.dict; fi; \
+		$(FUZZ_OUT)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 $$dict -artifact_prefix=$(FUZZ_OUT)/crash-$$f/ \
+			$(FUZZ_OUT)/corpus/$$f tests/fuzz/corpus/$$f || exit 1; done
+
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 deps:
 	$(Q)scripts/deps.sh
 
+BINDIR     := $(PREFIX)/bin
+LIBDIR     := $(PREFIX)/lib
+INCDIR     := $(PREFIX)/include
+MANDIR     := $(PREFIX)/share/man
+UNITDIR    ?= /etc/systemd/system
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/portrsv
-	install -m 0755 $(OUT)/portrsv $(DESTDIR)$(PREFIX)/bin/portrsv
-	install -m 0644 $(OUT)/libportrsv.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 0755 $(OUT)/libportrsv.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libportrsv.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libportrsv.so
-	install -m 0644 include/portrsv.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 include/portrsv/*.h $(DESTDIR)$(PREFIX)/include/portrsv/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/portrsv \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(OUT)/portrsv $(DESTDIR)$(BINDIR)/portrsv
+	install -m 0644 $(OUT)/libportrsv.a $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(OUT)/libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/
+	ln -sf libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so
+	install -m 0644 include/portrsv.h $(DESTDIR)$(INCDIR)/
+	install -m 0644 include/portrsv/*.h $(DESTDIR)$(INCDIR)/portrsv/
+	install -m 0644 man/portrsv.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@BINDIR@|$(BINDIR)|' scripts/portrsv.service > $(DESTDIR)$(UNITDIR)/portrsv.service
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: portrsv\nDescription: %s\nVersion: %s\nRequires.private: libbpf\nLibs: -L$${libdir} -lportrsv\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' 'Persistent port reservations enforced by cgroup BPF' \
+		'$(VERSION)' > $(DESTDIR)$(LIBDIR)/pkgconfig/portrsv.pc
 
 clean:
 	rm -rf $(OUT)

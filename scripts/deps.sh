@@ -2,7 +2,9 @@
 # Install the Debian packages that building and testing portrsv need; do nothing when they
 # are all present. Needs root (apt-get) only when something is missing.
 set -eu
-pkgs="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libcriterion-dev"
+# libclang-rt-dev: libFuzzer and clang's sanitizer runtimes (make fuzz), only recommended by clang.
+pkgs="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libcriterion-dev
+libclang-rt-dev systemd"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

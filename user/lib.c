@@ -485,7 +485,7 @@ static void fill(struct portrsv_reservation *out, const struct portrsv_key *k,
 	out->owner_cgid = r->owner_cgid;
 	out->created = r->created;
 	out->denied = r->denied;
-	out->flags = r->flags;
+	out->flags = r->flags & (PORTRSV_F_PERSISTENT | PORTRSV_F_RUNTIME); /* the rest is ours */
 	memcpy(out->comment, r->comment, sizeof(out->comment));
 	out->comment[sizeof(out->comment) - 1] = '\0'; /* map contents are input too */
 }

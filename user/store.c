@@ -52,14 +52,28 @@ static char *dup_or_null(const char *s, int *err)
 	return d;
 }
 
-int portrsv_store_add(struct portrsv_store *s, const struct portrsv_store_entry *e)
+/* A copy of e with its own strings. */
+static int entry_dup(const struct portrsv_store_entry *e, struct portrsv_store_entry *c)
 {
-	struct portrsv_store_entry *nv, c = *e;
 	int err = 0;
 
-	c.netns = dup_or_null(e->netns, &err);
-	c.owner = dup_or_null(e->owner, &err);
-	nv = err ? NULL : realloc(s->v, (s->n + 1) * sizeof(*nv));
+	*c = *e;
+	c->netns = dup_or_null(e->netns, &err);
+	c->owner = dup_or_null(e->owner, &err);
+	if (err) {
+		free(c->netns);
+		free(c->owner);
+	}
+	return err;
+}
+
+int portrsv_store_add(struct portrsv_store *s, const struct portrsv_store_entry *e)
+{
+	struct portrsv_store_entry *nv, c;
+
+	if (entry_dup(e, &c))
+		return -ENOMEM;
+	nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
 	if (!nv) {
 		free(c.netns);
 		free(c.owner);
@@ -168,7 +182,7 @@ static int decode(char *s)
 	return 0;
 }
 
-/* A time parse_time() cannot read back is refused here, so that no write makes a store unreadable. */
+/* A time that parse_time() cannot read back is refused, so no write makes a store unreadable. */
 static int format_time(uint64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
@@ -245,6 +259,7 @@ struct parser {
 	size_t errlen;
 	void *tokens; /* owns the struct seen */
 	void *blocks;
+	size_t cap;   /* of s->v: a store is read in one go, so it grows geometrically */
 };
 
 static int cmp_token(const void *a, const void *b)
@@ -348,6 +363,29 @@ static int no_memory(struct parser *p)
 	return -ENOMEM;
 }
 
+/*
+ * portrsv_store_add() grows s->v one entry at a time, which is fine for one change but
+ * quadratic for a whole store wherever realloc() copies (always, under ASan).
+ */
+static int append(struct parser *p, struct portrsv_store *s, const struct portrsv_store_entry *e)
+{
+	struct portrsv_store_entry *nv;
+
+	if (s->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 16;
+
+		nv = realloc(s->v, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		p->cap = cap;
+	}
+	if (entry_dup(e, &s->v[s->n]))
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
 /* Remember the entry just appended to s, for the duplicate and overlap checks. */
 static int remember(struct parser *p, const struct portrsv_store_entry *e)
 {
@@ -410,7 +448,7 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 	if (o)
 		return bad(p, "%s %u+%u overlaps %u+%u", f[1], e.start, e.count, (*o)->start,
 			   (*o)->count);
-	if (portrsv_store_add(s, &e) || remember(p, &s->v[s->n - 1]))
+	if (append(p, s, &e) || remember(p, &s->v[s->n - 1]))
 		return no_memory(p);
 	return 0;
 }
@@ -426,8 +464,11 @@ int portrsv_store_parse(const char *buf, size_t len, const char *file,
 	memset(s, 0, sizeof(*s));
 	if (errlen)
 		err[0] = '\0';
-	/* An empty file is what a crash leaves behind an editor that does not fsync: not "no
-	 * reservations". Only a missing file is an empty store. */
+	/*
+	 * A zero-length file is what a crash leaves of one written without fsync (an editor, a
+	 * restore from backup). Read as "no reservations", the next write would make the loss
+	 * permanent; only a missing file is an empty store.
+	 */
 	if (!len) {
 		p.line = 1;
 		return bad(&p, "empty file, no '%s %d' header", HEADER, PORTRSV_STORE_VERSION);

@@ -44,7 +44,10 @@ struct portrsv_store {
 	size_t ncgroups;
 };
 
-/* Parse a whole store. On error returns -EBADMSG and writes "FILE:LINE: cause" into err. */
+/*
+ * Parse a whole store. On error returns -EBADMSG (-ENOMEM when memory runs out) and writes
+ * "FILE:LINE: cause" into err; s is then empty.
+ */
 int portrsv_store_parse(const char *buf, size_t len, const char *file,
 			struct portrsv_store *s, char *err, size_t errlen);
 /* Read $dir/reservations (a missing file is an empty store). -EBADMSG, -EFBIG, -errno. */

@@ -1,0 +1,900 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The persistent store: round trip, refusal of every kind of bad store (with the file and
+ * line named, and the file left as it was), file-level refusals, the lock. Needs no root.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "internal.h"
+#include "store.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PARAMS(type, rows) cr_make_param_array(type, rows, ARRAY_SIZE(rows))
+
+/* The state directory of the running test, made by setup() and removed by teardown(). */
+static char dir[64];
+static char file[128];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/portrsv-test-unit-store.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	snprintf(file, sizeof(file), "%s/%s", dir, PORTRSV_STORE_FILE);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	if (dir[0])
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void put_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+	cr_assert_eq(write(fd, buf, len), (ssize_t)len, "write %s", path);
+	close(fd);
+}
+
+/* The whole file, NUL-terminated; *len without the NUL. */
+static char *get_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0;
+
+	cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
+	*len = 0;
+	for (;;) {
+		size_t r;
+
+		if (cap - *len < 4096) {
+			cap = cap * 2 + 4096;
+			buf = realloc(buf, cap + 1);
+			cr_assert_not_null(buf);
+		}
+		r = fread(buf + *len, 1, cap - *len, f);
+		if (!r)
+			break;
+		*len += r;
+	}
+	fclose(f);
+	buf[*len] = '\0';
+	return buf;
+}
+
+/*
+ * What "left as it was" means: same inode, type, mode, size, times and bytes, and no file
+ * added to or removed from the directory. Bytes are hashed (FNV-1a) so that a 100 MB file
+ * costs no 100 MB copy; they are skipped only when the file cannot be opened.
+ */
+struct snapshot {
+	struct stat st;
+	uint64_t hash;
+	bool hashed;
+	int entries;
+};
+
+static int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d, "opendir %s: %s", path, strerror(errno));
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static void take(struct snapshot *s, const char *path)
+{
+	unsigned char buf[1 << 16];
+	ssize_t r;
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	cr_assert_eq(lstat(path, &s->st), 0, "lstat %s: %s", path, strerror(errno));
+	s->entries = count_entries(dir);
+	s->hash = 0xcbf29ce484222325ULL;
+	if (!S_ISREG(s->st.st_mode))
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < r; i++)
+			s->hash = (s->hash ^ buf[i]) * 0x100000001b3ULL;
+	close(fd);
+	s->hashed = true;
+}
+
+static void assert_unchanged(const struct snapshot *a, const char *path, const char *what)
+{
+	struct snapshot b;
+
+	take(&b, path);
+	cr_assert_eq(a->st.st_ino, b.st.st_ino, "%s: %s was replaced", what, path);
+	cr_assert_eq(a->st.st_mode, b.st.st_mode, "%s: mode of %s changed", what, path);
+	cr_assert_eq(a->st.st_size, b.st.st_size, "%s: size of %s changed", what, path);
+	cr_assert(a->st.st_mtim.tv_sec == b.st.st_mtim.tv_sec &&
+		  a->st.st_mtim.tv_nsec == b.st.st_mtim.tv_nsec, "%s: %s was written", what, path);
+	cr_assert(a->st.st_ctim.tv_sec == b.st.st_ctim.tv_sec &&
+		  a->st.st_ctim.tv_nsec == b.st.st_ctim.tv_nsec, "%s: %s was changed", what, path);
+	cr_assert_eq(a->hashed, b.hashed);
+	cr_assert_eq(a->hash, b.hash, "%s: the bytes of %s changed", what, path);
+	cr_assert_eq(a->entries, b.entries, "%s: files appeared in or vanished from %s", what,
+		     dir);
+}
+
+/* A message is one line that a terminal shows as it is: no control characters at all. */
+static void assert_one_line(const char *msg, const char *what)
+{
+	for (const char *c = msg; *c; c++)
+		cr_assert(!((unsigned char)*c < 0x20 || *c == 0x7f),
+			  "%s: control character 0x%02x in message \"%s\"", what,
+			  (unsigned char)*c, msg);
+}
+
+static bool str_eq_or_null(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static void assert_stores_eq(const struct portrsv_store *a, const struct portrsv_store *b)
+{
+	cr_assert_eq(a->n, b->n, "%zu entries, want %zu", b->n, a->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct portrsv_store_entry *x = &a->v[i], *y = &b->v[i];
+
+		cr_assert_eq(x->proto, y->proto, "entry %zu: proto", i);
+		cr_assert_eq(x->start, y->start, "entry %zu: start", i);
+		cr_assert_eq(x->count, y->count, "entry %zu: count", i);
+		cr_assert_eq(x->token, y->token, "entry %zu: token", i);
+		cr_assert(str_eq_or_null(x->netns, y->netns), "entry %zu: netns '%s', want '%s'", i,
+			  y->netns ? y->netns : "(null)", x->netns ? x->netns : "(null)");
+		cr_assert(str_eq_or_null(x->owner, y->owner), "entry %zu: owner '%s', want '%s'", i,
+			  y->owner ? y->owner : "(null)", x->owner ? x->owner : "(null)");
+		cr_assert_eq(x->created, y->created, "entry %zu: created", i);
+		cr_assert_str_eq(x->comment, y->comment, "entry %zu: comment", i);
+	}
+	cr_assert_eq(a->ncgroups, b->ncgroups, "%zu cgroups, want %zu", b->ncgroups, a->ncgroups);
+	for (size_t i = 0; i < a->ncgroups; i++)
+		cr_assert_str_eq(a->cgroups[i], b->cgroups[i], "cgroup %zu", i);
+}
+
+/* ---- Round trip ---------------------------------------------------------------------- */
+
+#define C63 "sixty-three bytes: 100% - \xc3\xbc\xc3\xb1\xc3\xaf \xe2\x9c\x93 " \
+	".........................x"
+#define TIME_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
+
+static const struct portrsv_store_entry roundtrip_entries[] = {
+	{ PORTRSV_TCP, 5000, 20, 0x0123456789abcdefULL, NULL, NULL, 1764082800, "" },
+	{ PORTRSV_UDP, 5000, 20, 0xfedcba9876543210ULL, "/run/netns/blue",
+	  "/sys/fs/cgroup/system.slice/web.service", 1764082801,
+	  "web pool 100% - \xc3\xbc" "n" "\xc3\xaf" "c" "\xc3\xb8" "d" "\xc3\xa9" " \xe2\x9c\x93" },
+	{ PORTRSV_TCP, 5000, 20, 0x8000000000000000ULL, "net:[4026531840]:4096",
+	  "/sys/fs/cgroup/a b/%41/-", 0, "-" },
+	{ PORTRSV_TCP, 1, 65535, UINT64_MAX, "/run/netns/with space%and-dash",
+	  "/sys/fs/cgroup/\xc3\xbc", TIME_MAX, C63 },
+	{ PORTRSV_UDP, 65535, 1, 1, "/proc/1/ns/net", "/", 1, "%2D" },
+	{ PORTRSV_UDP, 1, 1, 2, "/run/netns/-", "/sys/fs/cgroup/\x01\t\n\x7f", 2, "a - b" },
+	{ PORTRSV_UDP, 2, 65534, 3, NULL, "/-", 3, "%" },
+};
+
+static const char *const roundtrip_cgroups[] = {
+	"/sys/fs/cgroup",
+	"/sys/fs/cgroup/with space",
+	"/sys/fs/cgroup/100%/\xc3\xbc",
+	"/-",
+};
+
+static void fill(struct portrsv_store *s)
+{
+	memset(s, 0, sizeof(*s));
+	cr_assert_eq(sizeof(C63) - 1, 63);
+	for (size_t i = 0; i < ARRAY_SIZE(roundtrip_entries); i++)
+		cr_assert_eq(portrsv_store_add(s, &roundtrip_entries[i]), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(roundtrip_cgroups); i++)
+		cr_assert_eq(portrsv_store_add_cgroup(s, roundtrip_cgroups[i]), 0);
+	/* Already there: kept once. */
+	cr_assert_eq(portrsv_store_add_cgroup(s, roundtrip_cgroups[0]), 0);
+	cr_assert_eq(s->ncgroups, ARRAY_SIZE(roundtrip_cgroups));
+}
+
+Test(store, roundtrip, .init = setup, .fini = teardown)
+{
+	struct portrsv_store a, b;
+	struct stat st;
+	char msg[512], tmp[160], *text, *line;
+	size_t len;
+
+	fill(&a);
+	umask(0); /* the store must be 0600 whatever the umask */
+	cr_assert_eq(portrsv_store_write(dir, &a), 0);
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+	cr_assert_eq(access(tmp, F_OK), -1, "%s left behind", tmp);
+
+	text = get_file(file, &len);
+	cr_assert_eq(strlen(text), len, "the store holds a NUL byte");
+	cr_assert_eq(text[len - 1], '\n');
+	/* The first line that is not a comment is the header. */
+	for (line = text; *line == '#'; line = strchr(line, '\n') + 1)
+		;
+	cr_assert_eq(strncmp(line, "portrsv-store 1\n", 16), 0, "header: %.40s", line);
+	/* The format is documented: pin a few lines of it. */
+	cr_assert_not_null(strstr(text, "\nresv tcp 5000 20 0x0123456789abcdef - - "
+					"2025-11-25T15:00:00Z -\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "\nresv udp 65535 1 0x0000000000000001 /proc/1/ns/net / "
+					"1970-01-01T00:00:01Z %252D\n"), "%s", text);
+	cr_assert_not_null(strstr(text, " 9999-12-31T23:59:59Z "), "%s", text);
+	cr_assert_not_null(strstr(text, "\ncgroup /sys/fs/cgroup/with%20space\n"), "%s", text);
+	cr_assert_not_null(strstr(text, " /sys/fs/cgroup/a%20b/%2541/- 1970-01-01T00:00:00Z %2D\n"),
+			   "%s", text);
+	free(text);
+
+	cr_assert_eq(portrsv_store_read(dir, &b, msg, sizeof(msg)), 0, "%s", msg);
+	assert_stores_eq(&a, &b);
+	portrsv_store_free(&b);
+
+	/* Written again from what was read: the same bytes. */
+	text = get_file(file, &len);
+	cr_assert_eq(portrsv_store_read(dir, &b, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_eq(portrsv_store_write(dir, &b), 0);
+	{
+		size_t len2;
+		char *again = get_file(file, &len2);
+
+		cr_assert_eq(len, len2);
+		cr_assert_eq(memcmp(text, again, len), 0, "a rewrite changed the store");
+		free(again);
+	}
+	free(text);
+	portrsv_store_free(&b);
+	portrsv_store_free(&a);
+	cr_assert_eq(a.n, 0);
+	cr_assert_null(a.v);
+}
+
+Test(store, roundtrip_empty, .init = setup, .fini = teardown)
+{
+	struct portrsv_store a = { 0 }, b;
+	char msg[512], *text;
+	size_t len;
+
+	cr_assert_eq(portrsv_store_write(dir, &a), 0);
+	text = get_file(file, &len);
+	cr_assert_not_null(strstr(text, "portrsv-store 1\n"));
+	free(text);
+	cr_assert_eq(portrsv_store_read(dir, &b, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_eq(b.n, 0);
+	cr_assert_eq(b.ncgroups, 0);
+	portrsv_store_free(&b);
+}
+
+Test(store, missing_file_is_empty, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s = { .n = 99 };
+	char msg[512] = "stale", sub[160];
+
+	cr_assert_eq(portrsv_store_read(dir, &s, msg, sizeof(msg)), 0);
+	cr_assert_eq(s.n, 0);
+	cr_assert_eq(s.ncgroups, 0);
+	cr_assert_str_empty(msg);
+	/* Nor does reading create anything. */
+	cr_assert_eq(count_entries(dir), 0);
+	snprintf(sub, sizeof(sub), "%s/never-made", dir);
+	cr_assert_eq(portrsv_store_read(sub, &s, msg, sizeof(msg)), 0);
+	cr_assert_eq(access(sub, F_OK), -1);
+}
+
+Test(store, write_replaces_mode, .init = setup, .fini = teardown)
+{
+	struct portrsv_store a;
+	struct stat st;
+
+	put_file(file, "old\n", 4);
+	cr_assert_eq(chmod(file, 0644), 0);
+	fill(&a);
+	cr_assert_eq(portrsv_store_write(dir, &a), 0);
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
+	portrsv_store_free(&a);
+}
+
+Test(store, write_makes_dir, .init = setup, .fini = teardown)
+{
+	struct portrsv_store a = { 0 };
+	char sub[160];
+	struct stat st;
+
+	umask(0);
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	cr_assert_eq(portrsv_store_write(sub, &a), 0);
+	cr_assert_eq(stat(sub, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(st.st_mode & 07777, 0700, "mode %o", st.st_mode & 07777);
+	/* A file where the directory should be. */
+	snprintf(sub, sizeof(sub), "%s/plain", dir);
+	put_file(sub, "x", 1);
+	cr_assert_eq(portrsv_store_write(sub, &a), -ENOTDIR);
+}
+
+/* A time the format cannot hold is refused, not written into a store that reads back as
+ * corrupt; the store on disk stays as it was. */
+Test(store, write_refuses_unreadable_time, .init = setup, .fini = teardown)
+{
+	static const uint64_t times[] = { TIME_MAX + 1, (uint64_t)INT64_MAX + 1, UINT64_MAX };
+	struct portrsv_store a;
+	struct snapshot before;
+
+	fill(&a);
+	cr_assert_eq(portrsv_store_write(dir, &a), 0);
+	take(&before, file);
+	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
+		a.v[1].created = times[i];
+		cr_assert_eq(portrsv_store_write(dir, &a), -EINVAL, "created %llu",
+			     (unsigned long long)times[i]);
+		assert_unchanged(&before, file, "refused write");
+	}
+	portrsv_store_free(&a);
+}
+
+/* ---- Bad stores ---------------------------------------------------------------------- */
+
+#define HDR "portrsv-store 1\n"
+#define T "2026-11-25T15:00:00Z"
+#define TOK1 "0x0123456789abcdef"
+#define TOK2 "0x0123456789abcdee"
+#define TOK3 "0x0123456789abcded"
+#define TOK4 "0x0123456789abcdec"
+/* A reservation line of the given fields. */
+#define RESV(proto_start_count, token, netns, owner, created, comment) \
+	"resv " proto_start_count " " token " " netns " " owner " " created " " comment "\n"
+#define GOOD RESV("tcp 5000 20", TOK1, "-", "-", T, "web")
+/* The line of a reservation with one field replaced. */
+#define WITH_COMMENT(c) HDR RESV("tcp 5000 20", TOK1, "-", "-", T, c)
+#define WITH_NETNS(n) HDR RESV("tcp 5000 20", TOK1, n, "-", T, "-")
+#define WITH_OWNER(o) HDR RESV("tcp 5000 20", TOK1, "-", o, T, "-")
+#define WITH_TIME(t) HDR RESV("tcp 5000 20", TOK1, "-", "-", t, "-")
+#define WITH_TOKEN(k) HDR RESV("tcp 5000 20", k, "-", "-", T, "-")
+#define WITH_BLOCK(b) HDR RESV(b, TOK1, "-", "-", T, "-")
+#define X16 "xxxxxxxxxxxxxxxx"
+#define A16 "%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41"
+
+struct store_case {
+	char name[64];
+	char text[512];
+	size_t len;
+	int ret;
+	char want[128]; /* in the message, after the file name; "" when ret is 0 */
+	size_t n;       /* entries, when ret is 0 */
+};
+
+/* sizeof, not strlen: some rows hold a NUL byte. */
+#define OK(name, text, n) { name, text, sizeof(text) - 1, 0, "", n }
+#define BAD(name, text, want) { name, text, sizeof(text) - 1, -EBADMSG, want, 0 }
+
+static struct store_case store_cases[] = {
+	OK("valid", HDR GOOD, 1),
+	OK("header only", HDR, 0),
+	OK("comments and blank lines anywhere", "# a\n\n \t \r\n" HDR "# b\n\n" GOOD "# c\n", 1),
+	OK("cgroups only", HDR "cgroup /sys/fs/cgroup\ncgroup /sys/fs/cgroup/a%20b\n", 0),
+	OK("same block, other protocol",
+	   HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
+	       RESV("udp 5000 20", TOK2, "-", "-", T, "-"),
+	   2),
+	OK("same block, other netns",
+	   HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
+	       RESV("tcp 5000 20", TOK2, "/run/netns/a", "-", T, "-")
+	       RESV("tcp 5000 20", TOK3, "/run/netns/b", "-", T, "-")
+	       RESV("tcp 5000 20", TOK4, "net:[4026531840]:1", "-", T, "-"),
+	   4),
+	OK("adjacent blocks",
+	   HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
+	       RESV("tcp 5020 1", TOK2, "-", "-", T, "-")
+	       RESV("tcp 4999 1", TOK3, "-", "-", T, "-"),
+	   3),
+	OK("whole range", WITH_BLOCK("udp 1 65535"), 1),
+	OK("last port", WITH_BLOCK("udp 65535 1"), 1),
+	OK("leading zeros in ports", WITH_BLOCK("udp 065535 01"), 1),
+	OK("comment of 63 bytes", WITH_COMMENT(X16 X16 X16 "xxxxxxxxxxxxxxx"), 1),
+	OK("comment of 63 escaped bytes",
+	   WITH_COMMENT(A16 A16 A16 "%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41"), 1),
+	OK("comment %2D is a dash", WITH_COMMENT("%2D"), 1),
+	OK("escaped UTF-8 comment", WITH_COMMENT("%C3%BC%E2%9C%93"), 1),
+	OK("anonymous netns", WITH_NETNS("net:[4026531840]:18446744073709551615"), 1),
+	OK("epoch", WITH_TIME("1970-01-01T00:00:00Z"), 1),
+	OK("leap day", WITH_TIME("2028-02-29T23:59:59Z"), 1),
+	OK("year 9999", WITH_TIME("9999-12-31T23:59:59Z"), 1),
+
+	BAD("empty file", "", ":1: empty file"),
+	BAD("only comments", "# nothing\n\n", ":1: no 'portrsv-store 1' header"),
+	BAD("missing header", GOOD, ":1: no 'portrsv-store 1' header"),
+	BAD("garbage header", "\x7f" "ELF\x02\x01\x01\n", ":1: no 'portrsv-store 1' header"),
+	BAD("header word alone", "portrsv-store\n", ":1: no 'portrsv-store 1' header"),
+	BAD("header with a third field", "portrsv-store 1 x\n", ":1: no 'portrsv-store 1' header"),
+	BAD("unknown version", "portrsv-store 2\n" GOOD, ":1: unknown store version '2'"),
+	BAD("version 01", "portrsv-store 01\n", ":1: unknown store version '01'"),
+	BAD("version with CR", "portrsv-store 1\r\n", ":1: unknown store version '(text with"),
+	BAD("bad header after comments", "# a\n\nportrsv-store 2\n", ":3: unknown store version"),
+	BAD("header twice", HDR HDR, ":2: unknown record 'portrsv-store'"),
+	BAD("truncated line", HDR "resv tcp 5000 20 " TOK1 " - -\n",
+	    ":2: reservation has 7 fields, want 9"),
+	BAD("too many fields", HDR "resv tcp 5000 20 " TOK1 " - - " T " a b c d\n",
+	    ":2: reservation has 10 fields, want 9"),
+	BAD("last line without newline", HDR "resv tcp 5000 20 " TOK1 " - - " T " -",
+	    ":2: truncated: the last line has no newline"),
+	BAD("header without newline", "portrsv-store 1", ":1: truncated"),
+	BAD("line number counts comments", "# a\n\n" HDR "# b\n\nresv bad\n",
+	    ":6: reservation has 2 fields"),
+	BAD("duplicate token", HDR GOOD RESV("udp 6000 1", TOK1, "/run/netns/x", "-", T, "-"),
+	    ":3: token 0x0123456789abcdef appears twice"),
+	BAD("overlap, same netns and protocol",
+	    HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
+		RESV("tcp 5019 5", TOK2, "-", "-", T, "-"),
+	    ":3: tcp 5019+5 overlaps 5000+20"),
+	BAD("overlap, nested",
+	    HDR RESV("udp 5000 20", TOK1, "-", "-", T, "-")
+		RESV("udp 5005 1", TOK2, "-", "-", T, "-"),
+	    ":3: udp 5005+1 overlaps 5000+20"),
+	BAD("overlap, first port",
+	    HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
+		RESV("tcp 4990 11", TOK2, "-", "-", T, "-"),
+	    ":3: tcp 4990+11 overlaps 5000+20"),
+	BAD("overlap, named netns",
+	    HDR RESV("tcp 5000 20", TOK1, "/run/netns/a", "-", T, "-")
+		RESV("tcp 5000 1", TOK2, "/run/netns/a", "-", T, "-"),
+	    ":3: tcp 5000+1 overlaps 5000+20"),
+	BAD("overlap, anonymous netns",
+	    HDR RESV("tcp 5000 20", TOK1, "net:[1]:2", "-", T, "-")
+		RESV("tcp 1 65535", TOK2, "net:[1]:2", "-", T, "-"),
+	    ":3: tcp 1+65535 overlaps 5000+20"),
+	BAD("overlap found among others",
+	    HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
+		RESV("udp 5000 20", TOK2, "-", "-", T, "-")
+		RESV("tcp 7000 20", TOK3, "-", "-", T, "-")
+		RESV("tcp 6000 1001", TOK4, "-", "-", T, "-"),
+	    ":5: tcp 6000+1001 overlaps 7000+20"),
+	BAD("token 0", WITH_TOKEN("0x0000000000000000"), ":2: token is 0"),
+	BAD("token short", WITH_TOKEN("0x123"), ":2: token '0x123' is not 0x and 16 hex digits"),
+	BAD("token 17 digits", WITH_TOKEN("0x00123456789abcdef"),
+	    ":2: token '0x00123456789abcdef' is not"),
+	BAD("token without 0x", WITH_TOKEN("000123456789abcdef"), ":2: token '000123456789abcdef'"),
+	BAD("token 0X", WITH_TOKEN("0X0123456789abcdef"), ":2: token '0X0123456789abcdef'"),
+	BAD("token not hex", WITH_TOKEN("0x0123456789abcdeg"), ":2: token '0x0123456789abcdeg'"),
+	BAD("token signed", WITH_TOKEN("0x-123456789abcde"), ":2: token '0x-123456789abcde'"),
+	BAD("port 0", WITH_BLOCK("tcp 0 20"), ":2: start port '0' is not a number from 1 to 65535"),
+	BAD("port 65536", WITH_BLOCK("tcp 65536 1"), ":2: start port '65536'"),
+	BAD("port 80abc", WITH_BLOCK("tcp 80abc 1"), ":2: start port '80abc'"),
+	BAD("port -1", WITH_BLOCK("tcp -1 1"), ":2: start port '-1'"),
+	BAD("port +80", WITH_BLOCK("tcp +80 1"), ":2: start port '+80'"),
+	BAD("port hex", WITH_BLOCK("tcp 0x50 1"), ":2: start port '0x50'"),
+	BAD("count 0", WITH_BLOCK("tcp 5000 0"), ":2: count '0' is not a number from 1 to 65535"),
+	BAD("count 20abc", WITH_BLOCK("tcp 5000 20abc"), ":2: count '20abc'"),
+	BAD("count 65536", WITH_BLOCK("tcp 1 65536"), ":2: count '65536'"),
+	BAD("count huge", WITH_BLOCK("tcp 1 99999999999999999999"), ":2: count '9999"),
+	BAD("block past 65535", WITH_BLOCK("tcp 65530 7"), ":2: block 65530+7 passes port 65535"),
+	BAD("block 65535+2", WITH_BLOCK("udp 65535 2"), ":2: block 65535+2 passes port 65535"),
+	BAD("protocol sctp", WITH_BLOCK("sctp 5000 20"), ":2: protocol 'sctp' is not tcp or udp"),
+	BAD("protocol TCP", WITH_BLOCK("TCP 5000 20"), ":2: protocol 'TCP'"),
+	BAD("protocol number", WITH_BLOCK("6 5000 20"), ":2: protocol '6'"),
+	BAD("created month 13", WITH_TIME("2026-13-01T00:00:00Z"),
+	    ":2: created '2026-13-01T00:00:00Z' is not a time"),
+	BAD("created Feb 30", WITH_TIME("2026-02-30T00:00:00Z"), ":2: created '2026-02-30T00"),
+	BAD("created Feb 29, no leap year", WITH_TIME("2026-02-29T00:00:00Z"), ":2: created"),
+	BAD("created second 60", WITH_TIME("2026-11-25T15:00:60Z"), ":2: created"),
+	BAD("created hour 24", WITH_TIME("2026-11-25T24:00:00Z"), ":2: created"),
+	BAD("created one-digit fields", WITH_TIME("2026-1-5T1:2:3Z"),
+	    ":2: created '2026-1-5T1:2:3Z'"),
+	BAD("created blank inside", WITH_TIME("2026-\t1-25T15:00:00Z"),
+	    ":2: created '(text with control characters)'"),
+	BAD("created without Z", WITH_TIME("2026-11-25T15:00:00"), ":2: created"),
+	BAD("created with offset", WITH_TIME("2026-11-25T15:00:00+01:00"), ":2: created"),
+	BAD("created trailing text", WITH_TIME("2026-11-25T15:00:00Zx"), ":2: created"),
+	BAD("created before 1970", WITH_TIME("1969-12-31T23:59:59Z"), ":2: created"),
+	BAD("created year 0", WITH_TIME("0000-01-01T00:00:00Z"), ":2: created"),
+	BAD("created date only", WITH_TIME("2026-11-25"), ":2: created '2026-11-25'"),
+	BAD("created seconds", WITH_TIME("1764082800"), ":2: created '1764082800'"),
+	BAD("escape %G1", WITH_COMMENT("a%G1"), ":2: comment: bad percent-encoding"),
+	BAD("escape %1G", WITH_COMMENT("a%1G"), ":2: comment: bad percent-encoding"),
+	BAD("escape %00", WITH_COMMENT("a%00b"), ":2: comment: bad percent-encoding"),
+	BAD("trailing %", WITH_COMMENT("abc%"), ":2: comment: bad percent-encoding"),
+	BAD("trailing %4", WITH_COMMENT("abc%4"), ":2: comment: bad percent-encoding"),
+	BAD("bad escape in netns", WITH_NETNS("/run/netns/%zz"), ":2: netns: bad percent-encoding"),
+	BAD("bad escape in owner", WITH_OWNER("/sys/fs/cgroup/%"),
+	    ":2: owner: bad percent-encoding"),
+	BAD("bad escape in cgroup", HDR "cgroup /sys/%xx\n", ":2: cgroup: bad percent-encoding"),
+	BAD("raw tab", WITH_COMMENT("a\tb"), ":2: comment: bad percent-encoding"),
+	BAD("CRLF line end", HDR "resv tcp 5000 20 " TOK1 " - - " T " -\r\n",
+	    ":2: comment: bad percent-encoding"),
+	BAD("raw DEL", WITH_COMMENT("a\x7f"), ":2: comment: bad percent-encoding"),
+	BAD("raw ESC in netns", WITH_NETNS("/run/netns/\x1b[2J"),
+	    ":2: netns: bad percent-encoding"),
+	BAD("raw UTF-8", WITH_COMMENT("\xc3\xbc"), ":2: comment: bad percent-encoding"),
+	BAD("escaped tab in comment", WITH_COMMENT("a%09b"), ":2: comment has a control character"),
+	BAD("escaped newline in comment", WITH_COMMENT("a%0Ab"), ":2: comment has a control"),
+	BAD("escaped DEL in comment", WITH_COMMENT("%7F"), ":2: comment has a control character"),
+	BAD("relative owner", WITH_OWNER("sys/fs/cgroup/x"),
+	    ":2: owner 'sys/fs/cgroup/x' is not an absolute path"),
+	BAD("owner %2D", WITH_OWNER("%2D"), ":2: owner '-' is not an absolute path"),
+	BAD("owner net:[]", WITH_OWNER("net:[4026531840]:1"),
+	    ":2: owner 'net:[4026531840]:1' is not an absolute path"),
+	BAD("owner with an escaped newline", WITH_OWNER("%0Aevil"),
+	    ":2: owner '(text with control characters)' is not an absolute path"),
+	BAD("relative netns", WITH_NETNS("run/netns/a"),
+	    ":2: netns 'run/netns/a' is neither an absolute path nor net:[INO]:COOKIE"),
+	BAD("netns %2D", WITH_NETNS("%2D"), ":2: netns '-' is neither"),
+	BAD("netns net:[ garbage", WITH_NETNS("net:[garbage"),
+	    ":2: netns 'net:[garbage' is neither"),
+	BAD("netns net:[ino] alone", WITH_NETNS("net:[4026531840]"),
+	    ":2: netns 'net:[4026531840]'"),
+	BAD("netns net:[] leading zero", WITH_NETNS("net:[04026531840]:1"), ":2: netns 'net:[0402"),
+	BAD("netns net:[] hex", WITH_NETNS("net:[0x10]:1"), ":2: netns 'net:[0x10]:1'"),
+	BAD("netns net:[] trailing", WITH_NETNS("net:[1]:2x"), ":2: netns 'net:[1]:2x'"),
+	BAD("netns net:[] past 64 bits", WITH_NETNS("net:[1]:18446744073709551616"),
+	    ":2: netns 'net:[1]:18446744073709551616'"),
+	BAD("relative cgroup", HDR "cgroup sys/fs/cgroup\n",
+	    ":2: cgroup 'sys/fs/cgroup' is not an absolute path"),
+	BAD("cgroup net:[]", HDR "cgroup net:[1]:2\n", ":2: cgroup 'net:[1]:2' is not an absolute"),
+	BAD("cgroup -", HDR "cgroup -\n", ":2: cgroup needs an absolute path"),
+	BAD("cgroup two paths", HDR "cgroup /a /b\n", ":2: cgroup line needs exactly one path"),
+	BAD("cgroup no path", HDR "cgroup\n", ":2: cgroup line needs exactly one path"),
+	BAD("unknown record", HDR "reserve tcp 5000 20 " TOK1 " - - " T " -\n",
+	    ":2: unknown record 'reserve'"),
+	BAD("indented comment", HDR "  # not a comment\n", ":2: unknown record '#'"),
+	BAD("tab-separated", HDR "resv\ttcp\n", ":2: unknown record '(text with control"),
+	BAD("NUL byte", HDR GOOD "resv\0tcp 6000 1 " TOK2 " - - " T " -\n", ":3: NUL byte"),
+	BAD("NUL first", "\0" HDR, ":1: NUL byte"),
+	BAD("NUL last", HDR "\0", ":2: NUL byte"),
+	BAD("comment of 64 bytes", WITH_COMMENT(X16 X16 X16 X16),
+	    ":2: comment longer than 63 bytes"),
+	BAD("comment of 64 escaped bytes", WITH_COMMENT(A16 A16 A16 A16),
+	    ":2: comment longer than 63 bytes"),
+};
+
+ParameterizedTestParameters(store, parse)
+{
+	return PARAMS(struct store_case, store_cases);
+}
+
+/* Straight through the parser: the file name given is the one in the message. */
+ParameterizedTest(struct store_case *c, store, parse)
+{
+	struct portrsv_store s = { .n = 7 };
+	char msg[512], want[160];
+	int ret = portrsv_store_parse(c->text, c->len, "F", &s, msg, sizeof(msg));
+
+	cr_assert_eq(ret, c->ret, "%s: parse = %d (%s), want %d", c->name, ret, msg, c->ret);
+	assert_one_line(msg, c->name);
+	if (ret) {
+		snprintf(want, sizeof(want), "F%s", c->want);
+		cr_assert_eq(strncmp(msg, want, strlen(want)), 0,
+			     "%s: message \"%s\", want \"%s...\"", c->name, msg, want);
+		cr_assert(s.n == 0 && !s.v && s.ncgroups == 0 && !s.cgroups,
+			  "%s: a refused store is not empty", c->name);
+	} else {
+		cr_assert_str_empty(msg, "%s: message \"%s\" on success", c->name, msg);
+		cr_assert_eq(s.n, c->n, "%s: %zu entries, want %zu", c->name, s.n, c->n);
+	}
+	portrsv_store_free(&s);
+}
+
+ParameterizedTestParameters(store, read)
+{
+	return PARAMS(struct store_case, store_cases);
+}
+
+/* Through the file: the message names the file, and a refused file is left as it was. */
+ParameterizedTest(struct store_case *c, store, read, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s;
+	struct snapshot before;
+	char msg[512], want[320];
+	int ret;
+
+	put_file(file, c->text, c->len);
+	take(&before, file);
+	ret = portrsv_store_read(dir, &s, msg, sizeof(msg));
+	cr_assert_eq(ret, c->ret, "%s: read = %d (%s), want %d", c->name, ret, msg, c->ret);
+	assert_one_line(msg, c->name);
+	if (ret) {
+		snprintf(want, sizeof(want), "%s%s", file, c->want);
+		cr_assert_eq(strncmp(msg, want, strlen(want)), 0,
+			     "%s: message \"%s\", want \"%s...\"", c->name, msg, want);
+		cr_assert_eq(s.n, 0);
+	} else {
+		cr_assert_eq(s.n, c->n);
+	}
+	assert_unchanged(&before, file, c->name);
+	portrsv_store_free(&s);
+}
+
+/* ---- File-level refusals ------------------------------------------------------------- */
+
+enum file_kind { HUGE, OVER_LIMIT, AT_LIMIT, DIRECTORY, SYMLINK, FIFO, UNREADABLE };
+
+struct file_case {
+	char name[48];
+	enum file_kind kind;
+	int ret;
+	char want[96]; /* in the message, right after the file name */
+};
+
+ParameterizedTestParameters(store, file)
+{
+	static struct file_case rows[] = {
+		{ "100 MB, sparse", HUGE, -EFBIG, ": 104857600 bytes, more than a store can hold" },
+		{ "one byte over the limit", OVER_LIMIT, -EFBIG, ": 16777217 bytes" },
+		{ "at the limit: read, then refused", AT_LIMIT, -EBADMSG, ":2: NUL byte" },
+		{ "a directory", DIRECTORY, -EBADMSG, ": not a regular file" },
+		{ "a symlink to a valid store", SYMLINK, -ELOOP, ": " },
+		{ "a FIFO", FIFO, -EBADMSG, ": not a regular file" },
+		{ "unreadable", UNREADABLE, -EACCES, ": Permission denied" },
+	};
+
+	return PARAMS(struct file_case, rows);
+}
+
+static void make_sparse(off_t size)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, HDR, strlen(HDR)), (ssize_t)strlen(HDR));
+	cr_assert_eq(ftruncate(fd, size), 0, "ftruncate: %s", strerror(errno));
+	close(fd);
+}
+
+ParameterizedTest(struct file_case *c, store, file, .init = setup, .fini = teardown,
+		  .timeout = 20)
+{
+	struct snapshot before, target;
+	struct rusage ru0, ru1;
+	struct timespec t0, t1;
+	struct portrsv_store s;
+	char msg[512], want[320], other[160];
+	double secs;
+	int ret;
+
+	snprintf(other, sizeof(other), "%s/elsewhere", dir);
+	switch (c->kind) {
+	case HUGE:
+		make_sparse(100 << 20);
+		break;
+	case OVER_LIMIT:
+		make_sparse(PORTRSV_STORE_MAX_BYTES + 1);
+		break;
+	case AT_LIMIT:
+		make_sparse(PORTRSV_STORE_MAX_BYTES);
+		break;
+	case DIRECTORY:
+		cr_assert_eq(mkdir(file, 0700), 0);
+		break;
+	case SYMLINK:
+		put_file(other, HDR GOOD, strlen(HDR GOOD));
+		cr_assert_eq(symlink(other, file), 0);
+		take(&target, other);
+		break;
+	case FIFO:
+		cr_assert_eq(mkfifo(file, 0600), 0);
+		break;
+	case UNREADABLE:
+		if (geteuid() == 0) {
+			teardown(); /* a skipped test gets no .fini */
+			cr_skip_test("root reads any file: run the tests as a user for this row");
+		}
+		put_file(file, HDR GOOD, strlen(HDR GOOD));
+		cr_assert_eq(chmod(file, 0), 0);
+		break;
+	}
+	take(&before, file);
+	getrusage(RUSAGE_SELF, &ru0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = portrsv_store_read(dir, &s, msg, sizeof(msg));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	getrusage(RUSAGE_SELF, &ru1);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	cr_assert_eq(ret, c->ret, "%s: read = %d (%s), want %d", c->name, ret, msg, c->ret);
+	snprintf(want, sizeof(want), "%s%s", file, c->want);
+	cr_assert_eq(strncmp(msg, want, strlen(want)), 0, "%s: message \"%s\", want \"%s...\"",
+		     c->name, msg, want);
+	assert_one_line(msg, c->name);
+	cr_assert_eq(s.n, 0);
+	assert_unchanged(&before, file, c->name);
+	if (c->kind == SYMLINK)
+		assert_unchanged(&target, other, c->name);
+	/*
+	 * Refused on its size alone, never read. Time alone cannot tell (100 MB of holes read
+	 * fast); memory can: a read would have touched at least the file's size.
+	 */
+	if (c->kind == HUGE || c->kind == OVER_LIMIT) {
+		cr_assert_lt(secs, 0.5, "%s: took %.3f s", c->name, secs);
+		cr_assert_lt(ru1.ru_maxrss - ru0.ru_maxrss, 8 << 10, "%s: peak memory grew %ld kB",
+			     c->name, ru1.ru_maxrss - ru0.ru_maxrss);
+	}
+	portrsv_store_free(&s);
+}
+
+/* ---- Parser API edges ---------------------------------------------------------------- */
+
+Test(store, message_buffer)
+{
+	static const char text[] = HDR "resv tcp 0 1\n";
+	struct portrsv_store s;
+	char small[8];
+
+	/* No buffer at all. */
+	cr_assert_eq(portrsv_store_parse(text, sizeof(text) - 1, "F", &s, NULL, 0), -EBADMSG);
+	/* A short buffer is cut, still terminated. */
+	memset(small, 'z', sizeof(small));
+	cr_assert_eq(portrsv_store_parse(text, sizeof(text) - 1, "a-long-file-name", &s, small,
+					 sizeof(small)), -EBADMSG);
+	cr_assert_eq(strlen(small), sizeof(small) - 1);
+	cr_assert_eq(strncmp(small, "a-long-", 7), 0);
+	/* Long enough for the name but not the cause. */
+	cr_assert_eq(portrsv_store_parse(text, sizeof(text) - 1, "F", &s, small, 6), -EBADMSG);
+	cr_assert_str_eq(small, "F:2: ");
+}
+
+/* The parser stops at the end it is given, not at a NUL the caller did not promise. */
+Test(store, parse_respects_len)
+{
+	static const char text[] = HDR GOOD "garbage that is never looked at";
+	struct portrsv_store s;
+	char msg[256];
+	char *exact = malloc(strlen(HDR GOOD));
+
+	memcpy(exact, text, strlen(HDR GOOD)); /* no NUL after it */
+	cr_assert_eq(portrsv_store_parse(exact, strlen(HDR GOOD), "F", &s, msg, sizeof(msg)), 0,
+		     "%s", msg);
+	cr_assert_eq(s.n, 1);
+	portrsv_store_free(&s);
+	free(exact);
+}
+
+/* Reading thousands of small reservations stays fast: the duplicate and overlap checks are
+ * not a scan of every earlier line. */
+Test(store, parse_many, .timeout = 30)
+{
+	enum { N = 100000 };
+	size_t cap = N * 80 + 64, len = 0;
+	char *buf = malloc(cap), msg[256];
+	struct portrsv_store s;
+	struct timespec t0, t1;
+
+	cr_assert_not_null(buf);
+	len += sprintf(buf + len, HDR);
+	for (int i = 0; i < N; i++)
+		len += sprintf(buf + len, "resv %s %d 1 0x%016x /run/netns/n%d - " T " -\n",
+			       i & 1 ? "udp" : "tcp", 1 + i % 65535, i + 1, i / 65535);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(portrsv_store_parse(buf, len, "F", &s, msg, sizeof(msg)), 0, "%s", msg);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(s.n, N);
+	cr_assert_lt((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, 10.0);
+	portrsv_store_free(&s);
+	/* The same plus one line that overlaps the first: found, and named. */
+	len += sprintf(buf + len, "resv tcp 1 1 0x%016x /run/netns/n0 - " T " -\n", N + 1);
+	cr_assert_eq(portrsv_store_parse(buf, len, "F", &s, msg, sizeof(msg)), -EBADMSG);
+	cr_assert_str_eq(msg, "F:100002: tcp 1+1 overlaps 1+1");
+	free(buf);
+}
+
+/* ---- In-memory edits ----------------------------------------------------------------- */
+
+Test(store, edits)
+{
+	struct portrsv_store s = { 0 };
+	struct portrsv_store_entry e = { PORTRSV_TCP, 1, 1, 1, "/run/netns/a", "/x", 0, "c" };
+	char path[32];
+
+	for (int i = 0; i < 3; i++) {
+		e.start = 10 * (i + 1);
+		cr_assert_eq(portrsv_store_add(&s, &e), 0);
+	}
+	/* Copies, not the caller's pointers. */
+	cr_assert_neq(s.v[0].netns, e.netns);
+	cr_assert_str_eq(s.v[0].netns, "/run/netns/a");
+	portrsv_store_remove(&s, 1);
+	cr_assert_eq(s.n, 2);
+	cr_assert_eq(s.v[0].start, 10);
+	cr_assert_eq(s.v[1].start, 30);
+	portrsv_store_remove(&s, 1);
+	portrsv_store_remove(&s, 0);
+	cr_assert_eq(s.n, 0);
+
+	for (int i = 0; i < PORTRSV_STORE_MAX_CGROUPS; i++) {
+		snprintf(path, sizeof(path), "/cg/%d", i);
+		cr_assert_eq(portrsv_store_add_cgroup(&s, path), 0);
+	}
+	cr_assert_eq(portrsv_store_add_cgroup(&s, "/cg/one-too-many"), -ENOSPC);
+	cr_assert_eq(portrsv_store_add_cgroup(&s, "/cg/5"), 0, "a known one is no new one");
+	portrsv_store_remove_cgroup(&s, "/cg/5");
+	portrsv_store_remove_cgroup(&s, "/cg/not-there");
+	cr_assert_eq(s.ncgroups, PORTRSV_STORE_MAX_CGROUPS - 1);
+	cr_assert_str_eq(s.cgroups[5], "/cg/6");
+	portrsv_store_free(&s);
+	portrsv_store_free(&s);
+	portrsv_store_free(NULL);
+}
+
+/* ---- Lock ---------------------------------------------------------------------------- */
+
+/* 0 when another process may take the lock now, EWOULDBLOCK when it may not. */
+static int try_lock_elsewhere(void)
+{
+	char path[160];
+	pid_t pid;
+	int status;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, PORTRSV_STORE_LOCK);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (!pid) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+
+		if (fd < 0)
+			_exit(100);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			_exit(0);
+		_exit(errno == EWOULDBLOCK ? EWOULDBLOCK : 101);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert(WEXITSTATUS(status) < 100, "child: %d", WEXITSTATUS(status));
+	return WEXITSTATUS(status);
+}
+
+Test(store, lock, .init = setup, .fini = teardown)
+{
+	char sub[160];
+	struct stat st;
+	int fd;
+
+	fd = portrsv_store_lock(dir);
+	cr_assert(fd >= 0, "lock: %s", strerror(-fd));
+	cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	cr_assert_eq(try_lock_elsewhere(), EWOULDBLOCK, "a second locker got the lock");
+	close(fd);
+	cr_assert_eq(try_lock_elsewhere(), 0, "the lock outlived its fd");
+	fd = portrsv_store_lock(dir);
+	cr_assert(fd >= 0);
+	cr_assert_eq(try_lock_elsewhere(), EWOULDBLOCK);
+	close(fd);
+
+	/* It makes the state directory, 0700. */
+	umask(0);
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	fd = portrsv_store_lock(sub);
+	cr_assert(fd >= 0, "lock: %s", strerror(-fd));
+	cr_assert_eq(stat(sub, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700, "mode %o", st.st_mode & 07777);
+	close(fd);
+}
