@@ -110,7 +110,7 @@ examples: $(EXAMPLES)
 # Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
 $(OUT)/tests/%: tests/%.c tests/testlib.h $(OUT)/libportrsv.a $(HDRS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion
+	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion -lpthread
 
 unit-test: $(UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done

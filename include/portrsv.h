@@ -184,6 +184,30 @@ PORTRSV_API int portrsv_attached(const char *pin_dir, uint64_t **out);
 PORTRSV_API int portrsv_cgroup_path(uint64_t cgid, char *buf, size_t len);
 
 /*
+ * Called for every denied bind: return 0 to go on, a negative errno to stop monitoring (it
+ * is then portrsv_monitor's result). The event's fields are in <portrsv/abi.h>.
+ */
+typedef int (*portrsv_event_fn)(const struct portrsv_event *e, void *ctx);
+
+struct portrsv_monitor_opts {
+	size_t sz;
+	const char *pin_dir;
+	portrsv_event_fn fn;
+	void *ctx;
+	const volatile int *stop; /* polled every 200 ms: non-zero ends the monitor */
+};
+#define portrsv_monitor_opts__last_field stop
+
+/*
+ * Stream denied binds (time, pid, comm, uid, cgroup, netns, proto, port, reservation) until
+ * *stop is set or fn returns a negative errno. The events map is a single-reader ring
+ * buffer: run one monitor at a time. Returns 0 when stopped, fn's error, or a negative errno.
+ */
+PORTRSV_API int portrsv_monitor(const struct portrsv_monitor_opts *opts);
+/* The wall-clock time of an event, in nanoseconds since the epoch. */
+PORTRSV_API uint64_t portrsv_event_realtime_ns(const struct portrsv_event *e);
+
+/*
  * Detail of the last failure in the calling thread, or "": e.g. the file and line of a
  * corrupt store. Valid until the next call into the library from this thread.
  */

@@ -2,6 +2,7 @@
 /* portrsv: the command. Every failure prints one line on stderr and exits with the status
  * of PORTRSV_ERRNO_MAP (<portrsv/abi.h>); usage errors exit PORTRSV_EXIT_USAGE. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@ static const char usage_text[] =
 	"  restore                  what boot runs: load if needed, attach the stored cgroups,\n"
 	"                           make the kernel's reservations equal to the store's\n"
 	"  status [--json]          what is loaded and where it is enforced\n"
+	"  monitor [--json]         stream denied binds until interrupted\n"
 	"\n"
 	"PROTO is tcp or udp. Environment: PORTRSV_PIN_DIR (default " PORTRSV_PIN_DIR_DEFAULT "),\n"
 	"PORTRSV_STATE_DIR (default " PORTRSV_STATE_DIR_DEFAULT ").\n"
@@ -558,6 +560,66 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
+static volatile int stop_monitor;
+
+static void on_signal(int sig)
+{
+	stop_monitor = 1;
+}
+
+static int print_event(const struct portrsv_event *e, void *ctx)
+{
+	bool json = *(bool *)ctx;
+	uint64_t ns = portrsv_event_realtime_ns(e);
+	char when[48], stamp[32], cg[PATH_MAX], comm[sizeof(e->comm) + 1];
+	time_t t = ns / 1000000000ULL;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when, sizeof(when), "%s.%06uZ", stamp, (unsigned)(ns % 1000000000ULL / 1000));
+	if (portrsv_cgroup_path(e->cgid, cg, sizeof(cg)))
+		snprintf(cg, sizeof(cg), "cgroup id %" PRIu64, (uint64_t)e->cgid);
+	memcpy(comm, e->comm, sizeof(e->comm));
+	comm[sizeof(e->comm)] = '\0';
+	if (json) {
+		printf("{\"time\": \"%s\", \"pid\": %u, \"comm\": ", when, e->pid);
+		json_string(comm);
+		printf(", \"uid\": %u, \"cgroup\": ", e->uid);
+		json_string(cg);
+		printf(", \"netns_cookie\": %" PRIu64 ", \"proto\": \"%s\", \"port\": %u, "
+		       "\"start\": %u, \"count\": %u, \"token\": \"0x%016" PRIx64 "\", "
+		       "\"error\": \"%s\"}\n", (uint64_t)e->netns, portrsv_proto_name(e->proto),
+		       e->port, e->resv_start, e->resv_count, (uint64_t)e->token,
+		       e->err == EADDRINUSE ? "EADDRINUSE" : "EACCES");
+	} else {
+		printf("%s %s %s %u refused (%s): reservation %u-%u, pid %u (%s) uid %u, %s, "
+		       "netns cookie %" PRIu64 "\n", when, portrsv_proto_name(e->proto),
+		       e->family == 10 ? "ipv6" : "ipv4", e->port,
+		       e->err == EADDRINUSE ? "block exhausted" : "no token",
+		       e->resv_start, e->resv_start + e->resv_count - (e->resv_count ? 1 : 0),
+		       e->pid, comm, e->uid, cg, (uint64_t)e->netns);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+static int cmd_monitor(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct args a;
+	int err = parse(argc, argv, 0, 0, O_JSON, &a);
+
+	if (err)
+		return err;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	PORTRSV_OPTS(portrsv_monitor_opts, o, .fn = print_event, .ctx = &a.json,
+		     .stop = &stop_monitor);
+	err = portrsv_monitor(&o);
+	return err ? fail(err, "%s", portrsv_pin_dir(NULL)) : 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -565,7 +627,7 @@ static const struct {
 	{ "load", cmd_load },     { "unload", cmd_unload }, { "attach", cmd_attach },
 	{ "detach", cmd_attach }, { "add", cmd_add },       { "delete", cmd_delete_lookup },
 	{ "lookup", cmd_delete_lookup }, { "show", cmd_show }, { "why", cmd_why },
-	{ "status", cmd_status }, { "restore", cmd_restore },
+	{ "status", cmd_status }, { "restore", cmd_restore }, { "monitor", cmd_monitor },
 };
 
 int main(int argc, char **argv)

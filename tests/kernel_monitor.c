@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Denied binds reach portrsv_monitor and `portrsv monitor` with who, where and what. */
+#include <pthread.h>
+#include "testlib.h"
+#include <criterion/parameterized.h> /* after criterion.h, which it would break */
+
+struct kt_env kt;
+
+#define START 7300
+#define COUNT 2
+#define MAX_EVENTS 16
+
+struct seen {
+	struct portrsv_event ev[MAX_EVENTS];
+	int n;
+	volatile int stop;
+	int ret;
+};
+
+static int collect(const struct portrsv_event *e, void *ctx)
+{
+	struct seen *s = ctx;
+
+	if (s->n < MAX_EVENTS)
+		s->ev[s->n++] = *e;
+	return 0;
+}
+
+static void *run_monitor(void *arg)
+{
+	struct seen *s = arg;
+	PORTRSV_OPTS(portrsv_monitor_opts, o, .fn = collect, .ctx = s, .stop = &s->stop);
+
+	s->ret = portrsv_monitor(&o);
+	return NULL;
+}
+
+struct mon_row {
+	const char name[24];
+	int proto;
+	enum kt_fam fam;
+	bool token;       /* associate, then exhaust the block with bind(0) */
+	int err;          /* errno in the event */
+};
+
+ParameterizedTestParameters(monitor, events)
+{
+	static struct mon_row rows[] = {
+		{ "tcp4 no token", IPPROTO_TCP, KT_V4, false, EACCES },
+		{ "tcp6 no token", IPPROTO_TCP, KT_V6, false, EACCES },
+		{ "udp dual no token", IPPROTO_UDP, KT_DUAL, false, EACCES },
+		{ "tcp4 exhausted", IPPROTO_TCP, KT_V4, true, EADDRINUSE },
+	};
+
+	return cr_make_param_array(struct mon_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct mon_row *row, monitor, events, .init = kt_setup, .fini = kt_teardown)
+{
+	enum portrsv_proto space = row->proto == IPPROTO_UDP ? PORTRSV_UDP : PORTRSV_TCP;
+	uint64_t token = kt_reserve(space, START, COUNT), cookie, now;
+	struct portrsv_reservation r;
+	struct seen s = { 0 };
+	int fds[COUNT + 1], fd;
+	pthread_t th;
+	uint64_t cgid;
+
+	cr_assert_eq(portrsv_netns_self(&cookie, NULL), 0);
+	cr_assert_eq(portrsv_cgroup_id(kt.cgroup, &cgid, NULL), 0);
+	cr_assert_eq(pthread_create(&th, NULL, run_monitor, &s), 0);
+	usleep(100000);
+	if (row->token) {
+		for (int i = 0; i <= COUNT; i++) {
+			fds[i] = kt_socket(row->fam, row->proto);
+			cr_assert_eq(portrsv_associate(fds[i], token), 0);
+			cr_assert_eq(kt_bind(fds[i], row->fam, 0), i < COUNT ? 0 : -EADDRINUSE);
+		}
+		for (int i = 0; i <= COUNT; i++)
+			close(fds[i]);
+	} else {
+		fd = kt_socket(row->fam, row->proto);
+		cr_assert_eq(kt_bind(fd, row->fam, START + 1), -EACCES);
+		close(fd);
+	}
+	for (int i = 0; i < 50 && !s.n; i++)
+		usleep(20000);
+	s.stop = 1;
+	pthread_join(th, NULL);
+	cr_assert_eq(s.ret, 0, "%s: monitor returned %d", row->name, s.ret);
+	cr_assert_eq(s.n, 1, "%s: %d events, want 1", row->name, s.n);
+
+	struct portrsv_event *e = &s.ev[0];
+
+	now = portrsv_event_realtime_ns(e) / 1000000000ULL;
+	cr_assert(now + 5 >= (uint64_t)time(NULL) && now <= (uint64_t)time(NULL) + 1,
+		  "%s: event time %" PRIu64 " is not now", row->name, now);
+	cr_assert_eq(e->pid, (uint32_t)getpid());
+	cr_assert_eq(e->uid, 0);
+	cr_assert_eq(e->cgid, cgid, "%s: cgroup %" PRIu64 ", want %" PRIu64, row->name,
+		     (uint64_t)e->cgid, cgid);
+	cr_assert_eq(e->netns, cookie);
+	cr_assert_eq(e->proto, space);
+	cr_assert_eq(e->port, row->token ? 0 : START + 1);
+	cr_assert_eq(e->resv_start, START);
+	cr_assert_eq(e->resv_count, COUNT);
+	cr_assert_eq(e->token, token);
+	cr_assert_eq(e->err, row->err);
+	cr_assert_eq(e->family, row->fam == KT_V4 ? AF_INET : AF_INET6);
+	/* The same refusal is counted on the reservation. */
+	cr_assert_eq(portrsv_query(kt.p, space, START, NULL, &r), 0);
+	cr_assert_eq(r.denied, 1);
+}
+
+/* The command streams one JSON object per denied bind and exits 0 on SIGINT. */
+KT_TEST(monitor, command_json)
+{
+	const char *bin = getenv("PORTRSV_BIN") ? getenv("PORTRSV_BIN") : "build/portrsv";
+	char out[4096] = "", want[64];
+	int pipefd[2], status, fd;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	kt_reserve(PORTRSV_TCP, START, COUNT);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		execl(bin, "portrsv", "monitor", "--json", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	usleep(300000);
+	fd = kt_socket(KT_V4, IPPROTO_TCP);
+	cr_assert_eq(kt_bind(fd, KT_V4, START), -EACCES);
+	close(fd);
+	usleep(500000);
+	kill(pid, SIGINT);
+	while ((n = read(pipefd[0], out + got, sizeof(out) - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(pipefd[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "monitor exit status %d", status);
+	snprintf(want, sizeof(want), "\"pid\": %d,", getpid());
+	cr_assert(strstr(out, want), "no event of our pid in: %s", out);
+	cr_assert(strstr(out, "\"proto\": \"tcp\", \"port\": 7300, \"start\": 7300, \"count\": 2"),
+		  "event fields: %s", out);
+	cr_assert(strstr(out, "\"error\": \"EACCES\""), "%s", out);
+	cr_assert_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "one line per event: %s", out);
+}
