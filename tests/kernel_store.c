@@ -1612,7 +1612,7 @@ ParameterizedTest(struct rec_row *row, store, reconcile, .init = kt_setup, .fini
 		store_replace(tb, NULL);
 		break;
 	case KERNEL_LOSS:
-		cr_assert_eq(portrsv_unreserve(kt.p, &k, &r), 0);
+		cr_assert_eq(portrsv_unreserve(kt.p, &k, &r, true), 0);
 		cr_assert_eq(try_bind(IPPROTO_UDP, B_START + 1), 0);
 		break;
 	case TOKEN_CHANGED:
@@ -2529,12 +2529,17 @@ ParameterizedTestParameters(store, admin_sysctl)
 		    { 'D', PORTRSV_TCP, 9005, 6, ADMIN, false } } },
 		{ "overlapping the administrator's 9005",
 		  { { 'A', PORTRSV_TCP, 9003, 5, "9000,9003-9010", false },
-		    { 'D', PORTRSV_TCP, 9003, 5, ADMIN, true } } },
+		    { 'D', PORTRSV_TCP, 9003, 5, ADMIN, false } } },
 		{ "the administrator's single port",
 		  { { 'A', PORTRSV_UDP, 9000, 1, ADMIN, false },
 		    { 'A', PORTRSV_TCP, 8990, 20, "8990-9010", false },
 		    { 'D', PORTRSV_UDP, 9000, 1, "8990-9010", false },
-		    { 'D', PORTRSV_TCP, 8990, 20, ADMIN, true } } },
+		    { 'D', PORTRSV_TCP, 8990, 20, ADMIN, false } } },
+		{ "around the admin ports, udp over part",
+		  { { 'A', PORTRSV_TCP, 8995, 20, "8995-9014", false },
+		    { 'A', PORTRSV_UDP, 9008, 10, "8995-9017", false },
+		    { 'D', PORTRSV_TCP, 8995, 20, "9000,9005-9017", false },
+		    { 'D', PORTRSV_UDP, 9008, 10, ADMIN, false } } },
 	};
 
 	return cr_make_param_array(struct sys_row, rows, sizeof(rows) / sizeof(rows[0]));
@@ -2669,4 +2674,32 @@ KS_TEST(upgrade_under_load)
 		free(ids);
 	}
 	assert_kernel_is_store("after the reloads");
+}
+
+/* unload gives the ports back to the kernel's choice; load merges them in again, and the
+ * administrator's port inside the block is still the administrator's afterwards. */
+KS_TEST(unload_releases_sysctl)
+{
+	char text[4096];
+	const char *cg[1] = { kt.cgroup };
+
+	kt_write(RESERVED_PORTS, "9000\n");
+	kt_reserve(PORTRSV_TCP, 8995, 10);
+	sysctl_text(text, sizeof(text));
+	cr_assert_str_eq(text, "8995-9004");
+	portrsv_close(kt.p);
+	kt.p = NULL;
+	cr_assert_eq(portrsv_unload(kt.pin_dir), 0);
+	sysctl_text(text, sizeof(text));
+	cr_assert_str_eq(text, "9000", "after unload: [%s]", text);
+
+	PORTRSV_OPTS(portrsv_load_opts, o, .cgroups = cg, .n_cgroups = 1);
+	cr_assert_eq(portrsv_load(&o), 0);
+	kt.p = portrsv_open(NULL);
+	cr_assert(kt.p);
+	sysctl_text(text, sizeof(text));
+	cr_assert_str_eq(text, "8995-9004", "after load: [%s]", text);
+	cr_assert_eq(portrsv_delete(kt.p, PORTRSV_TCP, 8995, 10, NULL), 0);
+	sysctl_text(text, sizeof(text));
+	cr_assert_str_eq(text, "9000", "after delete: [%s]", text);
 }

@@ -38,18 +38,20 @@ void portrsv_set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2
 int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 		    struct portrsv_resv *r, uint64_t *token);
 int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
-		      const struct portrsv_resv *r);
+		      const struct portrsv_resv *r, bool sysctl);
+void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+			   uint32_t n, bool sysctl);
 struct portrsv_store;
 /* The store's lock and contents for one change: returns the lock fd, or -errno. */
 int portrsv_store_begin(const char *state_dir, struct portrsv_store *s);
 int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s);
 void portrsv_store_end(int lock, struct portrsv_store *s);
 
-/* sysctl.c: ip_local_reserved_ports of the calling thread's netns. */
-/* *had: some port was there already, and not because another of ours (ours) put it there. */
-int portrsv_sysctl_add(uint16_t start, uint16_t count, const unsigned char *ours, bool *had);
-/* Remove the block's ports except those set in keep (a 65536-bit map; NULL = none). */
-int portrsv_sysctl_remove(uint16_t start, uint16_t count, const unsigned char *keep);
+/* sysctl.c: ip_local_reserved_ports of the calling thread's netns, as a 65536-bit map. */
+int portrsv_sysctl_read(unsigned char *bits);
+int portrsv_sysctl_write(const unsigned char *bits);
+/* Add a block's ports (restore, after the netns's sysctl was reset). */
+int portrsv_sysctl_merge(uint16_t start, uint16_t count);
 
 /* parse.c: strict parsing of untrusted text; each returns 0 or -EINVAL / -ERANGE. */
 int portrsv_parse_proto(const char *s, enum portrsv_proto *proto);
@@ -98,6 +100,7 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 		       bool root_default);
 int portrsv_attach_progs(const char *pin_dir, const char *cgroup_dir);
 int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir);
+int portrsv_unload_progs(const char *pin_dir);
 
 /* pins.c */
 int portrsv_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

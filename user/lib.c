@@ -120,16 +120,6 @@ static int map_err(int err)
 	return err;
 }
 
-static void unreserve_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
-			    uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		struct portrsv_key k = key_of(netns, proto, start + i);
-
-		bpf_map_delete_elem(p->ports_fd, &k);
-	}
-}
-
 /* Publish the token: r->token if set (restore), else a fresh random one. */
 static int put_token(struct portrsv *p, const struct portrsv_token *val, uint64_t *token)
 {
@@ -154,32 +144,77 @@ static int put_token(struct portrsv *p, const struct portrsv_token *val, uint64_
 	return -EAGAIN;
 }
 
-/* Ports of [start, start+count) that a reservation of the other protocol also covers:
- * ip_local_reserved_ports serves both, so deleting one must not drop the other's. */
-static void other_proto_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
-			      uint16_t count, unsigned char *keep)
+#define BIT_SET(bits, p) ((bits)[(p) / 8] & (1 << ((p) % 8)))
+
+/*
+ * Give the ports of a block back: from ip_local_reserved_ports each port that neither the
+ * administrator had there (PORTRSV_PORT_ADMIN) nor a reservation of the other protocol still
+ * covers, then from the ports map. sysctl = false: the map only (a netns we cannot enter).
+ */
+void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+			   uint32_t n, bool sysctl)
 {
 	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
-	struct portrsv_port pv;
+	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
+	bool changed = false;
 
-	memset(keep, 0, (PORTRSV_PORT_MAX + 1) / 8);
-	for (uint32_t port = start; port < (uint32_t)start + count; port++) {
-		struct portrsv_key k = key_of(netns, other, port);
+	sysctl = sysctl && portrsv_sysctl_read(bits) == 0;
+	for (uint32_t port = start; port < start + n; port++) {
+		struct portrsv_key k = key_of(netns, proto, port), o = key_of(netns, other, port);
+		struct portrsv_port pv, ov;
 
-		if (!bpf_map_lookup_elem(p->ports_fd, &k, &pv))
-			keep[port / 8] |= 1 << (port % 8);
+		if (sysctl && !bpf_map_lookup_elem(p->ports_fd, &k, &pv) && pv.start == start &&
+		    !(pv.flags & PORTRSV_PORT_ADMIN) && bpf_map_lookup_elem(p->ports_fd, &o, &ov) &&
+		    BIT_SET(bits, port)) {
+			bits[port / 8] &= ~(1 << (port % 8));
+			changed = true;
+		}
+		bpf_map_delete_elem(p->ports_fd, &k);
 	}
+	if (changed)
+		portrsv_sysctl_write(bits);
 }
 
-static void sysctl_release(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
-			   uint16_t count, uint32_t flags)
+/*
+ * Insert the ports of a block (step 1) and merge them into ip_local_reserved_ports, noting
+ * per port whether the administrator had it there already. The sysctl is written before
+ * sock_diag looks: from then on no autobind can take a port of the block. Returns the
+ * number of ports inserted in *n, for the undo.
+ */
+static int claim_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+		       uint16_t count, uint32_t *n)
 {
-	unsigned char keep[(PORTRSV_PORT_MAX + 1) / 8];
+	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
+	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
+	bool changed = false;
+	int err;
 
-	if (flags & PORTRSV_F_SYSCTL_KEEP)
-		return;
-	other_proto_ports(p, netns, proto, start, count, keep);
-	portrsv_sysctl_remove(start, count, keep);
+	*n = 0;
+	err = portrsv_sysctl_read(bits);
+	if (err) {
+		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+		return err;
+	}
+	for (uint32_t port = start; port < (uint32_t)start + count; port++, (*n)++) {
+		struct portrsv_key k = key_of(netns, proto, port), o = key_of(netns, other, port);
+		struct portrsv_port pv = { .start = start }, ov;
+
+		/* The other protocol's reservation knows whose the port was before us. */
+		if (!bpf_map_lookup_elem(p->ports_fd, &o, &ov))
+			pv.flags = ov.flags & PORTRSV_PORT_ADMIN;
+		else if (BIT_SET(bits, port))
+			pv.flags = PORTRSV_PORT_ADMIN;
+		err = bpf_map_update_elem(p->ports_fd, &k, &pv, BPF_NOEXIST);
+		if (err)
+			return map_err(err);
+		if (!BIT_SET(bits, port)) {
+			bits[port / 8] |= 1 << (port % 8);
+			changed = true;
+		}
+	}
+	if (changed && (err = portrsv_sysctl_write(bits)))
+		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+	return err;
 }
 
 /*
@@ -189,60 +224,42 @@ static void sysctl_release(struct portrsv *p, uint64_t netns, int proto, uint16_
 int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 		    struct portrsv_resv *r, uint64_t *token)
 {
-	struct portrsv_port pv = { .start = start };
 	struct portrsv_token tv = { .resv = key_of(netns, proto, start) };
-	unsigned char ours[(PORTRSV_PORT_MAX + 1) / 8];
 	uint64_t t = *token;
-	bool had = false;
-	uint32_t i;
-	int err = 0;
+	uint32_t n;
+	int err;
 
-	for (i = 0; i < r->count; i++) {
-		struct portrsv_key k = key_of(netns, proto, start + i);
-
-		err = bpf_map_update_elem(p->ports_fd, &k, &pv, BPF_NOEXIST);
-		if (err)
-			break;
-	}
+	err = claim_ports(p, netns, proto, start, r->count, &n);
 	if (err)
-		goto undo_ports;
+		goto undo;
 	err = portrsv_ports_in_use(proto, start, r->count);
 	if (err == 1)
 		err = -EADDRINUSE;
 	else if (err == -ENOENT)
 		err = -EOPNOTSUPP; /* no inet_diag for proto: "not found" would mislead */
 	if (err)
-		goto undo_ports;
-	other_proto_ports(p, netns, proto, start, r->count, ours);
-	err = portrsv_sysctl_add(start, r->count, ours, &had);
-	if (err) {
-		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
-		goto undo_ports;
-	}
-	r->flags = (r->flags & ~PORTRSV_F_SYSCTL_KEEP) | (had ? PORTRSV_F_SYSCTL_KEEP : 0);
+		goto undo;
 	err = put_token(p, &tv, &t);
 	if (err)
-		goto undo_sysctl;
+		goto undo;
 	r->token = t;
 	err = bpf_map_update_elem(p->resv_fd, &tv.resv, r, BPF_NOEXIST);
 	if (err) {
 		bpf_map_delete_elem(p->tokens_fd, &t);
-		goto undo_sysctl;
+		goto undo;
 	}
 	*token = t;
 	return 0;
-undo_sysctl:
-	sysctl_release(p, netns, proto, start, r->count, r->flags);
-undo_ports:
-	unreserve_ports(p, netns, proto, start, i);
+undo:
+	portrsv_release_ports(p, netns, proto, start, n, true);
 	return map_err(err);
 }
 
-/* Remove a reservation from the maps and its ports from ip_local_reserved_ports; the
- * calling thread must be in its netns for the latter. Token first: no new association;
- * then the reservation; the ports open last. */
+/* Remove a reservation from the maps and, when sysctl, its ports from the calling thread's
+ * netns's ip_local_reserved_ports. Token first: no new association; then the reservation;
+ * the ports open last. */
 int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
-		      const struct portrsv_resv *r)
+		      const struct portrsv_resv *r, bool sysctl)
 {
 	int err = bpf_map_delete_elem(p->tokens_fd, &r->token);
 
@@ -251,8 +268,7 @@ int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
 	err = bpf_map_delete_elem(p->resv_fd, k);
 	if (err && err != -ENOENT)
 		return map_err(err);
-	unreserve_ports(p, k->netns, k->proto, k->port, r->count);
-	sysctl_release(p, k->netns, k->proto, k->port, r->count, r->flags);
+	portrsv_release_ports(p, k->netns, k->proto, k->port, r->count, sysctl);
 	return 0;
 }
 
@@ -367,7 +383,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		if (err) {
 			struct portrsv_key k = key_of(netns, proto, start);
 
-			portrsv_unreserve(p, &k, &r);
+			portrsv_unreserve(p, &k, &r, true);
 		}
 	}
 	portrsv_netns_leave(saved);
@@ -449,7 +465,7 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	portrsv_fault("delete-after-store");
 	err = portrsv_netns_enter(OPTS_GET(opts, netns, NULL), &saved);
 	if (!err) {
-		err = portrsv_unreserve(p, &k, &r);
+		err = portrsv_unreserve(p, &k, &r, true);
 		portrsv_netns_leave(saved);
 	}
 out:

@@ -404,7 +404,7 @@ int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir)
 	return detach_id(pin_dir, cgid);
 }
 
-int portrsv_unload(const char *pin_dir)
+int portrsv_unload_progs(const char *pin_dir)
 {
 	const char *pins[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
 			       PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS };
@@ -412,7 +412,6 @@ int portrsv_unload(const char *pin_dir)
 	uint64_t *ids = NULL;
 	int n, err = 0, fd;
 
-	pin_dir = portrsv_pin_dir(pin_dir);
 	fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RESV);
 	if (fd < 0)
 		return fd;

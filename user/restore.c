@@ -122,14 +122,13 @@ static void remove_extra(struct applier *a, const struct portrsv_store *s,
 		if (!rs[i].ok || rs[i].netns != x->k.netns)
 			continue;
 		if (portrsv_netns_enter_name(s->v[i].netns, &saved) == 0) {
-			portrsv_unreserve(a->p, &x->k, &x->r);
+			portrsv_unreserve(a->p, &x->k, &x->r, true);
 			portrsv_netns_leave(saved);
 			return;
 		}
 	}
 	/* A netns we cannot enter: the maps only, its sysctl is not ours to reach. */
-	x->r.flags |= PORTRSV_F_SYSCTL_KEEP;
-	portrsv_unreserve(a->p, &x->k, &x->r);
+	portrsv_unreserve(a->p, &x->k, &x->r, false);
 }
 
 static void add_missing(struct applier *a, const struct portrsv_store_entry *e,
@@ -140,7 +139,6 @@ static void add_missing(struct applier *a, const struct portrsv_store_entry *e,
 		.owner_level = r->level, .created = e->created,
 	};
 	uint64_t ino, token = e->token;
-	bool had;
 	int err, saved;
 
 	memcpy(v.comment, e->comment, sizeof(v.comment));
@@ -152,7 +150,7 @@ static void add_missing(struct applier *a, const struct portrsv_store_entry *e,
 	if (!err && !r->present)
 		err = portrsv_reserve(a->p, r->netns, e->proto, e->start, &v, &token);
 	else if (!err)
-		err = portrsv_sysctl_add(e->start, e->count, NULL, &had); /* the netns was renewed */
+		err = portrsv_sysctl_merge(e->start, e->count); /* the netns's sysctl was reset */
 	portrsv_netns_leave(saved);
 out:
 	if (err)
@@ -410,4 +408,50 @@ int portrsv_detach(const char *pin_dir, const char *cgroup_dir)
 	}
 	portrsv_store_end(lock, &s);
 	return err;
+}
+
+/*
+ * Give the ports of every reservation back to the kernel's own choice, in each netns the
+ * store can name: unloaded, portrsv reserves nothing. The next load or restore merges them
+ * in again.
+ */
+static void release_all(struct portrsv *p, const struct portrsv_store *s)
+{
+	struct kresv *kv = NULL;
+	int n = kernel_persistent(p, &kv), saved;
+
+	for (int j = 0; j < n; j++) {
+		for (size_t i = 0; i < s->n; i++) {
+			if (s->v[i].token != kv[j].r.token ||
+			    portrsv_netns_enter_name(s->v[i].netns, &saved))
+				continue;
+			portrsv_release_ports(p, kv[j].k.netns, kv[j].k.proto, kv[j].k.port,
+					      kv[j].r.count, true);
+			portrsv_netns_leave(saved);
+			break;
+		}
+	}
+	free(kv);
+}
+
+int portrsv_unload(const char *pin_dir)
+{
+	const char *state_dir = portrsv_state_dir(NULL);
+	struct portrsv_store s = { 0 };
+	struct portrsv *p;
+	int lock;
+
+	pin_dir = portrsv_pin_dir(pin_dir);
+	portrsv_set_errmsg(NULL);
+	p = open_dirs(pin_dir, state_dir);
+	if (!p)
+		return -errno;
+	/* A store we cannot read only costs the sysctl cleanup: unload must always work. */
+	lock = portrsv_store_begin(state_dir, &s);
+	if (lock >= 0)
+		release_all(p, &s);
+	portrsv_set_errmsg(NULL);
+	portrsv_store_end(lock, &s);
+	portrsv_close(p);
+	return portrsv_unload_progs(pin_dir);
 }

@@ -3,8 +3,8 @@
  * net.ipv4.ip_local_reserved_ports of the calling thread's netns: the kernel's own port
  * choice (bind(0), connect() and sendto() autobind, listen() without bind) skips these
  * ports, so an unassociated socket is never handed a reserved port. (It applies to IPv6
- * too.) Entries the administrator put there are never removed: a block that overlapped
- * them at creation is left in place when deleted (PORTRSV_F_SYSCTL_KEEP).
+ * too.) Ports the administrator put there are never removed: each port entry remembers
+ * whether it was there before portrsv (PORTRSV_PORT_ADMIN, lib.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +49,7 @@ static bool is_set(const unsigned char *bits, unsigned p)
 	return bits[p / 8] & (1 << (p % 8));
 }
 
-static int read_bits(unsigned char *bits)
+int portrsv_sysctl_read(unsigned char *bits)
 {
 	char *buf;
 	ssize_t n;
@@ -75,7 +75,7 @@ static int read_bits(unsigned char *bits)
 	return err;
 }
 
-static int write_bits(const unsigned char *bits)
+int portrsv_sysctl_write(const unsigned char *bits)
 {
 	size_t cap = 1 << 20, len = 0;
 	char *buf = malloc(cap);
@@ -105,30 +105,14 @@ static int write_bits(const unsigned char *bits)
 	return err;
 }
 
-int portrsv_sysctl_add(uint16_t start, uint16_t count, const unsigned char *ours, bool *had)
+int portrsv_sysctl_merge(uint16_t start, uint16_t count)
 {
 	unsigned char bits[NPORTS / 8];
-	int err = read_bits(bits);
-
-	if (err)
-		return err;
-	*had = false;
-	for (unsigned p = start; p < (unsigned)start + count; p++) {
-		*had |= is_set(bits, p) && !(ours && is_set(ours, p));
-		bits[p / 8] |= 1 << (p % 8);
-	}
-	return write_bits(bits);
-}
-
-int portrsv_sysctl_remove(uint16_t start, uint16_t count, const unsigned char *keep)
-{
-	unsigned char bits[NPORTS / 8];
-	int err = read_bits(bits);
+	int err = portrsv_sysctl_read(bits);
 
 	if (err)
 		return err;
 	for (unsigned p = start; p < (unsigned)start + count; p++)
-		if (!keep || !is_set(keep, p))
-			bits[p / 8] &= ~(1 << (p % 8));
-	return write_bits(bits);
+		bits[p / 8] |= 1 << (p % 8);
+	return portrsv_sysctl_write(bits);
 }

@@ -69,14 +69,16 @@ struct portrsv_key {
 /* Value of portrsv_ports. */
 struct portrsv_port {
 	__u16 start;  /* first port of the covering reservation */
-	__u16 pad;
+	__u16 flags;  /* PORTRSV_PORT_ADMIN */
 	__u32 refs;   /* sockets holding this port (bound or allocated); 0 = free for bind(0) */
 };
+
+/* The port was in ip_local_reserved_ports before portrsv put it there: never removed. */
+#define PORTRSV_PORT_ADMIN (1U << 0)
 
 /* Reservation flags. */
 #define PORTRSV_F_PERSISTENT (1U << 0) /* stored, restored at boot */
 #define PORTRSV_F_RUNTIME    (1U << 1) /* lives with the acquiring socket, never stored */
-#define PORTRSV_F_SYSCTL_KEEP (1U << 2) /* ip_local_reserved_ports had some of its ports before */
 
 #define PORTRSV_COMMENT_LEN 64
 
