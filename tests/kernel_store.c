@@ -2703,3 +2703,48 @@ KS_TEST(unload_releases_sysctl)
 	sysctl_text(text, sizeof(text));
 	cr_assert_str_eq(text, "9000", "after delete: [%s]", text);
 }
+
+static bool is_attached(const char *dir)
+{
+	uint64_t *ids = NULL, id;
+	int n = portrsv_attached(kt.pin_dir, &ids);
+	bool found = false;
+
+	cr_assert_eq(portrsv_cgroup_id(dir, &id, NULL), 0);
+	for (int i = 0; i < n; i++)
+		found |= ids[i] == id;
+	free(ids);
+	return found;
+}
+
+/*
+ * load re-attaches every recorded cgroup, not only those it is given; and a store whose
+ * last cgroup was detached attaches nothing at restore, never the whole host.
+ */
+KS_TEST(recorded_cgroups)
+{
+	char sub[PATH_MAX + 8];
+	const char *cg[1] = { kt.cgroup };
+	uint64_t *ids = NULL;
+
+	snprintf(sub, sizeof(sub), "%s/sub", kt.cgroup);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	cr_assert_eq(portrsv_attach(kt.pin_dir, sub), 0);
+	portrsv_close(kt.p);
+	kt.p = NULL;
+	cr_assert_eq(portrsv_unload(kt.pin_dir), 0);
+
+	PORTRSV_OPTS(portrsv_load_opts, o, .cgroups = cg, .n_cgroups = 1);
+	cr_assert_eq(portrsv_load(&o), 0);
+	cr_assert(is_attached(kt.cgroup));
+	cr_assert(is_attached(sub), "load did not re-attach the recorded sub-cgroup");
+
+	cr_assert_eq(portrsv_detach(kt.pin_dir, sub), 0);
+	cr_assert_eq(portrsv_detach(kt.pin_dir, kt.cgroup), 0);
+	cr_assert_eq(portrsv_unload(kt.pin_dir), 0);
+	PORTRSV_OPTS(portrsv_restore_opts, r);
+	cr_assert_eq(portrsv_restore(&r), 0);
+	cr_assert_eq(portrsv_attached(kt.pin_dir, &ids), 0, "restore attached something");
+	free(ids);
+	cr_assert_eq(rmdir(sub), 0);
+}

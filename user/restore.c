@@ -280,6 +280,25 @@ static int record_cgroup(struct portrsv_store *s, const char *dir)
 	return portrsv_store_add_cgroup(s, path);
 }
 
+/* The stored cgroups that exist; the others are reported. *live is malloc'ed. */
+static int live_cgroups(struct applier *a, const struct portrsv_store *s, const char ***live)
+{
+	size_t n = 0;
+
+	*live = calloc(s->ncgroups ? s->ncgroups : 1, sizeof(**live));
+	if (!*live)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->ncgroups; i++) {
+		int e = portrsv_cgroup_id(s->cgroups[i], NULL, NULL);
+
+		if (e)
+			skip(a, "skipped cgroup %s: %s", s->cgroups[i], strerror(-e));
+		else
+			(*live)[n++] = s->cgroups[i];
+	}
+	return (int)n;
+}
+
 int portrsv_load(const struct portrsv_load_opts *opts)
 {
 	const char *const *cgroups = OPTS_GET(opts, cgroups, NULL);
@@ -288,8 +307,11 @@ int portrsv_load(const struct portrsv_load_opts *opts)
 	const char *state_dir = portrsv_state_dir(OPTS_GET(opts, state_dir, NULL));
 	struct applier a = { .report = OPTS_GET(opts, report, NULL), .ctx = OPTS_GET(opts, ctx, NULL) };
 	struct portrsv_store s;
+	const char **live = NULL;
+	uint64_t *ids = NULL;
 	char root[PATH_MAX];
-	int lock, err = 0;
+	int lock, err = 0, n_live;
+	bool first;
 
 	if (!OPTS_VALID(opts, portrsv_load_opts) || (n_cgroups && !cgroups))
 		return -EINVAL;
@@ -301,10 +323,19 @@ int portrsv_load(const struct portrsv_load_opts *opts)
 	lock = begin(state_dir, &s);
 	if (lock < 0)
 		return lock;
-	err = portrsv_load_progs(pin_dir, cgroups, n_cgroups, true);
+	/* The whole host is the default of a first load only: loaded again without --cgroup,
+	 * or with cgroups on record, load upgrades and re-attaches what is recorded. */
+	first = s.ncgroups == 0 && portrsv_attached(pin_dir, &ids) <= 0;
+	free(ids);
+	n_live = live_cgroups(&a, &s, &live);
+	err = n_live < 0 ? n_live : 0;
+	if (!err)
+		err = portrsv_load_progs(pin_dir, cgroups, n_cgroups, !n_cgroups && first);
+	for (int i = 0; i < n_live && !err; i++)
+		err = portrsv_attach_progs(pin_dir, live[i]);
 	for (size_t i = 0; i < n_cgroups && !err; i++)
 		err = record_cgroup(&s, cgroups[i]);
-	if (!err && !n_cgroups) {
+	if (!err && !n_cgroups && first) {
 		err = portrsv_cgroup2_mount(root, sizeof(root));
 		if (!err)
 			err = record_cgroup(&s, root);
@@ -315,6 +346,7 @@ int portrsv_load(const struct portrsv_load_opts *opts)
 		a.p = open_dirs(pin_dir, state_dir);
 		err = a.p ? apply(&a, &s) : -errno;
 	}
+	free(live);
 	portrsv_close(a.p);
 	portrsv_store_end(lock, &s);
 	return err;
@@ -327,35 +359,29 @@ int portrsv_restore(const struct portrsv_restore_opts *opts)
 	struct applier a = { .report = OPTS_GET(opts, report, NULL), .ctx = OPTS_GET(opts, ctx, NULL) };
 	const char **live = NULL;
 	struct portrsv_store s;
-	size_t n_live = 0;
-	int lock, err = 0;
+	int lock, err = 0, n_live = 0;
 
 	if (!OPTS_VALID(opts, portrsv_restore_opts))
 		return -EINVAL;
 	lock = begin(state_dir, &s);
 	if (lock < 0)
 		return lock;
-	live = calloc(s.ncgroups ? s.ncgroups : 1, sizeof(*live));
-	if (!live) {
-		err = -ENOMEM;
+	err = live_cgroups(&a, &s, &live);
+	if (err < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < s.ncgroups; i++) {
-		int e = portrsv_cgroup_id(s.cgroups[i], NULL, NULL);
-
-		if (e)
-			skip(&a, "skipped cgroup %s: %s", s.cgroups[i], strerror(-e));
-		else
-			live[n_live++] = s.cgroups[i];
-	}
+	n_live = err;
+	err = 0;
+	if (!s.ncgroups && s.n && a.report) /* a note, not a failure: nothing to enforce yet */
+		a.report("no enforced cgroup recorded: the reservations are not enforced anywhere "
+			 "(portrsv attach DIR)", a.ctx);
 	a.p = open_dirs(pin_dir, state_dir);
 	if (!a.p && errno == PORTRSV_ENOTLOADED) {
-		/* No cgroup recorded means the default, the whole host; recorded but all gone
-		 * means nothing to attach to, not the whole host. */
-		err = portrsv_load_progs(pin_dir, live, n_live, s.ncgroups == 0);
+		/* Never the whole host by default here: a store whose last cgroup was detached
+		 * must not come back as host-wide enforcement at boot. */
+		err = portrsv_load_progs(pin_dir, live, n_live, false);
 		a.p = err ? NULL : open_dirs(pin_dir, state_dir);
 	} else {
-		for (size_t i = 0; i < n_live && !err; i++)
+		for (int i = 0; i < n_live && !err; i++)
 			err = portrsv_attach_progs(pin_dir, live[i]);
 	}
 	if (!err && !a.p)
