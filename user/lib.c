@@ -308,6 +308,30 @@ int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s)
 	return err;
 }
 
+/*
+ * Does a stored netns name mean the netns (name, cookie) of the caller? The same name, or a
+ * name that resolves to the same cookie: one netns can be named two ways ("-" and
+ * net:[INO]:COOKIE where PID 1's netns cannot be read, a path and its /run/netns name).
+ */
+static bool same_netns(const char *stored, const char *name, uint64_t cookie)
+{
+	uint64_t c;
+	int saved;
+
+	if (!strcmp(stored ? stored : "", name))
+		return true;
+	/* "-" is PID 1's netns; where that cannot be read, the netns restore runs in, which
+	 * is all a sandbox can say: the caller's. */
+	if ((!stored || !*stored) && access("/proc/1/ns/net", R_OK))
+		return true;
+	if (portrsv_netns_enter_name(stored && *stored ? stored : "/proc/1/ns/net", &saved))
+		return false; /* gone: not this live one */
+	if (portrsv_netns_self(&c, NULL))
+		c = 0;
+	portrsv_netns_leave(saved);
+	return c == cookie;
+}
+
 int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
 		   const struct portrsv_create_opts *opts, uint64_t *token)
 {
@@ -362,8 +386,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	for (size_t i = 0; !err && i < s.n; i++) {
 		const struct portrsv_store_entry *o = &s.v[i];
 
-		if (o->proto == proto && !strcmp(o->netns ? o->netns : "", nsname) &&
-		    portrsv_blocks_overlap(o->start, o->count, start, count)) {
+		if (o->proto == proto && portrsv_blocks_overlap(o->start, o->count, start, count) &&
+		    same_netns(o->netns, nsname, netns)) {
 			portrsv_set_errmsg("overlaps stored reservation %s %u+%u", portrsv_proto_name(proto),
 					   o->start, o->count);
 			err = -EEXIST;

@@ -104,12 +104,14 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino)
 }
 
 /*
- * How the store names a netns, so that `portrsv restore` finds it again:
- *   NULL                the host's: that of PID 1, which is where restore runs at boot.
- *                       When PID 1's netns cannot be read (a sandbox), the caller's netns
- *                       counts as the host's.
- *   path                the path the caller gave, or /run/netns/NAME when one matches
- *   net:[INO]:COOKIE    a namespace with no name; found again only while it lives
+ * How the store names a netns, so that `portrsv restore` finds the same one again:
+ *   ""                  the host's: that of PID 1, where restore runs at boot. Only when
+ *                       that can be proved (PID 1's netns is readable and the same).
+ *   path                the path the caller gave, unless it is under /proc: a PID is no
+ *                       name, the next process with that PID may live elsewhere
+ *   /run/netns/NAME     when one is bind-mounted there
+ *   net:[INO]:COOKIE    anything else; found again only while it lives, never after a
+ *                       reboot, and never confused with a later netns of the same inode
  */
 int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *buf, size_t len)
 {
@@ -119,7 +121,7 @@ int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *bu
 	int n = 0;
 	DIR *d;
 
-	if (path) {
+	if (path && strncmp(path, "/proc/", 6)) {
 		if (path[0] == '/')
 			n = snprintf(buf, len, "%s", path);
 		else if (getcwd(cand, sizeof(cand)))
@@ -128,7 +130,7 @@ int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *bu
 			return -errno;
 		return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 	}
-	if (stat("/proc/1/ns/net", &st) != 0 || st.st_ino == ino) {
+	if (stat("/proc/1/ns/net", &st) == 0 && st.st_ino == ino) {
 		buf[0] = '\0';
 		return 0;
 	}
