@@ -25,7 +25,7 @@ LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
-CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) $(LIBBPF_CFLAGS)
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -DPORTRSV_VERSION='"$(VERSION)"' -Iinclude -Iuser -I$(OUT) $(LIBBPF_CFLAGS)
 LIBCFLAGS := -fPIC -fvisibility=hidden
 BPFCFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Iinclude -Wall -Werror
 
@@ -58,7 +58,7 @@ FUZZ_OUT     := $(OUT)/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		$(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
-FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c
+FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c user/dirs.c
 FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args
 
 .DELETE_ON_ERROR:

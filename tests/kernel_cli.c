@@ -1282,25 +1282,25 @@ KT_TEST(cli, netns_option)
 ParameterizedTestParameters(cli, bad_paths)
 {
 	static struct words_row rows[] = {
-		{ "owner missing", 6, { "add", "tcp", "7000", "10", "--owner", NOWHERE }, 4,
+		{ "owner missing", 6, { "add", "tcp", "7000", "10", "--owner", NOWHERE }, 2,
 		  NOWHERE },
 		{ "owner not a cgroup", 6, { "add", "tcp", "7000", "10", "--owner", "/proc" }, 2,
 		  "/proc" },
-		{ "owner empty", 6, { "add", "tcp", "7000", "10", "--owner", "" }, 4, "owner" },
-		{ "netns missing", 6, { "add", "tcp", "7000", "10", "--netns", NOWHERE }, 4,
+		{ "owner empty", 6, { "add", "tcp", "7000", "10", "--owner", "" }, 2, "owner" },
+		{ "netns missing", 6, { "add", "tcp", "7000", "10", "--netns", NOWHERE }, 2,
 		  NOWHERE },
 		{ "netns not a netns", 6, { "add", "tcp", "7000", "10", "--netns", "/proc" }, 2,
 		  "/proc" },
 		{ "netns missing, owner ok", 8,
 		  { "add", "tcp", "7000", "10", "--owner", "@CG@", "--netns", NOWHERE },
-		  4, NOWHERE },
+		  2, NOWHERE },
 		{ "lookup, netns missing", 6,
-		  { "lookup", "tcp", "7000", "10", "--netns", NOWHERE }, 4, NOWHERE },
+		  { "lookup", "tcp", "7000", "10", "--netns", NOWHERE }, 2, NOWHERE },
 		{ "delete, netns missing", 6,
 		  { "delete", "tcp", "7000", "10", "--netns", NOWHERE }, 4, NOWHERE },
-		{ "attach, dir missing", 2, { "attach", NOWHERE }, 4, NOWHERE },
+		{ "attach, dir missing", 2, { "attach", NOWHERE }, 2, NOWHERE },
 		{ "attach, not a cgroup", 2, { "attach", "/proc" }, 2, "/proc" },
-		{ "detach, dir missing", 2, { "detach", NOWHERE }, 4, NOWHERE },
+		{ "detach, dir missing", 2, { "detach", NOWHERE }, 2, NOWHERE },
 	};
 
 	return cr_make_param_array(struct words_row, rows, sizeof(rows) / sizeof(rows[0]));
@@ -1322,7 +1322,7 @@ ParameterizedTest(struct words_row *row, cli, bad_paths, .init = kt_setup, .fini
 ParameterizedTestParameters(cli, failed_load)
 {
 	static struct words_row rows[] = {
-		{ "cgroup missing", 3, { "load", "--cgroup", NOWHERE }, 4, NOWHERE },
+		{ "cgroup missing", 3, { "load", "--cgroup", NOWHERE }, 2, NOWHERE },
 		{ "not a cgroup", 3, { "load", "--cgroup", "/proc" }, 2, "/proc" },
 	};
 
@@ -1526,4 +1526,16 @@ Test(example, not_loaded, .init = setup_missing, .fini = teardown_missing)
 	cr_assert_eq(R.status, 1);
 	cr_assert(strstr(R.err, "CreatePersistentTcpPortReservation returned error: 1062"), "[%s]",
 		  R.err);
+}
+
+/* A pin directory someone else made first (in a world-writable /sys/fs/bpf) is refused. */
+Test(cli, foreign_pin_dir, .init = setup_unloaded, .fini = kt_teardown)
+{
+	cr_assert_eq(mkdir(kt.pin_dir, 0777), 0);
+	cr_assert_eq(chown(kt.pin_dir, 65534, 65534), 0);
+	cli("load", "--cgroup", kt.cgroup, NULL);
+	cr_assert_eq(R.status, 5, "load into a foreign pin dir: exit %d [%s]", R.status, R.err);
+	cr_assert(strstr(R.err, "owned by uid 65534"), "[%s]", R.err);
+	cr_assert(one_line(R.err), "[%s]", R.err);
+	cr_assert_eq(rmdir(kt.pin_dir), 0, "load put something into the foreign pin dir");
 }

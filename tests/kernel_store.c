@@ -2757,3 +2757,32 @@ KS_TEST(recorded_cgroups)
 	free(ids);
 	cr_assert_eq(rmdir(sub), 0);
 }
+
+/* A stored reservation restore had to skip (owner gone, netns gone) can still be deleted. */
+KS_TEST(delete_stale)
+{
+	char text[1024], gone[PATH_MAX], *now;
+
+	subcg(gone, sizeof(gone), "gone");
+	snprintf(text, sizeof(text),
+		 "portrsv-store 1\n"
+		 "cgroup %s\n"
+		 "resv tcp 7000 10 0x00000000000000a1 - %s 2026-01-01T00:00:00Z gone-owner\n"
+		 "resv udp 7000 10 0x00000000000000a2 /run/netns/portrsv-test-gone - "
+		 "2026-01-01T00:00:00Z gone-netns\n",
+		 kt.cgroup, gone);
+	spit_file(store_path(), text, strlen(text));
+	cli("restore", NULL);
+	cr_assert_eq(R.status, 1, "[%s]", R.err);
+	cli("delete", "tcp", "7000", "10", NULL);
+	cr_assert_eq(R.status, 0, "delete of the stale owner's block: exit %d [%s]", R.status, R.err);
+	cli("delete", "udp", "7000", "10", "--netns", "/run/netns/portrsv-test-gone", NULL);
+	cr_assert_eq(R.status, 0, "delete in a netns that is gone: exit %d [%s]", R.status, R.err);
+	now = store_text();
+	cr_assert(!strstr(now, "resv "), "stale lines left: [%s]", now);
+	free(now);
+	cli("delete", "udp", "7000", "10", "--netns", "/run/netns/portrsv-test-gone", NULL);
+	cr_assert_eq(R.status, 4, "second delete: exit %d [%s]", R.status, R.err);
+	cli("restore", NULL);
+	cr_assert_eq(R.status, 0, "restore after the cleanup: exit %d [%s]", R.status, R.err);
+}

@@ -67,7 +67,7 @@ Test(errors, pinned)
 
 struct text_case {
 	int err;
-	char text[64];
+	char text[96];
 };
 
 ParameterizedTestParameters(errors, strerror)
@@ -77,8 +77,8 @@ ParameterizedTestParameters(errors, strerror)
 		{ EEXIST, "overlaps an existing reservation" },
 		{ EADDRINUSE, "a port of the block is in use" },
 		{ ENOENT, "no such reservation" },
-		{ EPERM, "permission denied (changing reservations needs root)" },
-		{ EACCES, "permission denied (changing reservations needs root)" },
+		{ EPERM, "permission denied (portrsv needs root, or CAP_BPF and CAP_NET_ADMIN)" },
+		{ EACCES, "permission denied (portrsv needs root, or CAP_BPF and CAP_NET_ADMIN)" },
 		{ ERANGE, "block passes port 65535" },
 	};
 

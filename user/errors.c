@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <string.h>
 #include "internal.h"
@@ -56,9 +58,28 @@ PORTRSV_API const char *portrsv_strerror(int err)
 		return "no such reservation";
 	case EPERM:
 	case EACCES:
-		return "permission denied (changing reservations needs root)";
+		return "permission denied (portrsv needs root, or CAP_BPF and CAP_NET_ADMIN)";
 	case ERANGE:
 		return "block passes port " STR(PORTRSV_PORT_MAX);
 	}
 	return strerror(err);
+}
+
+static __thread char errmsg[512];
+
+void portrsv_set_errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	errmsg[0] = '\0';
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+}
+
+const char *portrsv_errmsg(void)
+{
+	return errmsg;
 }

@@ -92,6 +92,9 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
  * calling thread's netns (TCP in any state, UDP; IPv4 and IPv6)? 1 yes, 0 no, -errno. */
 int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t count);
 
+/* dirs.c: make or check a directory that must be ours and 0700 (-EPERM if someone else's). */
+int portrsv_private_dir(const char *path);
+
 /* fault.c: PORTRSV_FAULT=point kills the process there (crash tests). */
 void portrsv_fault(const char *point);
 

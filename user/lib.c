@@ -28,25 +28,6 @@
 
 #define TOKEN_TRIES 16
 
-static __thread char errmsg[512];
-
-void portrsv_set_errmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	errmsg[0] = '\0';
-	if (!fmt)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
-	va_end(ap);
-}
-
-const char *portrsv_errmsg(void)
-{
-	return errmsg;
-}
-
 bool portrsv_proto_valid(int proto)
 {
 	return proto == PORTRSV_TCP || proto == PORTRSV_UDP;
@@ -458,6 +439,47 @@ static int find_exact(struct portrsv *p, int proto, uint16_t start, uint16_t cou
 	return 0;
 }
 
+/*
+ * A stored reservation the kernel does not have (restore skipped it: its owner or netns is
+ * gone) must still be deletable, or it would hold its ports in the store forever. -ENOENT
+ * when there is none; 1 when it was removed from the store (nothing left to do).
+ */
+static int delete_stored_only(struct portrsv *p, struct portrsv_store *s, int proto,
+			      uint16_t start, uint16_t count, const char *ns)
+{
+	char name[PATH_MAX];
+	uint64_t cookie = 0, ino;
+	bool live;
+	int err, saved;
+
+	live = portrsv_netns_enter(ns, &saved) == 0;
+	if (live) {
+		err = portrsv_netns_self(&cookie, &ino);
+		portrsv_netns_leave(saved);
+		if (!err)
+			err = portrsv_netns_name(ns, ino, cookie, name, sizeof(name));
+		if (err)
+			return err;
+	} else if (ns && ns[0] == '/') {
+		snprintf(name, sizeof(name), "%s", ns); /* a netns that is gone, named as stored */
+	} else {
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct portrsv_store_entry *o = &s->v[i];
+
+		if ((int)o->proto != proto || o->start != start || o->count != count)
+			continue;
+		if (strcmp(o->netns ? o->netns : "", name) &&
+		    !(live && same_netns(o->netns, name, cookie)))
+			continue;
+		portrsv_store_remove(s, i);
+		err = portrsv_store_commit(p->state_dir, s);
+		return err ? err : 1;
+	}
+	return -ENOENT;
+}
+
 int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
 		   const struct portrsv_ns_opts *opts)
 {
@@ -473,8 +495,10 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	if (lock < 0)
 		return lock;
 	err = find_exact(p, proto, start, count, opts, &k, &r);
+	if (err == -ENOENT)
+		err = delete_stored_only(p, &s, proto, start, count, OPTS_GET(opts, netns, NULL));
 	if (err)
-		goto out;
+		goto out; /* 1: it lived in the store only, and is gone from there */
 	/* The store first: once the delete is durable the kernel follows; a crash in between
 	 * leaves an extra reservation in the kernel, which restore removes. */
 	for (size_t i = 0; i < s.n; i++) {
@@ -494,7 +518,7 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	}
 out:
 	portrsv_store_end(lock, &s);
-	return err;
+	return err < 0 ? err : 0;
 }
 
 int portrsv_lookup(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,

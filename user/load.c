@@ -85,13 +85,6 @@ static int ensure_bpffs(const char *pin_dir)
 	return on_bpffs(dir) ? 0 : -EINVAL;
 }
 
-static int mkdir_0700(const char *path)
-{
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return -errno;
-	return chmod(path, 0700) ? -errno : 0;
-}
-
 static int mkdir_parents(const char *path)
 {
 	char buf[PATH_MAX];
@@ -105,7 +98,7 @@ static int mkdir_parents(const char *path)
 			return -errno;
 		*s = '/';
 	}
-	err = mkdir_0700(buf);
+	err = portrsv_private_dir(buf);
 	return err;
 }
 
@@ -176,7 +169,7 @@ static int attach_all(const char *pin_dir, const char *cgroup_dir, const int *pr
 		return err;
 	err = link_dir(ldir, sizeof(ldir), pin_dir, cgid);
 	if (!err)
-		err = mkdir_0700(ldir);
+		err = portrsv_private_dir(ldir);
 	if (err)
 		return err;
 	cg_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -322,9 +315,9 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 	if (!err)
 		err = mkdir_parents(pin_dir);
 	if (!err && path_fmt(path, sizeof(path), "%s/progs", pin_dir) == 0)
-		err = mkdir_0700(path);
+		err = portrsv_private_dir(path);
 	if (!err && path_fmt(path, sizeof(path), "%s/links", pin_dir) == 0)
-		err = mkdir_0700(path);
+		err = portrsv_private_dir(path);
 	if (err)
 		return err;
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "internal.h"
 
 #define MAX_CGROUPS 64
@@ -52,13 +53,16 @@ static int fail(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* The library's detail (a store's file and line, ...) says it all, and more than errno. */
+	if (portrsv_errmsg()[0]) {
+		fprintf(stderr, "portrsv: %s: %s\n", cmd, portrsv_errmsg());
+		return portrsv_errno_to_exit(err);
+	}
 	fprintf(stderr, "portrsv: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	/* The library's detail (a store's file and line, ...) says more than errno. */
-	fprintf(stderr, "%s%s\n", fmt[0] ? ": " : "",
-		portrsv_errmsg()[0] ? portrsv_errmsg() : portrsv_strerror(err));
+	fprintf(stderr, "%s%s\n", fmt[0] ? ": " : "", portrsv_strerror(err));
 	return portrsv_errno_to_exit(err);
 }
 
@@ -79,9 +83,16 @@ static int usage_error(const char *fmt, ...)
 /* A path of the command line that does not name what it must (what: "owner cgroup", ...). */
 static int fail_path(int err, const char *what, const char *path)
 {
-	fprintf(stderr, "portrsv: %s: %s '%s': %s\n", cmd, what, path,
-		err == -EINVAL ? "wrong kind of file" : strerror(-err));
-	return portrsv_errno_to_exit(err);
+	char mnt[PATH_MAX] = "";
+
+	if (err == -EINVAL && strstr(what, "cgroup") && !portrsv_cgroup2_mount(mnt, sizeof(mnt)))
+		fprintf(stderr, "portrsv: %s: %s '%s': not a cgroup v2 directory (cgroup2 is "
+			"mounted at %s)\n", cmd, what, path, mnt);
+	else
+		fprintf(stderr, "portrsv: %s: %s '%s': %s\n", cmd, what, path,
+			err == -EINVAL ? "wrong kind of file" : strerror(-err));
+	/* A path that names nothing is a bad argument, not a reservation "not found" (4). */
+	return err == -ENOENT || err == -EINVAL ? PORTRSV_EXIT_USAGE : portrsv_errno_to_exit(err);
 }
 
 static int check_cgroup(const char *what, const char *dir)
@@ -215,8 +226,6 @@ static void report(const char *msg, void *ctx)
 /* load and restore: what could not be applied was reported line by line; exit 1 then. */
 static int applied(int ret)
 {
-	if (ret < 0 && portrsv_errmsg()[0])
-		return fail(ret, "%s", "store"); /* the detail names the file */
 	if (ret < 0)
 		return fail(ret, "%s", portrsv_state_dir(NULL));
 	return ret ? PORTRSV_EXIT_FAILURE : 0;
@@ -333,7 +342,8 @@ static int cmd_delete_lookup(int argc, char **argv)
 	p = open_or_fail(&err);
 	if (!p)
 		return err;
-	err = check_netns(a.netns);
+	/* delete also takes a netns that is gone: its reservations may live on in the store. */
+	err = del ? 0 : check_netns(a.netns);
 	if (err) {
 		portrsv_close(p);
 		return err;
@@ -342,6 +352,11 @@ static int cmd_delete_lookup(int argc, char **argv)
 	err = del ? portrsv_delete(p, proto, start, count, &o)
 		  : portrsv_lookup(p, proto, start, count, &o, &token);
 	portrsv_close(p);
+	if (err == -ENOENT && a.netns && access(a.netns, F_OK)) {
+		fprintf(stderr, "portrsv: %s: netns %s does not exist, and the store has no %s "
+			"%u+%u for it\n", cmd, a.netns, a.pos[0], start, count);
+		return portrsv_errno_to_exit(err);
+	}
 	if (err)
 		return fail(err, "%s %u+%u", a.pos[0], start, count);
 	if (!del)
@@ -487,8 +502,11 @@ static int cmd_why(int argc, char **argv)
 	PORTRSV_OPTS(portrsv_ns_opts, o, .netns = a.netns);
 	err = portrsv_query(p, proto, port, &o, &r);
 	portrsv_close(p);
-	if (err == -ENOENT)
-		return fail(err, "%s %u is outside every reservation", a.pos[0], port);
+	if (err == -ENOENT) {
+		fprintf(stderr, "portrsv: why: %s %u is outside every reservation%s%s\n",
+			a.pos[0], port, a.netns ? " in netns " : "", a.netns ? a.netns : "");
+		return PORTRSV_EXIT_NOTFOUND;
+	}
 	if (err)
 		return fail(err, "%s %u", a.pos[0], port);
 	owner_path(r.owner_cgid, owner, sizeof(owner));
@@ -632,8 +650,14 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (argc < 2)
-		return usage_error("no command");
+	if (argc < 2) {
+		fprintf(stderr, "portrsv: no command (see 'portrsv --help')\n");
+		return PORTRSV_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("portrsv %s\n", PORTRSV_VERSION);
+		return 0;
+	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage_text, stdout);
 		return 0;

@@ -602,13 +602,7 @@ out:
 
 static int ensure_dir(const char *dir)
 {
-	struct stat st;
-
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	if (stat(dir, &st))
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	return portrsv_private_dir(dir);
 }
 
 int portrsv_store_write(const char *dir, const struct portrsv_store *s)
