@@ -1539,3 +1539,45 @@ Test(cli, foreign_pin_dir, .init = setup_unloaded, .fini = kt_teardown)
 	cr_assert(one_line(R.err), "[%s]", R.err);
 	cr_assert_eq(rmdir(kt.pin_dir), 0, "load put something into the foreign pin dir");
 }
+
+/* status fails, naming each cause, when enforcement has quietly weakened; restore mends. */
+KT_TEST(cli, status_problems)
+{
+	char sub[PATH_MAX + 8];
+
+	add_ok("tcp", "7000", "10");
+	cli("status", NULL);
+	cr_assert_eq(R.status, 0, "healthy status: exit %d [%s]", R.status, R.err);
+
+	kt_write("/proc/sys/net/ipv4/ip_local_reserved_ports", "\n");
+	cli("status", NULL);
+	cr_assert_eq(R.status, 1, "status after the sysctl was reset: exit %d", R.status);
+	cr_assert(strstr(R.err, "ip_local_reserved_ports of this netns lacks 10 reserved ports"),
+		  "[%s]", R.err);
+	cli("restore", NULL);
+	cr_assert_eq(R.status, 0, "restore: [%s]", R.err);
+	cli("status", NULL);
+	cr_assert_eq(R.status, 0, "status after restore: exit %d [%s]", R.status, R.err);
+
+	/* A service restart recreates its cgroup: same path, new id, no programs. */
+	snprintf(sub, sizeof(sub), "%s/svc", kt.cgroup);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	cli("attach", sub, NULL);
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	cr_assert_eq(rmdir(sub), 0);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	cli("status", "--json", NULL);
+	cr_assert_eq(R.status, 1, "status with a recreated cgroup: exit %d", R.status);
+	cr_assert(strstr(R.err, "is gone"), "[%s]", R.err);
+	cr_assert(strstr(R.err, "is not enforced"), "[%s]", R.err);
+	cr_assert(strstr(R.out, "\"problems\": [\""), "[%s]", R.out);
+	cli("restore", NULL);
+	cr_assert_eq(R.status, 0, "restore: [%s]", R.err);
+	cli("detach", sub, NULL);
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	cli("load", "--cgroup", kt.cgroup, NULL); /* drops the link of the gone cgroup */
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	cli("status", NULL);
+	cr_assert_eq(R.status, 0, "status after mending: exit %d [%s]", R.status, R.err);
+	cr_assert_eq(rmdir(sub), 0);
+}

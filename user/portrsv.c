@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "store.h"
 
 #define MAX_CGROUPS 64
 
@@ -517,9 +518,79 @@ static int cmd_why(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * What `status` checks beyond "loaded": the things that quietly weaken enforcement. Each
+ * problem is one line in probs (and later on stderr).
+ */
+struct health {
+	char probs[8][PATH_MAX + 160];
+	int n;
+};
+
+static void problem(struct health *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(struct health *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (h->n == 8)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(h->probs[h->n++], sizeof(h->probs[0]), fmt, ap);
+	va_end(ap);
+}
+
+static void check_health(struct health *h, const struct portrsv_reservation *v, int n,
+			 const uint64_t *ids, int nids)
+{
+	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
+	char path[PATH_MAX], err[512];
+	struct portrsv_store s;
+	uint64_t cookie, id;
+	unsigned missing = 0, first = 0;
+
+	for (int i = 0; i < nids; i++)
+		if (portrsv_cgroup_path(ids[i], path, sizeof(path)))
+			problem(h, "enforced cgroup id %" PRIu64 " is gone (recreated? run "
+				"'portrsv restore')", ids[i]);
+	for (int i = 0; i < n; i++)
+		if (v[i].owner_cgid && portrsv_cgroup_path(v[i].owner_cgid, path, sizeof(path)))
+			problem(h, "owner cgroup of %s %u+%u is gone (recreated? run 'portrsv restore')",
+				portrsv_proto_name(v[i].proto), v[i].start, v[i].count);
+	if (portrsv_store_read(portrsv_state_dir(NULL), &s, err, sizeof(err))) {
+		problem(h, "%s", err);
+	} else {
+		for (size_t i = 0; i < s.ncgroups; i++) {
+			bool on = false;
+
+			if (!portrsv_cgroup_id(s.cgroups[i], &id, NULL))
+				for (int j = 0; j < nids; j++)
+					on |= ids[j] == id;
+			if (!on)
+				problem(h, "stored cgroup %s is not enforced (run 'portrsv restore')",
+					s.cgroups[i]);
+		}
+		portrsv_store_free(&s);
+	}
+	/* ip_local_reserved_ports of this netns: a sysctl.d or an admin may have rewritten it. */
+	if (portrsv_netns_self(&cookie, NULL) || portrsv_sysctl_read(bits))
+		return;
+	for (int i = 0; i < n; i++) {
+		if (v[i].netns_cookie != cookie)
+			continue;
+		for (uint32_t p = v[i].start; p < (uint32_t)v[i].start + v[i].count; p++)
+			if (!(bits[p / 8] & (1 << (p % 8))) && !missing++)
+				first = p;
+	}
+	if (missing)
+		problem(h, "ip_local_reserved_ports of this netns lacks %u reserved ports (first: %u): "
+			"autobind may hand them out; run 'portrsv restore'", missing, first);
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct portrsv_reservation *v = NULL;
+	struct health h = { .n = 0 };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
 	struct portrsv *p;
@@ -545,12 +616,15 @@ static int cmd_status(int argc, char **argv)
 	}
 	n = portrsv_list(p, &v);
 	portrsv_close(p);
-	free(v);
 	if (n < 0)
 		return fail(n, "%s", portrsv_pin_dir(NULL));
 	nids = portrsv_attached(NULL, &ids);
-	if (nids < 0)
+	if (nids < 0) {
+		free(v);
 		return fail(nids, "%s", portrsv_pin_dir(NULL));
+	}
+	check_health(&h, v, n, ids, nids);
+	free(v);
 	if (a.json) {
 		printf("{\"loaded\": true, \"pin_dir\": ");
 		json_string(portrsv_pin_dir(NULL));
@@ -572,10 +646,19 @@ static int cmd_status(int argc, char **argv)
 			printf("  %s (id %" PRIu64 ")\n", path, ids[i]);
 		}
 	}
-	if (a.json)
+	if (a.json) {
+		printf("], \"problems\": [");
+		for (int i = 0; i < h.n; i++) {
+			printf("%s", i ? ", " : "");
+			json_string(h.probs[i]);
+		}
 		printf("]}\n");
+	}
 	free(ids);
-	return 0;
+	/* Degraded enforcement is a failure an operator must see: each problem on stderr. */
+	for (int i = 0; i < h.n; i++)
+		fprintf(stderr, "portrsv: status: %s\n", h.probs[i]);
+	return h.n ? PORTRSV_EXIT_FAILURE : 0;
 }
 
 static volatile int stop_monitor;
