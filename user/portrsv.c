@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include "internal.h"
 #include "store.h"
 
@@ -214,8 +216,19 @@ static struct portrsv *open_or_fail(int *status)
 {
 	struct portrsv *p = portrsv_open(NULL);
 
-	if (!p)
+	struct statfs sf;
+
+	/* `ip netns exec` mounts a fresh /sys: the pins are there, just not visible. */
+	if (!p && errno == PORTRSV_ENOTLOADED &&
+	    !strncmp(portrsv_pin_dir(NULL), "/sys/fs/bpf/", 12) && statfs("/sys/fs/bpf", &sf) == 0 &&
+	    sf.f_type != BPF_FS_MAGIC) {
+		fprintf(stderr, "portrsv: %s: %s: not loaded, or hidden: /sys/fs/bpf is not a bpf "
+			"filesystem here (under 'ip netns exec'? use --netns instead)\n", cmd,
+			portrsv_pin_dir(NULL));
+		*status = PORTRSV_EXIT_NOTLOADED;
+	} else if (!p) {
 		*status = fail(-errno, "%s", portrsv_pin_dir(NULL));
+	}
 	return p;
 }
 
