@@ -37,6 +37,17 @@ bool portrsv_proto_valid(int proto);
 void portrsv_set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 		    struct portrsv_resv *r, uint64_t *token);
+/* One reservation of a batch: in, proto start r token (0 = new); out, token and err. */
+struct portrsv_item {
+	int proto;
+	uint16_t start;
+	struct portrsv_resv r;
+	uint64_t token;
+	int err;
+	uint32_t claimed; /* ports inserted, for the undo */
+};
+int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item *items,
+			  size_t n);
 int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
 		      const struct portrsv_resv *r, bool sysctl);
 void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
@@ -91,6 +102,8 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 /* sockdiag.c: is any port of [start, start+count) in use by a socket of proto in the
  * calling thread's netns (TCP in any state, UDP; IPv4 and IPv6)? 1 yes, 0 no, -errno. */
 int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t count);
+/* Every port in use by a socket of proto, as a 65536-bit map (one dump for many blocks). */
+int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits);
 
 /* dirs.c: make or check a directory that must be ours and 0700 (-EPERM if someone else's). */
 int portrsv_private_dir(const char *path);

@@ -157,25 +157,17 @@ void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_
 }
 
 /*
- * Insert the ports of a block (step 1) and merge them into ip_local_reserved_ports, noting
- * per port whether the administrator had it there already. The sysctl is written before
- * sock_diag looks: from then on no autobind can take a port of the block. Returns the
- * number of ports inserted in *n, for the undo.
+ * Insert the ports of a block (step 1) and mark them in bits, the netns's
+ * ip_local_reserved_ports, noting per port whether the administrator had it there already.
+ * Sets *n to the number of ports inserted, for the undo.
  */
 static int claim_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
-		       uint16_t count, uint32_t *n)
+		       uint16_t count, unsigned char *bits, uint32_t *n)
 {
 	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
-	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
-	bool changed = false;
 	int err;
 
 	*n = 0;
-	err = portrsv_sysctl_read(bits);
-	if (err) {
-		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
-		return err;
-	}
 	for (uint32_t port = start; port < (uint32_t)start + count; port++, (*n)++) {
 		struct portrsv_key k = key_of(netns, proto, port), o = key_of(netns, other, port);
 		struct portrsv_port pv = { .start = start }, ov;
@@ -188,52 +180,90 @@ static int claim_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t st
 		err = bpf_map_update_elem(p->ports_fd, &k, &pv, BPF_NOEXIST);
 		if (err)
 			return map_err(err);
-		if (!BIT_SET(bits, port)) {
-			bits[port / 8] |= 1 << (port % 8);
-			changed = true;
-		}
+		bits[port / 8] |= 1 << (port % 8);
 	}
-	if (changed && (err = portrsv_sysctl_write(bits)))
-		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
-	return err;
+	return 0;
+}
+
+static bool any_set(const unsigned char *bits, uint16_t start, uint16_t count)
+{
+	for (uint32_t port = start; port < (uint32_t)start + count; port++)
+		if (BIT_SET(bits, port))
+			return true;
+	return false;
 }
 
 /*
- * Steps 1-4 of the header comment, in the calling thread's netns, plus the ports in this
- * netns's ip_local_reserved_ports. *token in: the token to use (restore) or 0 for a new one.
+ * Steps 1-4 of the header comment for many reservations of the calling thread's netns at
+ * once (restore applies thousands at boot): the sysctl is read and written once, the
+ * socket tables dumped once. Step 1 for all comes before the one sock_diag, and the sysctl
+ * is written before it too: from then on no bind and no autobind can take a port of any of
+ * the blocks. item->token in: the token to use, or 0 for a new one. Each item gets its own
+ * err; returns the first failure that is not an item's own (the sysctl, sock_diag).
  */
+int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item *items,
+			  size_t n)
+{
+	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8], used[2][(PORTRSV_PORT_MAX + 1) / 8];
+	int err;
+
+	err = portrsv_sysctl_read(bits);
+	if (err) {
+		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+		for (size_t i = 0; i < n; i++)
+			items[i].err = err;
+		return err;
+	}
+	for (size_t i = 0; i < n; i++)
+		items[i].err = claim_ports(p, netns, items[i].proto, items[i].start,
+					   items[i].r.count, bits, &items[i].claimed);
+	err = portrsv_sysctl_write(bits);
+	if (err)
+		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+	if (!err)
+		err = portrsv_ports_in_use_map(PORTRSV_TCP, used[0]);
+	if (!err)
+		err = portrsv_ports_in_use_map(PORTRSV_UDP, used[1]);
+	if (err == -ENOENT)
+		err = -EOPNOTSUPP; /* no inet_diag for proto: "not found" would mislead */
+	for (size_t i = 0; i < n; i++) {
+		struct portrsv_item *it = &items[i];
+		struct portrsv_token tv = { .resv = key_of(netns, it->proto, it->start) };
+		uint64_t t = it->token;
+
+		if (!it->err && err)
+			it->err = err;
+		if (!it->err && any_set(used[it->proto == PORTRSV_UDP], it->start, it->r.count))
+			it->err = -EADDRINUSE;
+		if (!it->err)
+			it->err = put_token(p, &tv, &t);
+		if (!it->err) {
+			it->r.token = t;
+			it->err = map_err(bpf_map_update_elem(p->resv_fd, &tv.resv, &it->r,
+							      BPF_NOEXIST));
+			if (it->err)
+				bpf_map_delete_elem(p->tokens_fd, &t);
+		}
+		if (it->err)
+			portrsv_release_ports(p, netns, it->proto, it->start, it->claimed, true);
+		else
+			it->token = t;
+	}
+	return err;
+}
+
+/* One reservation: see portrsv_reserve_batch. */
 int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 		    struct portrsv_resv *r, uint64_t *token)
 {
-	struct portrsv_token tv = { .resv = key_of(netns, proto, start) };
-	uint64_t t = *token;
-	uint32_t n;
-	int err;
+	struct portrsv_item it = { .proto = proto, .start = start, .r = *r, .token = *token };
 
-	err = claim_ports(p, netns, proto, start, r->count, &n);
-	if (err)
-		goto undo;
-	err = portrsv_ports_in_use(proto, start, r->count);
-	if (err == 1)
-		err = -EADDRINUSE;
-	else if (err == -ENOENT)
-		err = -EOPNOTSUPP; /* no inet_diag for proto: "not found" would mislead */
-	if (err)
-		goto undo;
-	err = put_token(p, &tv, &t);
-	if (err)
-		goto undo;
-	r->token = t;
-	err = bpf_map_update_elem(p->resv_fd, &tv.resv, r, BPF_NOEXIST);
-	if (err) {
-		bpf_map_delete_elem(p->tokens_fd, &t);
-		goto undo;
+	portrsv_reserve_batch(p, netns, &it, 1);
+	if (!it.err) {
+		*r = it.r;
+		*token = it.token;
 	}
-	*token = t;
-	return 0;
-undo:
-	portrsv_release_ports(p, netns, proto, start, n, true);
-	return map_err(err);
+	return it.err;
 }
 
 /* Remove a reservation from the maps and, when sysctl, its ports from the calling thread's

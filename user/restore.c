@@ -131,31 +131,68 @@ static void remove_extra(struct applier *a, const struct portrsv_store *s,
 	portrsv_unreserve(a->p, &x->k, &x->r, false);
 }
 
-static void add_missing(struct applier *a, const struct portrsv_store_entry *e,
-			const struct resolved *r)
+/*
+ * Add the stored reservations of one netns that the kernel lacks, in one batch, and merge
+ * the ports of those it has into the netns's sysctl (reset when the netns was renewed).
+ * Entries with another netns are left for their own call; done[] marks what was handled.
+ */
+static void add_netns(struct applier *a, const struct portrsv_store *s,
+		      const struct resolved *rs, bool *done, size_t first)
 {
-	struct portrsv_resv v = {
-		.count = e->count, .flags = PORTRSV_F_PERSISTENT, .owner_cgid = r->cgid,
-		.owner_level = r->level, .created = e->created,
-	};
-	uint64_t ino, token = e->token;
+	const struct portrsv_store_entry *e0 = &s->v[first];
+	struct portrsv_item *items = calloc(s->n, sizeof(*items));
+	size_t *idx = calloc(s->n, sizeof(*idx)), n = 0;
+	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
+	uint64_t ino = 0;
 	int err, saved;
 
-	memcpy(v.comment, e->comment, sizeof(v.comment));
-	err = portrsv_netns_enter_name(e->netns, &saved);
-	if (err)
-		goto out;
-	err = portrsv_netns_self(NULL, &ino);
-	v.netns_ino = ino;
-	if (!err && !r->present)
-		err = portrsv_reserve(a->p, r->netns, e->proto, e->start, &v, &token);
-	else if (!err)
-		err = portrsv_sysctl_merge(e->start, e->count); /* the netns's sysctl was reset */
-	portrsv_netns_leave(saved);
-out:
-	if (err)
-		skip(a, "skipped %s %u+%u in netns %s: %s", portrsv_proto_name(e->proto), e->start,
-		     e->count, ns_label(e), portrsv_strerror(err));
+	err = items && idx ? portrsv_netns_enter_name(e0->netns, &saved) : -ENOMEM;
+	if (!err) {
+		err = portrsv_netns_self(NULL, &ino);
+		if (!err)
+			err = portrsv_sysctl_read(bits);
+		for (size_t i = first; i < s->n && !err; i++) {
+			const struct portrsv_store_entry *e = &s->v[i];
+
+			if (done[i] || !rs[i].ok || rs[i].netns != rs[first].netns)
+				continue;
+			if (rs[i].present) {
+				for (uint32_t p = e->start; p < (uint32_t)e->start + e->count; p++)
+					bits[p / 8] |= 1 << (p % 8);
+				continue;
+			}
+			items[n] = (struct portrsv_item){
+				.proto = e->proto, .start = e->start, .token = e->token,
+				.r = { .count = e->count, .flags = PORTRSV_F_PERSISTENT,
+				       .owner_cgid = rs[i].cgid, .owner_level = rs[i].level,
+				       .created = e->created, .netns_ino = ino },
+			};
+			memcpy(items[n].r.comment, e->comment, sizeof(items[n].r.comment));
+			idx[n++] = i;
+		}
+		if (!err)
+			err = portrsv_sysctl_write(bits);
+		if (!err && n)
+			portrsv_reserve_batch(a->p, rs[first].netns, items, n);
+		portrsv_netns_leave(saved);
+	}
+	for (size_t i = first; i < s->n; i++) {
+		if (done[i] || !rs[i].ok || rs[i].netns != rs[first].netns)
+			continue;
+		done[i] = true;
+		if (err && !rs[i].present)
+			skip(a, "skipped %s %u+%u in netns %s: %s", portrsv_proto_name(s->v[i].proto),
+			     s->v[i].start, s->v[i].count, ns_label(&s->v[i]), portrsv_strerror(err));
+	}
+	for (size_t j = 0; !err && j < n; j++) {
+		const struct portrsv_store_entry *e = &s->v[idx[j]];
+
+		if (items[j].err)
+			skip(a, "skipped %s %u+%u in netns %s: %s", portrsv_proto_name(e->proto),
+			     e->start, e->count, ns_label(e), portrsv_strerror(items[j].err));
+	}
+	free(items);
+	free(idx);
 }
 
 /*
@@ -212,26 +249,56 @@ static void sweep_orphans(struct portrsv *p)
 	free(tokens);
 }
 
+struct by_token {
+	uint64_t token;
+	size_t i;
+};
+
+static int cmp_token(const void *x, const void *y)
+{
+	const struct by_token *a = x, *b = y;
+
+	return a->token < b->token ? -1 : a->token > b->token;
+}
+
 static int apply(struct applier *a, const struct portrsv_store *s)
 {
 	struct resolved *rs = calloc(s->n ? s->n : 1, sizeof(*rs));
+	struct by_token *byt;
 	struct kresv *kv = NULL;
+	bool *done;
 	int n;
 
 	if (!rs)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++)
-		resolve(a, &s->v[i], &rs[i]);
-	n = kernel_persistent(a->p, &kv);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct portrsv_store_entry *e = &s->v[i], *prev = i ? &s->v[i - 1] : NULL;
+
+		/* Thousands of entries share a netns: resolve a name once, not per entry. */
+		if (prev && rs[i - 1].ok && !e->owner && !strcmp(e->netns ? e->netns : "",
+							      prev->netns ? prev->netns : "")) {
+			rs[i] = (struct resolved){ .netns = rs[i - 1].netns, .ok = true };
+			continue;
+		}
+		resolve(a, e, &rs[i]);
+	}
+	/* Stored tokens are unique: a sorted index finds a kernel reservation's entry. */
+	byt = calloc(s->n ? s->n : 1, sizeof(*byt));
+	n = byt ? kernel_persistent(a->p, &kv) : -ENOMEM;
+	for (size_t i = 0; i < s->n && byt; i++)
+		byt[i] = (struct by_token){ s->v[i].token, i };
+	if (byt)
+		qsort(byt, s->n, sizeof(*byt), cmp_token);
 	for (int j = 0; j < n; j++) {
 		struct kresv *x = &kv[j];
+		struct by_token want = { x->r.token, 0 }, *f;
 		bool keep = false;
 
-		for (size_t i = 0; i < s->n && !keep; i++) {
-			const struct portrsv_store_entry *e = &s->v[i];
+		f = bsearch(&want, byt, s->n, sizeof(*byt), cmp_token);
+		if (f) {
+			const struct portrsv_store_entry *e = &s->v[f->i];
+			size_t i = f->i;
 
-			if (e->token != x->r.token)
-				continue;
 			/* Same token, not resolvable now: not ours to judge, keep it. */
 			keep = !rs[i].ok ||
 			       (rs[i].netns == x->k.netns && e->proto == x->k.proto &&
@@ -243,11 +310,16 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 		if (!keep)
 			remove_extra(a, s, rs, x);
 	}
+	free(byt);
 	if (n >= 0)
 		sweep_orphans(a->p); /* before adding: an orphan port would refuse its block */
-	for (size_t i = 0; i < s->n && n >= 0; i++)
-		if (rs[i].ok)
-			add_missing(a, &s->v[i], &rs[i]);
+	done = calloc(s->n ? s->n : 1, sizeof(*done));
+	for (size_t i = 0; i < s->n && n >= 0 && done; i++)
+		if (rs[i].ok && !done[i])
+			add_netns(a, s, rs, done, i);
+	if (!done && n >= 0)
+		n = -ENOMEM;
+	free(done);
 	free(kv);
 	free(rs);
 	return n < 0 ? n : a->skipped;

@@ -15,9 +15,9 @@
 /* Netlink never builds a dump skb larger than 32 KiB, so nothing is ever truncated. */
 #define DIAG_BUF (32 * 1024)
 
-/* 1 if a socket of the dump sits on a port of [start, start + count), 0 if none. */
-static int dump_has_port(int fd, uint8_t family, uint8_t proto, uint32_t seq, uint16_t start,
-			 uint16_t count, void *buf)
+/* Mark in bits (a 65536-bit map) the local port of every socket of the dump. */
+static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t seq, unsigned char *bits,
+		      void *buf)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -82,13 +82,12 @@ static int dump_has_port(int fd, uint8_t family, uint8_t proto, uint32_t seq, ui
 				continue;
 			d = NLMSG_DATA(nlh);
 			port = ntohs(d->id.idiag_sport);
-			if (port >= start && (uint32_t)(port - start) < count)
-				return 1;
+			bits[port / 8] |= 1 << (port % 8);
 		}
 	}
 }
 
-int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t count)
+int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits)
 {
 	static const uint8_t families[] = { AF_INET, AF_INET6 };
 	void *buf;
@@ -97,6 +96,7 @@ int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t coun
 
 	if (proto != PORTRSV_TCP && proto != PORTRSV_UDP)
 		return -EINVAL;
+	memset(bits, 0, (PORTRSV_PORT_MAX + 1) / 8);
 	buf = malloc(DIAG_BUF);
 	if (!buf)
 		return -ENOMEM;
@@ -107,10 +107,21 @@ int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t coun
 	}
 	/* One socket for both: the second dump only follows a first that ran to its DONE. */
 	for (i = 0; i < sizeof(families) && !rc; i++)
-		rc = dump_has_port(fd, families[i], proto == PORTRSV_TCP ? IPPROTO_TCP : IPPROTO_UDP,
-				   (uint32_t)i + 1, start, count, buf);
+		rc = dump_ports(fd, families[i], proto == PORTRSV_TCP ? IPPROTO_TCP : IPPROTO_UDP,
+				(uint32_t)i + 1, bits, buf);
 	close(fd);
 out:
 	free(buf);
+	return rc;
+}
+
+int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t count)
+{
+	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
+	int rc = portrsv_ports_in_use_map(proto, bits);
+
+	for (uint32_t p = start; !rc && p < (uint32_t)start + count; p++)
+		if (bits[p / 8] & (1 << (p % 8)))
+			rc = 1;
 	return rc;
 }
