@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
+#include <bpf/libbpf.h>
 #include "internal.h"
 #include "store.h"
 
@@ -232,6 +233,23 @@ static struct portrsv *open_or_fail(int *status)
 	return p;
 }
 
+/*
+ * libbpf's own log: shown whole with PORTRSV_DEBUG=1; otherwise its first warning (the
+ * cause; later ones only say that loading failed) is named by a failed load, on one line.
+ */
+static char libbpf_last[256];
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (getenv("PORTRSV_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	if (level == LIBBPF_WARN && !libbpf_last[0]) {
+		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, ap);
+		libbpf_last[strcspn(libbpf_last, "\n")] = '\0';
+	}
+	return 0;
+}
+
 static void report(const char *msg, void *ctx)
 {
 	fprintf(stderr, "portrsv: %s: %s\n", cmd, msg);
@@ -240,6 +258,11 @@ static void report(const char *msg, void *ctx)
 /* load and restore: what could not be applied was reported line by line; exit 1 then. */
 static int applied(int ret)
 {
+	if (ret < 0 && libbpf_last[0] && !portrsv_errmsg()[0]) {
+		fprintf(stderr, "portrsv: %s: %s (PORTRSV_DEBUG=1 shows libbpf's log; maps pinned by "
+			"another version need 'portrsv unload' first)\n", cmd, libbpf_last);
+		return ret == -EINVAL ? PORTRSV_EXIT_FAILURE : portrsv_errno_to_exit(ret);
+	}
 	if (ret < 0)
 		return fail(ret, "%s", portrsv_state_dir(NULL));
 	return ret ? PORTRSV_EXIT_FAILURE : 0;
@@ -746,6 +769,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	libbpf_set_print(libbpf_log);
 	if (argc < 2) {
 		fprintf(stderr, "portrsv: no command (see 'portrsv --help')\n");
 		return PORTRSV_EXIT_USAGE;

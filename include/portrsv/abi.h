@@ -128,9 +128,13 @@ struct portrsv_event {
 	char comm[16];
 };
 
-/* Map capacities. Hash maps are not preallocated: memory follows what is reserved. */
-#define PORTRSV_MAX_PORTS 262144  /* reserved ports, all netns and protocols together */
-#define PORTRSV_MAX_RESV  65536
+/*
+ * Map capacities. Hash maps are not preallocated: memory follows what is reserved, plus a
+ * bucket array of 16 bytes per entry of capacity (2 MiB for the ports). 131072 ports hold
+ * every port of both protocols of one netns; a create past them fails with ENOSPC.
+ */
+#define PORTRSV_MAX_PORTS 131072  /* reserved ports, all netns and protocols together */
+#define PORTRSV_MAX_RESV  32768
 #define PORTRSV_EVENTS_BYTES (256 * 1024)
 
 /*
