@@ -4,6 +4,7 @@
 #   make unit-test-asan   the unit tests built with ASan and UBSan (build/asan/)
 #   make fuzz       libFuzzer on the store parser and argument parsers, FUZZ_SECONDS each
 #   make fuzz-smoke the same for 10 seconds each (what CI runs)
+#   make bench      the benchmarks (root): table, CSV and chart in build/bench-results/
 #   make deps       install the Debian packages the build and tests need
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show the commands
@@ -63,7 +64,7 @@ FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args
 
 .DELETE_ON_ERROR:
 .PHONY: all test unit-test kernel-test check-unit deps clean install examples
-.PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke
+.PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke bench bench-quick
 
 all: $(OUT)/portrsv $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
 
@@ -180,6 +181,19 @@ fuzz: $(FUZZERS)
 
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# Benchmarks (issue 4): the cost of enforcement next to no enforcement and Landlock, as root.
+$(OUT)/bench: tests/bench/bench.c $(OUT)/libportrsv.a $(HDRS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS) -lm
+
+# The full run: prints the table, keeps it with the CSV and the chart in build/bench-results/.
+bench: $(OUT)/bench
+	$(Q)BENCH=$(OUT)/bench tests/bench/run.sh
+
+# What CI runs: proves the benchmark works in seconds; its figures are too noisy to read.
+bench-quick: $(OUT)/bench
+	$(Q)$(OUT)/bench --quick
 
 deps:
 	$(Q)scripts/deps.sh

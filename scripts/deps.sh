@@ -3,8 +3,9 @@
 # are all present. Needs root (apt-get) only when something is missing.
 set -eu
 # libclang-rt-dev: libFuzzer and clang's sanitizer runtimes (make fuzz), only recommended by clang.
+# systemd: systemd-analyze verify of the unit (make test). gnuplot-nox: the chart of make bench.
 pkgs="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libcriterion-dev
-libclang-rt-dev systemd"
+libclang-rt-dev systemd gnuplot-nox"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -2,7 +2,12 @@
 /*
  * portrsv benchmark: what enforcement costs, next to no enforcement and next to Landlock.
  *
- *   build/bench [--quick] [--csv FILE] [--reps N] [--iters N] [--cpu N] [--state-base DIR]
+ *   build/bench [--quick] [--csv FILE] [--reps N] [--iters N] [--cpu N] [--nice N]
+ *               [--state-base DIR] [--profile FAM/CASE|restore]
+ *
+ * How it times (tests/bench/RESULTS.md says why): CPU time of this thread, pinned at nice
+ * -20; every run of a case right next to a run of its family's baseline, after an RCU grace
+ * period; cases in a new random order each repetition; medians of the paired ratios.
  *
  * Runs as root. Everything it makes is its own and is removed on every exit path:
  *   - cgroups  $CGROUP2/portrsv-bench-PID/{plain,r0,r1,r10k,r60k}
@@ -99,6 +104,7 @@ struct bench_landlock_net_port_attr {
 #define LL_RANGE_START 62500 /* Landlock 1,000-port rule set: 62500-63499 */
 #define LL_DENIED_PORT 64000
 #define MAX_REPS 512
+#define MAX_SAMPLES 8192 /* a baseline gets one sample per case of its family and repetition */
 
 enum { INST_R0, INST_R1, INST_R10K, INST_R60K, N_INST };
 static const char *const inst_name[N_INST] = { "r0", "r1", "r10k", "r60k" };
@@ -234,12 +240,12 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(const double *v, int n)
 {
-	double s[1024];
+	static double s[MAX_SAMPLES];
 
 	if (n <= 0)
 		return NAN;
-	if (n > 1024)
-		n = 1024;
+	if (n > MAX_SAMPLES)
+		n = MAX_SAMPLES;
 	memcpy(s, v, n * sizeof(*v));
 	qsort(s, n, sizeof(*s), cmp_double);
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
@@ -247,13 +253,13 @@ static double median(const double *v, int n)
 
 static double percentile(const double *v, int n, double q)
 {
-	double s[1024];
+	static double s[MAX_SAMPLES];
 	int i;
 
 	if (n <= 0)
 		return NAN;
-	if (n > 1024)
-		n = 1024;
+	if (n > MAX_SAMPLES)
+		n = MAX_SAMPLES;
 	memcpy(s, v, n * sizeof(*v));
 	qsort(s, n, sizeof(*s), cmp_double);
 	i = (int)(q * n + 0.999999) - 1; /* ceil(q * n) - 1 */
@@ -570,8 +576,9 @@ struct bcase {
 	int ll_ports;            /* Landlock: ports allowed by its rules */
 	uint16_t port;
 	int x;                   /* chart position: 0 none, 1 one, 2 10k, 3 60k; -1 not on it */
-	double samples[MAX_REPS];
-	double wall_samples[MAX_REPS];
+	double samples[MAX_SAMPLES];
+	double wall_samples[MAX_SAMPLES];
+	double base_samples[MAX_REPS]; /* the baseline measured right next to samples[i] */
 	int nsamples;
 	double med;              /* CPU ns per operation */
 	double wall_med;         /* wall-clock ns per operation */
@@ -859,7 +866,6 @@ static double measure(struct bcase *c, long n, double *wall)
 	double v;
 
 	enter(case_cgroup(c));
-	settle();
 	if (c->kind == K_LANDLOCK)
 		return run_landlock(c, warm, n, wall);
 	if (run_loop(c, warm, &bad) < 0 || (v = run_loop_t(c, n, &bad, wall)) < 0)
@@ -986,6 +992,7 @@ static void stats_pass(long n)
 			if (c->inst < 0)
 				continue;
 			enter(case_cgroup(c));
+			settle();
 			run_loop(c, n / 10 > 50 ? n / 10 : 50, &bad);
 			read_stats(c->inst, a);
 			if (run_loop(c, n, &bad) < 0)
@@ -1127,38 +1134,52 @@ static const struct bcase *base_of(const struct bcase *c)
 }
 
 /*
- * Case a against case b, repetition by repetition (both were measured in each repetition,
- * a few seconds apart): the median of a/b (ratio) or of a - b. Slow drift of the machine
- * between repetitions cancels out; q picks another quantile than the median.
+ * How a case compares, repetition by repetition. Each sample of a case was measured right
+ * next to (just before or just after, at random) a sample of its family's baseline, so that
+ * both saw the same machine: on this kind of shared VM the cost of the whole loop moves by
+ * 20% when the other vCPU gets busy, and only adjacent pairs cancel that.
+ *   CMP_RATIO  case / adjacent baseline      CMP_DIFF  case - adjacent baseline
+ *   CMP_CASES  (a / its baseline) / (b / its baseline), both of the same repetition
  */
-static double paired_q(const struct bcase *a, const struct bcase *b, bool ratio, double q)
-{
-	double v[MAX_REPS];
-	int n = a->nsamples < b->nsamples ? a->nsamples : b->nsamples;
+enum cmp { CMP_RATIO, CMP_DIFF, CMP_CASES };
 
-	for (int i = 0; i < n; i++)
-		v[i] = ratio ? a->samples[i] / b->samples[i] : a->samples[i] - b->samples[i];
-	return q == 0.5 ? median(v, n) : percentile(v, n, q);
+static int compare_values(const struct bcase *a, const struct bcase *b, enum cmp m, double *v)
+{
+	int n = a->nsamples;
+
+	if (m == CMP_CASES && b->nsamples < n)
+		n = b->nsamples;
+	for (int i = 0; i < n; i++) {
+		double ra = a->samples[i] / a->base_samples[i];
+
+		v[i] = m == CMP_RATIO ? ra
+		       : m == CMP_DIFF ? a->samples[i] - a->base_samples[i]
+				       : ra / (b->samples[i] / b->base_samples[i]);
+	}
+	return n;
 }
 
-static double paired(const struct bcase *a, const struct bcase *b, bool ratio)
+/* The median of the comparison; 1 or 0 for a baseline itself. */
+static double compare(const struct bcase *a, const struct bcase *b, enum cmp m)
 {
-	return paired_q(a, b, ratio, 0.5);
+	double v[MAX_REPS];
+
+	if (a->kind == K_BASE)
+		return m == CMP_DIFF ? 0 : 1;
+	return median(v, compare_values(a, b, m, v));
 }
 
 /*
  * A distribution-free 95% confidence interval of that median: the order statistics
- * n/2 -+ 0.98 sqrt(n) of the paired values (the binomial approximation; with 5 repetitions it
- * is simply their range).
+ * n/2 -+ 0.98 sqrt(n) of the values (the binomial approximation; with 5 repetitions it is
+ * simply their range).
  */
-static void paired_ci(const struct bcase *a, const struct bcase *b, bool ratio, double *lo,
-		      double *hi)
+static void compare_ci(const struct bcase *a, const struct bcase *b, enum cmp m, double *lo,
+		       double *hi)
 {
 	double v[MAX_REPS];
-	int n = a->nsamples < b->nsamples ? a->nsamples : b->nsamples, l, h;
+	int n = compare_values(a, b, m, v), l, h;
 
-	for (int i = 0; i < n; i++)
-		v[i] = ratio ? a->samples[i] / b->samples[i] : a->samples[i] - b->samples[i];
 	qsort(v, n, sizeof(*v), cmp_double);
 	l = (int)(n / 2.0 - 0.98 * sqrt_approx(n));
 	h = (int)(n / 2.0 + 0.98 * sqrt_approx(n) + 0.999999);
@@ -1188,14 +1209,14 @@ static void print_table(void)
 			if (c->fam != &fams[f])
 				continue;
 			printf("%-9s %-37s %7.0f %7.3f ", c->fam->label, c->label, c->med,
-			       paired(c, b, true));
+			       compare(c, b, CMP_RATIO));
 			if (c->kind == K_BASE) {
 				printf("%13s %7s", "-", "-");
 			} else {
 				double lo, hi;
 
-				paired_ci(c, b, true, &lo, &hi);
-				printf("%6.3f-%-6.3f %+7.0f", lo, hi, paired(c, b, false));
+				compare_ci(c, b, CMP_RATIO, &lo, &hi);
+				printf("%6.3f-%-6.3f %+7.0f", lo, hi, compare(c, b, CMP_DIFF));
 			}
 			printf(" %8.0f", c->wall_med);
 			print_num(c->bpf_ns_op, " %*.0f", 9);
@@ -1214,7 +1235,7 @@ static void write_csv(const char *path)
 	if (!f)
 		die("%s: %s", path, strerror(errno));
 	fprintf(f, "family,case,x,median_ns,ratio,overhead_ns,wall_median_ns,bpf_ns_op,bind_ns_run,"
-		   "label,samples\n");
+		   "label,samples,adjacent_baseline_samples\n");
 	for (int i = 0; i < ncases; i++) {
 		struct bcase *c = &cases[i];
 		const struct bcase *b = base_of(c);
@@ -1225,11 +1246,14 @@ static void write_csv(const char *path)
 			if (*q == ',')
 				*q = ' '; /* one field, for any CSV reader */
 		fprintf(f, "%s,%s,%d,%.1f,%.4f,%.1f,%.1f,%.1f,%.1f,%s,", c->fam->id, c->id, c->x,
-			c->med, paired(c, b, true), paired(c, b, false), c->wall_med, c->bpf_ns_op,
+			c->med, compare(c, b, CMP_RATIO), compare(c, b, CMP_DIFF), c->wall_med, c->bpf_ns_op,
 			c->bind_ns_run,
 			label);
 		for (int j = 0; j < c->nsamples; j++)
 			fprintf(f, "%s%.1f", j ? " " : "", c->samples[j]);
+		fprintf(f, ",");
+		for (int j = 0; j < c->nsamples && c->kind != K_BASE; j++)
+			fprintf(f, "%s%.1f", j ? " " : "", c->base_samples[j]);
 		fprintf(f, "\n");
 	}
 	if (fclose(f))
@@ -1309,11 +1333,11 @@ static void parse_args(int argc, char **argv)
 	 */
 	opt.reps = reps ? reps : opt.quick ? 5 : 101;
 	opt.iters = iters ? iters : opt.quick ? 500 : 1000;
-	opt.stats_iters = opt.quick ? 500 : 10000;
+	opt.stats_iters = opt.quick ? 500 : 2000;
 	opt.ctl_n = opt.quick ? 20 : 200;
 	opt.ctl10k_n = opt.quick ? 3 : 20;
 	opt.restore_n = opt.quick ? 1 : 5;
-	opt.stats_reps = opt.quick ? 1 : 3;
+	opt.stats_reps = opt.quick ? 1 : 15;
 }
 
 static int worker(void)
@@ -1418,24 +1442,41 @@ static int worker(void)
 
 	/*
 	 * The data path: every repetition measures every case once, in a new random order (a
-	 * fixed seed, so runs are comparable), so that no case always follows the same one.
+	 * fixed seed, so runs are comparable), so that no case always follows the same one; each
+	 * right next to its family's baseline, before or after it at random, after an RCU grace
+	 * period (settle()).
 	 */
 	for (int rep = 0; rep < opt.reps; rep++) {
-		int order[N_FAMS * 10];
+		int order[N_FAMS * 10], n = 0;
 
 		for (int k = 0; k < ncases; k++)
-			order[k] = k;
-		for (int k = ncases - 1; k > 0; k--) {
+			if (cases[k].kind != K_BASE)
+				order[n++] = k;
+		for (int k = n - 1; k > 0; k--) {
 			int j = (int)(xorshift() % (uint64_t)(k + 1)), t = order[k];
 
 			order[k] = order[j];
 			order[j] = t;
 		}
-		for (int k = 0; k < ncases; k++) {
+		for (int k = 0; k < n; k++) {
 			struct bcase *c = &cases[order[k]];
+			struct bcase *b = (struct bcase *)base_of(c);
+			bool base_first = xorshift() & 1;
+			double vb, wb, vc, wc;
 
-			c->samples[c->nsamples] = measure(c, opt.iters, &c->wall_samples[c->nsamples]);
-			c->nsamples++;
+			if (b->nsamples >= MAX_SAMPLES)
+				die("too many samples: lower --reps");
+			settle();
+			if (base_first)
+				vb = measure(b, opt.iters, &wb);
+			vc = measure(c, opt.iters, &wc);
+			if (!base_first)
+				vb = measure(b, opt.iters, &wb);
+			b->samples[b->nsamples] = vb;
+			b->wall_samples[b->nsamples++] = wb;
+			c->samples[c->nsamples] = vc;
+			c->wall_samples[c->nsamples] = wc;
+			c->base_samples[c->nsamples++] = vb;
 		}
 	}
 	for (int i = 0; i < ncases; i++) {
@@ -1499,9 +1540,9 @@ static int worker(void)
 	       loadavg);
 	printf("kernel   %s %s %s %s\n", un.sysname, un.release, un.version, un.machine);
 	printf("method   %d repetitions x %d socket/bind/close cycles per case (after %d warm-up "
-	       "cycles and an RCU grace period), cases interleaved in a new random order each "
-	       "repetition; medians; 127.0.0.1 / ::1, port %d\n", opt.reps, opt.iters,
-	       opt.iters / 10 > 50 ? opt.iters / 10 : 50, PORT_OUT);
+	       "cycles), each next to a run of its baseline (after an RCU grace period), cases in a "
+	       "new random order each repetition; medians; 127.0.0.1 / ::1, port %d\n", opt.reps,
+	       opt.iters, opt.iters / 10 > 50 ? opt.iters / 10 : 50, PORT_OUT);
 	printf("         baseline = a sibling cgroup with no program attached; Landlock ABI %d "
 	       "(children restricted to bind TCP %d or %d-%d)\n", landlock_abi, PORT_OUT,
 	       LL_RANGE_START, LL_RANGE_START + 999);
@@ -1511,7 +1552,7 @@ static int worker(void)
 	printf("         ns/op = CPU time of the benchmark thread per cycle (CLOCK_THREAD_CPUTIME_ID: "
 	       "other processes on the machine do not count); wall ns = wall-clock median\n");
 	printf("         x base, +ns = median over repetitions of case / baseline and case - baseline "
-	       "of the same repetition; 95%% CI = confidence interval of that median ratio\n");
+	       "run next to it; 95%% CI = confidence interval of that median ratio\n");
 	printf("         bpf ns/op = run time of all portrsv programs per cycle, bind ns = bind4/bind6 "
 	       "run time per run (kernel.bpf_stats_enabled, a separate pass of %d x %d cycles; "
 	       "the accounting itself adds to these)\n", opt.stats_reps, opt.stats_iters);
@@ -1574,11 +1615,11 @@ static int worker(void)
 
 		for (int i = 0; i < ncases; i++) {
 			struct bcase *c = &cases[i];
-			double r = paired(c, base_of(c), true);
+			double r = compare(c, NULL, CMP_RATIO);
 
 			if (c->kind != K_OUT)
 				continue;
-			paired_ci(c, base_of(c), true, &lo, &hi);
+			compare_ci(c, NULL, CMP_RATIO, &lo, &hi);
 			n_out++;
 			n_over += r > 1.05;
 			n_clear += lo > 1.05;
@@ -1596,11 +1637,11 @@ static int worker(void)
 		for (int f = 0; f < N_FAMS; f++) {
 			const struct bcase *a = find_case(fams[f].id, "r60k");
 			const struct bcase *b = find_case(fams[f].id, "r1");
-			double r = paired(a, b, true);
+			double r = compare(a, b, CMP_CASES);
 
 			if (r > worst_6001) {
 				worst_6001 = r;
-				paired_ci(a, b, true, &slo, &shi);
+				compare_ci(a, b, CMP_CASES, &slo, &shi);
 				w6 = fams[f].id;
 			}
 		}
@@ -1615,21 +1656,21 @@ static int worker(void)
 			for (int k = 0; k < 4; k++) {
 				const struct bcase *c = find_case(fams[f].id, pr_ids[k]);
 
-				if (paired(c, b, false) > pr) {
-					pr = paired(c, b, false);
+				if (compare(c, b, CMP_DIFF) > pr) {
+					pr = compare(c, b, CMP_DIFF);
 					pw = c;
 				}
 			}
 			for (int k = 0; k < 2; k++) {
 				const struct bcase *c = find_case(fams[f].id, ll_ids[k]);
 
-				if (paired(c, b, false) < ll) {
-					ll = paired(c, b, false);
+				if (compare(c, b, CMP_DIFF) < ll) {
+					ll = compare(c, b, CMP_DIFF);
 					lw = c;
 				}
 			}
-			paired_ci(pw, b, false, &plo, &phi);
-			paired_ci(lw, b, false, &llo, &lhi);
+			compare_ci(pw, b, CMP_DIFF, &plo, &phi);
+			compare_ci(lw, b, CMP_DIFF, &llo, &lhi);
 			ll_ok = ll_ok && pr <= ll;
 			snprintf(lldesc + l, sizeof(lldesc) - l,
 				 "%s%s: portrsv %+.0f ns (%s, CI %+.0f..%+.0f) vs Landlock %+.0f ns (%s, "
@@ -1638,10 +1679,10 @@ static int worker(void)
 		}
 		printf("\ntargets (ratios: median and its 95%% CI over the repetitions)\n");
 		target("enforced bind outside reservations <= 1.05x", worst_out <= 1.05,
-		       "worst %.3fx (%s, CI %.3f-%.3f); %d of %d cases above 1.05, %d with the whole "
+		       "worst %.4fx (%s, CI %.3f-%.3f); %d of %d cases above 1.05, %d with the whole "
 		       "CI above", worst_out, wo, olo, ohi, n_over, n_out, n_clear);
 		target("60,000 reserved ports vs 1 reservation <= 1.02x", worst_6001 <= 1.02,
-		       "worst %.3fx (%s, CI %.3f-%.3f)", worst_6001, w6, slo, shi);
+		       "worst %.4fx (%s, CI %.3f-%.3f)", worst_6001, w6, slo, shi);
 		target("program run time per bind <= 100 ns", worst_prog <= 100,
 		       "worst %.1f ns per bind4/bind6 run (%s)", worst_prog, wp);
 		if (have_ll) {

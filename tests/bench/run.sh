@@ -5,8 +5,8 @@
 #
 # Environment: BENCH (the binary, default build/bench), BENCH_OUT (default
 # build/bench-results). Writes $BENCH_OUT/bench.txt, bench.csv and, when gnuplot is installed
-# (Debian: gnuplot-nox), bench.png. To publish a run, copy bench.png to tests/bench/bench.png
-# and the table into tests/bench/RESULTS.md.
+# (Debian: gnuplot-nox), bench.png. To publish a run, copy bench.png to tests/bench/bench.png,
+# bench.csv to tests/bench/results.csv and bench.txt into tests/bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${BENCH:-build/bench}
