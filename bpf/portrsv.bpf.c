@@ -55,6 +55,13 @@ struct {
 } portrsv_socks SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PORTRSV_ANY_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u32);
+} portrsv_any SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, PORTRSV_EVENTS_BYTES);
 } portrsv_events SEC(".maps");
@@ -68,6 +75,15 @@ static __always_inline __u8 port_space(__u32 type, __u32 protocol)
 	if (type == SOCK_DGRAM && protocol == PORTRSV_PROTO_UDP)
 		return PORTRSV_PROTO_UDP;
 	return 0;
+}
+
+/* Is (proto, port) reserved in some netns? The common "no" costs one inlined array lookup. */
+static __always_inline bool reserved_anywhere(__u8 proto, __u16 port)
+{
+	__u32 idx = PORTRSV_ANY_INDEX(proto, port);
+	__u32 *n = bpf_map_lookup_elem(&portrsv_any, &idx);
+
+	return !n || *n;
 }
 
 static __always_inline struct portrsv_resv *resv_of(__u64 netns, __u8 proto, __u16 start)
@@ -205,8 +221,11 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 	if (!proto || sk->src_port)
 		return 1; /* not ours, or already bound: the kernel answers EINVAL */
 
-	netns = bpf_get_netns_cookie(ctx);
 	port = bpf_ntohs(ctx->user_port);
+	/* The common case, a port outside every reservation, ends here. */
+	if (port && !reserved_anywhere(proto, port))
+		return 1;
+	netns = bpf_get_netns_cookie(ctx);
 
 	if (port == 0) {
 		struct alloc_ctx a = { .netns = netns, .proto = proto };
@@ -240,7 +259,6 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 		return 1;
 	}
 
-	/* The common case, a port outside every reservation, costs one hash lookup. */
 	pp = port_entry(netns, proto, port);
 	if (!pp)
 		return 1;
@@ -287,6 +305,8 @@ static __always_inline int check_post_bind(struct bpf_sock *ctx)
 	if (!proto)
 		return 1;
 	port = ctx->src_port;
+	if (!reserved_anywhere(proto, port))
+		return 1;
 	netns = bpf_get_netns_cookie(ctx);
 	pp = port_entry(netns, proto, port);
 	if (!pp)

@@ -2786,3 +2786,42 @@ KS_TEST(delete_stale)
 	cli("restore", NULL);
 	cr_assert_eq(R.status, 0, "restore after the cleanup: exit %d [%s]", R.status, R.err);
 }
+
+static uint32_t any_count(int proto, uint16_t port)
+{
+	uint32_t idx = PORTRSV_ANY_INDEX(proto, port), n = 99;
+
+	cr_assert_eq(bpf_map_lookup_elem(kt.p->any_fd, &idx, &n), 0);
+	return n;
+}
+
+/*
+ * reserved_anywhere counts reservations per (proto, port) across netns: raised before a
+ * port's entry exists, lowered after it is gone, recounted by restore. The programs trust
+ * a 0 there, so a count that went wrong must be mended by restore.
+ */
+KS_TEST(reserved_anywhere_counts)
+{
+	uint32_t idx = PORTRSV_ANY_INDEX(PORTRSV_TCP, 7001), zero = 0;
+	PORTRSV_OPTS(portrsv_restore_opts, r);
+
+	kt_reserve(PORTRSV_TCP, 7000, 4);
+	cr_assert_eq(any_count(PORTRSV_TCP, 7001), 1);
+	cr_assert_eq(any_count(PORTRSV_UDP, 7001), 0);
+	cr_assert_eq(any_count(PORTRSV_TCP, 7004), 0);
+	kt_reserve(PORTRSV_UDP, 7001, 1);
+	cr_assert_eq(any_count(PORTRSV_UDP, 7001), 1);
+
+	/* A wrong 0 would let binds through: restore puts the count back. */
+	cr_assert_eq(bpf_map_update_elem(kt.p->any_fd, &idx, &zero, BPF_ANY), 0);
+	cr_assert_eq(try_bind(IPPROTO_TCP, 7001), 0, "the fast path trusts the count");
+	cr_assert_eq(portrsv_restore(&r), 0);
+	cr_assert_eq(any_count(PORTRSV_TCP, 7001), 1);
+	cr_assert_eq(try_bind(IPPROTO_TCP, 7001), -EACCES);
+
+	cr_assert_eq(portrsv_delete(kt.p, PORTRSV_TCP, 7000, 4, NULL), 0);
+	cr_assert_eq(any_count(PORTRSV_TCP, 7001), 0);
+	cr_assert_eq(any_count(PORTRSV_UDP, 7001), 1);
+	cr_assert_eq(try_bind(IPPROTO_TCP, 7001), 0);
+	cr_assert_eq(try_bind(IPPROTO_UDP, 7001), -EACCES);
+}

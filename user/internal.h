@@ -23,6 +23,7 @@ struct portrsv {
 	int ports_fd;
 	int resv_fd;
 	int tokens_fd;
+	int any_fd;
 	char pin_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 };
@@ -52,6 +53,10 @@ int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
 		      const struct portrsv_resv *r, bool sysctl);
 void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 			   uint32_t n, bool sysctl);
+/* Raise (+1) or lower (-1) the count of reservations covering (proto, port) anywhere. */
+int portrsv_any_add(struct portrsv *p, int proto, uint16_t port, int delta);
+/* Recount portrsv_any from the ports map (restore: after a crash a count may be high). */
+int portrsv_any_recount(struct portrsv *p);
 struct portrsv_store;
 /* The store's lock and contents for one change: returns the lock fd, or -errno. */
 int portrsv_store_begin(const char *state_dir, struct portrsv_store *s);

@@ -35,9 +35,10 @@ bool portrsv_proto_valid(int proto)
 
 struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 {
-	const char *dirs[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS };
+	const char *dirs[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
+			       PORTRSV_PIN_ANY };
 	struct portrsv *p;
-	int *fds[3], err = 0;
+	int *fds[4], err = 0;
 
 	if (!OPTS_VALID(opts, portrsv_open_opts)) {
 		errno = EINVAL;
@@ -46,15 +47,16 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->ports_fd = p->resv_fd = p->tokens_fd = -1;
+	p->ports_fd = p->resv_fd = p->tokens_fd = p->any_fd = -1;
 	fds[0] = &p->ports_fd;
 	fds[1] = &p->resv_fd;
 	fds[2] = &p->tokens_fd;
+	fds[3] = &p->any_fd;
 	snprintf(p->pin_dir, sizeof(p->pin_dir), "%s",
 		 portrsv_pin_dir(OPTS_GET(opts, pin_dir, NULL)));
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s",
 		 portrsv_state_dir(OPTS_GET(opts, state_dir, NULL)));
-	for (int i = 0; i < 3 && !err; i++) {
+	for (int i = 0; i < 4 && !err; i++) {
 		*fds[i] = portrsv_obj_get(p->pin_dir, dirs[i]);
 		if (*fds[i] < 0)
 			err = *fds[i];
@@ -77,6 +79,8 @@ void portrsv_close(struct portrsv *p)
 		close(p->resv_fd);
 	if (p->tokens_fd >= 0)
 		close(p->tokens_fd);
+	if (p->any_fd >= 0)
+		close(p->any_fd);
 	free(p);
 }
 
@@ -127,6 +131,49 @@ static int put_token(struct portrsv *p, const struct portrsv_token *val, uint64_
 
 #define BIT_SET(bits, p) ((bits)[(p) / 8] & (1 << ((p) % 8)))
 
+int portrsv_any_add(struct portrsv *p, int proto, uint16_t port, int delta)
+{
+	__u32 idx = PORTRSV_ANY_INDEX(proto, port), n = 0;
+	int err = bpf_map_lookup_elem(p->any_fd, &idx, &n);
+
+	if (err)
+		return map_err(err);
+	if (delta < 0 && n == 0)
+		return 0; /* already low: restore recounts what a crash left */
+	n += delta;
+	return map_err(bpf_map_update_elem(p->any_fd, &idx, &n, BPF_ANY));
+}
+
+int portrsv_any_recount(struct portrsv *p)
+{
+	static __u32 want[PORTRSV_ANY_ENTRIES], keys[PORTRSV_ANY_ENTRIES], have[PORTRSV_ANY_ENTRIES];
+	struct portrsv_key k, next;
+	__u32 count, out;
+	int err;
+
+	memset(want, 0, sizeof(want));
+	for (err = bpf_map_get_next_key(p->ports_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(p->ports_fd, &k, &next)) {
+		k = next;
+		want[PORTRSV_ANY_INDEX(k.proto, k.port)]++;
+	}
+	if (err != -ENOENT)
+		return map_err(err);
+	/* One batch read of the whole array; writes only where a count is off. */
+	count = PORTRSV_ANY_ENTRIES;
+	err = bpf_map_lookup_batch(p->any_fd, NULL, &out, keys, have, &count, NULL);
+	if (err && err != -ENOENT)
+		return map_err(err);
+	for (__u32 i = 0; i < count; i++) {
+		if (have[i] == want[keys[i]])
+			continue;
+		err = bpf_map_update_elem(p->any_fd, &keys[i], &want[keys[i]], BPF_ANY);
+		if (err)
+			return map_err(err);
+	}
+	return 0;
+}
+
 /*
  * Give the ports of a block back: from ip_local_reserved_ports each port that neither the
  * administrator had there (PORTRSV_PORT_ADMIN) nor a reservation of the other protocol still
@@ -150,7 +197,8 @@ void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_
 			bits[port / 8] &= ~(1 << (port % 8));
 			changed = true;
 		}
-		bpf_map_delete_elem(p->ports_fd, &k);
+		if (!bpf_map_delete_elem(p->ports_fd, &k))
+			portrsv_any_add(p, proto, port, -1); /* after the entry is gone, never before */
 	}
 	if (changed)
 		portrsv_sysctl_write(bits);
@@ -177,9 +225,15 @@ static int claim_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t st
 			pv.flags = ov.flags & PORTRSV_PORT_ADMIN;
 		else if (BIT_SET(bits, port))
 			pv.flags = PORTRSV_PORT_ADMIN;
-		err = bpf_map_update_elem(p->ports_fd, &k, &pv, BPF_NOEXIST);
+		/* The count first: a bind must never find the entry with a count of 0. */
+		err = portrsv_any_add(p, proto, port, +1);
 		if (err)
+			return err;
+		err = bpf_map_update_elem(p->ports_fd, &k, &pv, BPF_NOEXIST);
+		if (err) {
+			portrsv_any_add(p, proto, port, -1);
 			return map_err(err);
+		}
 		bits[port / 8] |= 1 << (port % 8);
 	}
 	return 0;

@@ -242,7 +242,8 @@ static void sweep_orphans(struct portrsv *p)
 		tokens[nt_++] = t;
 	}
 	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(p->ports_fd, &ports[i]);
+		if (!bpf_map_delete_elem(p->ports_fd, &ports[i]))
+			portrsv_any_add(p, ports[i].proto, ports[i].port, -1);
 	for (size_t i = 0; i < nt_; i++)
 		bpf_map_delete_elem(p->tokens_fd, &tokens[i]);
 	free(ports);
@@ -319,6 +320,8 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 			add_netns(a, s, rs, done, i);
 	if (!done && n >= 0)
 		n = -ENOMEM;
+	if (n >= 0)
+		n = portrsv_any_recount(a->p) ?: n;
 	free(done);
 	free(kv);
 	free(rs);

@@ -148,6 +148,18 @@ struct portrsv_event {
 #define PORTRSV_PIN_TOKENS "tokens"
 #define PORTRSV_PIN_SOCKS  "sockets"
 #define PORTRSV_PIN_EVENTS "events"
+#define PORTRSV_PIN_ANY    "reserved_anywhere"
+
+/*
+ * portrsv_any: an array, index PORTRSV_ANY_INDEX(proto, port), value = how many
+ * reservations in any netns cover that port. A bind to a port with 0 here is outside every
+ * reservation: the programs answer it without the netns cookie and the hash lookup. User
+ * space raises a count before the port's entry exists and lowers it after the entry is gone,
+ * so a count is never too low; restore recounts.
+ */
+#define PORTRSV_ANY_INDEX(proto, port) \
+	((__u32)((proto) == PORTRSV_PROTO_UDP) * (PORTRSV_PORT_MAX + 1) + (port))
+#define PORTRSV_ANY_ENTRIES (2 * (PORTRSV_PORT_MAX + 1))
 
 /* Windows return codes (winerror.h values), re-exported by <portrsv/iphlpapi.h>. */
 #define PORTRSV_WIN_NO_ERROR                 0
