@@ -109,7 +109,7 @@ $(OUT)/examples/%: examples/%.c $(OUT)/libportrsv.so | $(OUT)/examples
 examples: $(EXAMPLES)
 
 # Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
-$(OUT)/tests/%: tests/%.c tests/testlib.h $(OUT)/libportrsv.a $(HDRS) | $(OUT)/tests
+$(OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(OUT)/libportrsv.a $(HDRS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion -lpthread
 
@@ -145,7 +145,7 @@ $(ASAN_OUT)/libportrsv.a: $(ASAN_LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(ASAN_OUT)/tests/%: tests/%.c tests/testlib.h $(ASAN_OUT)/libportrsv.a $(HDRS) | $(ASAN_OUT)/tests
+$(ASAN_OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(ASAN_OUT)/libportrsv.a $(HDRS) | $(ASAN_OUT)/tests
 	$(call msg,CCLD-ASAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -Wno-format-truncation -Itests -o $@ $< \
 		$(ASAN_OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion

@@ -8,6 +8,8 @@
  * Never run `portrsv load` without --cgroup here: it would attach to the host's root cgroup.
  */
 #include "testlib.h"
+#include "json.h"
+#include "clirun.h"
 #include <criterion/parameterized.h> /* after criterion.h, which it would break */
 #include <ctype.h>
 #include <inttypes.h>
@@ -24,31 +26,8 @@ struct kt_env kt;
 
 /* ---- Running the command ---------------------------------------------------------------- */
 
-#define OUT_MAX (64 * 1024)
-#define RUN_TIMEOUT_MS 60000
 #define MAXW 8     /* words of one command line */
 #define WLEN 72    /* a 64-byte comment and its NUL fit */
-#define NOBODY 65534
-
-/* The last command run: exit status (128 + signal if killed), stdout, stderr. */
-static struct {
-	int status;
-	size_t nout, nerr;
-	char out[OUT_MAX];
-	char err[OUT_MAX];
-} R;
-
-static const char *env_or(const char *var, const char *fallback)
-{
-	const char *v = getenv(var);
-
-	return v && *v ? v : fallback;
-}
-
-static const char *portrsv_bin(void)
-{
-	return env_or("PORTRSV_BIN", "build/portrsv");
-}
 
 static const char *reserve_bin(void)
 {
@@ -58,88 +37,11 @@ static const char *reserve_bin(void)
 	return path;
 }
 
-static void slurp(int fd, char *buf, size_t *n, bool *open)
-{
-	char scratch[4096];
-	ssize_t k;
-
-	/* Keep draining when the buffer is full, so that the child never blocks on us. */
-	if (*n < OUT_MAX - 1)
-		k = read(fd, buf + *n, OUT_MAX - 1 - *n);
-	else
-		k = read(fd, scratch, sizeof(scratch));
-	if (k > 0 && *n < OUT_MAX - 1)
-		*n += k;
-	else if (k == 0 || (k < 0 && errno != EINTR))
-		*open = false;
-	buf[*n] = '\0';
-}
-
-/*
- * Run argv (argv[0] = the program's path) with stdin /dev/null, capturing stdout and stderr
- * into R. unpriv: drop to uid/gid nobody between fork and exec. The child is always reaped
- * before anything is asserted, so no process stays behind in the test's cgroup.
- */
 static int run_argv(bool unpriv, char *const argv[])
 {
-	int po[2], pe[2], status, rc;
-	bool oopen = true, eopen = true, timed_out = false;
-	struct timespec t0, t;
-	pid_t pid;
+	struct run_opts o = { .unpriv = unpriv };
 
-	memset(&R, 0, sizeof(R));
-	cr_assert(pipe2(po, O_CLOEXEC) == 0 && pipe2(pe, O_CLOEXEC) == 0, "pipe: %s",
-		  strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-			_exit(126);
-		if (unpriv && (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-			       setresuid(NOBODY, NOBODY, NOBODY)))
-			_exit(125);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (oopen || eopen) {
-		struct pollfd pfd[2] = { { .fd = oopen ? po[0] : -1, .events = POLLIN },
-					 { .fd = eopen ? pe[0] : -1, .events = POLLIN } };
-		long spent;
-
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-		if (spent >= RUN_TIMEOUT_MS) {
-			timed_out = true;
-			break;
-		}
-		rc = poll(pfd, 2, RUN_TIMEOUT_MS - spent);
-		if (rc < 0 && errno != EINTR)
-			break;
-		if (rc <= 0)
-			continue;
-		if (pfd[0].revents)
-			slurp(po[0], R.out, &R.nout, &oopen);
-		if (pfd[1].revents)
-			slurp(pe[0], R.err, &R.nerr, &eopen);
-	}
-	if (timed_out || oopen || eopen)
-		kill(pid, SIGKILL);
-	close(po[0]);
-	close(pe[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	cr_assert(!timed_out, "%s %s: no exit within %d ms", argv[0], argv[1] ? argv[1] : "",
-		  RUN_TIMEOUT_MS);
-	R.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	cr_assert(!unpriv || R.status != 125, "could not drop privileges in the child");
-	cr_assert(R.status != 127, "could not exec %s", argv[0]);
-	return R.status;
+	return run_argv_opts(&o, argv);
 }
 
 /* "@CG@" stands for the test's cgroup, which rows of static tables cannot know. */
@@ -289,209 +191,6 @@ static int store_size(void)
 	return n;
 }
 
-/* ---- A small strict JSON parser, for show --json and status --json -------------------- */
-
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jnode {
-	enum jtype type;
-	int parent;
-	char key[32];
-	char str[512]; /* strings decoded; numbers as written */
-	double num;
-	bool b;
-};
-
-#define JMAX 256
-static struct jnode J[JMAX];
-static int NJ;
-static const char *jp;
-
-static void jws(void)
-{
-	while (*jp == ' ' || *jp == '\t' || *jp == '\n' || *jp == '\r')
-		jp++;
-}
-
-static bool jstring(char *out, size_t len)
-{
-	size_t n = 0;
-
-	if (*jp++ != '"')
-		return false;
-	for (; *jp != '"'; jp++) {
-		unsigned char c = *jp;
-
-		if (c < 0x20) /* NUL (end of text) and raw control characters */
-			return false;
-		if (c == '\\') {
-			const char *esc = "\"\\/bfnrt", *val = "\"\\/\b\f\n\r\t", *e;
-			unsigned int u;
-
-			jp++;
-			if (*jp == 'u') {
-				for (int i = 1; i <= 4; i++)
-					if (!isxdigit((unsigned char)jp[i]))
-						return false;
-				sscanf(jp + 1, "%4x", &u);
-				c = u < 0x80 ? u : '?';
-				jp += 4;
-			} else if (*jp && (e = strchr(esc, *jp))) {
-				c = val[e - esc];
-			} else {
-				return false;
-			}
-		}
-		if (n + 1 < len)
-			out[n++] = c;
-	}
-	jp++;
-	out[n] = '\0';
-	return true;
-}
-
-static bool jnumber(struct jnode *v)
-{
-	const char *s = jp;
-
-	if (*jp == '-')
-		jp++;
-	if (*jp == '0')
-		jp++;
-	else if (isdigit((unsigned char)*jp))
-		while (isdigit((unsigned char)*jp))
-			jp++;
-	else
-		return false;
-	if (*jp == '.') {
-		if (!isdigit((unsigned char)*++jp))
-			return false;
-		while (isdigit((unsigned char)*jp))
-			jp++;
-	}
-	if (*jp == 'e' || *jp == 'E') {
-		jp++;
-		if (*jp == '+' || *jp == '-')
-			jp++;
-		if (!isdigit((unsigned char)*jp))
-			return false;
-		while (isdigit((unsigned char)*jp))
-			jp++;
-	}
-	snprintf(v->str, sizeof(v->str), "%.*s", (int)(jp - s), s);
-	v->num = strtod(v->str, NULL);
-	return true;
-}
-
-static int jvalue(int parent, const char *key, int depth)
-{
-	int i = NJ;
-	struct jnode *v;
-
-	if (NJ == JMAX || depth > 16)
-		return -1;
-	v = &J[NJ++];
-	memset(v, 0, sizeof(*v));
-	v->parent = parent;
-	snprintf(v->key, sizeof(v->key), "%s", key ? key : "");
-	jws();
-	if (*jp == '{' || *jp == '[') {
-		bool obj = *jp++ == '{';
-		char k[32];
-
-		v->type = obj ? J_OBJ : J_ARR;
-		jws();
-		if (*jp == (obj ? '}' : ']')) {
-			jp++;
-			return i;
-		}
-		for (;;) {
-			jws();
-			if (obj) {
-				if (!jstring(k, sizeof(k)))
-					return -1;
-				jws();
-				if (*jp++ != ':')
-					return -1;
-			}
-			if (jvalue(i, obj ? k : NULL, depth + 1) < 0)
-				return -1;
-			jws();
-			if (*jp == ',') {
-				jp++;
-				continue;
-			}
-			if (*jp++ != (obj ? '}' : ']'))
-				return -1;
-			return i;
-		}
-	}
-	if (*jp == '"') {
-		v->type = J_STR;
-		return jstring(v->str, sizeof(v->str)) ? i : -1;
-	}
-	if (!strncmp(jp, "null", 4)) {
-		v->type = J_NULL;
-		jp += 4;
-		return i;
-	}
-	if (!strncmp(jp, "true", 4) || !strncmp(jp, "false", 5)) {
-		v->type = J_BOOL;
-		v->b = *jp == 't';
-		jp += v->b ? 4 : 5;
-		return i;
-	}
-	v->type = J_NUM;
-	return jnumber(v) ? i : -1;
-}
-
-/* Parse text as one JSON value and nothing else; its root node. */
-static int jparse(const char *text)
-{
-	int root;
-
-	NJ = 0;
-	jp = text;
-	root = jvalue(-1, NULL, 0);
-	cr_assert(root == 0, "not valid JSON (at offset %ld): [%s]", (long)(jp - text), text);
-	jws();
-	cr_assert(*jp == '\0', "text after the JSON value: [%s]", jp);
-	return root;
-}
-
-static int jcount(int node)
-{
-	int n = 0;
-
-	for (int i = node + 1; i < NJ; i++)
-		n += J[i].parent == node;
-	return n;
-}
-
-static int jchild(int node, int idx)
-{
-	for (int i = node + 1; i < NJ; i++)
-		if (J[i].parent == node && idx-- == 0)
-			return i;
-	return -1;
-}
-
-/* Member key of object node, which must be there exactly once with the given type. */
-static int jget(int node, const char *key, enum jtype type)
-{
-	int found = -1;
-
-	for (int i = node + 1; i < NJ; i++) {
-		if (J[i].parent != node || strcmp(J[i].key, key))
-			continue;
-		cr_assert(found < 0, "key \"%s\" twice in one object", key);
-		found = i;
-	}
-	cr_assert(found >= 0, "key \"%s\" missing", key);
-	cr_assert_eq(J[found].type, type, "key \"%s\" has JSON type %d, want %d", key,
-		     J[found].type, type);
-	return found;
-}
 
 /* ---- Argument rejections: exit 2, one stderr line, nothing changed ---------------------- */
 
