@@ -66,8 +66,6 @@ void portrsv_store_end(int lock, struct portrsv_store *s);
 /* sysctl.c: ip_local_reserved_ports of the calling thread's netns, as a 65536-bit map. */
 int portrsv_sysctl_read(unsigned char *bits);
 int portrsv_sysctl_write(const unsigned char *bits);
-/* Add a block's ports (restore, after the netns's sysctl was reset). */
-int portrsv_sysctl_merge(uint16_t start, uint16_t count);
 
 /* parse.c: strict parsing of untrusted text; each returns 0 or -EINVAL / -ERANGE. */
 int portrsv_parse_proto(const char *s, enum portrsv_proto *proto);
@@ -104,9 +102,7 @@ int portrsv_netns_enter_name(const char *name, int *saved);
 /* Cookie and inode of the calling thread's netns. */
 int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 
-/* sockdiag.c: is any port of [start, start+count) in use by a socket of proto in the
- * calling thread's netns (TCP in any state, UDP; IPv4 and IPv6)? 1 yes, 0 no, -errno. */
-int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t count);
+/* sockdiag.c: asked of the kernel (TCP in any state, UDP; IPv4 and IPv6), never probed. */
 /* Every port in use by a socket of proto, as a 65536-bit map (one dump for many blocks). */
 int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits);
 

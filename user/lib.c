@@ -2,16 +2,20 @@
 /*
  * Reservations in the pinned maps: create, delete, lookup, list, query, associate.
  *
- * Create writes in an order that keeps the kernel safe at every step and needs no lock
- * between processes:
- *   1. one portrsv_ports entry per port, BPF_NOEXIST: whoever inserts a port first owns it,
- *      so two overlapping creates can never both succeed; from here on bind4 refuses the
- *      ports (an entry without its reservation denies);
- *   2. sock_diag: a port already in use fails the create (nothing bound can slip in between,
- *      step 1 already refuses new binds);
+ * Create writes in an order that keeps the kernel safe at every step; the store's lock
+ * serializes changes, and the maps would stay consistent even without it:
+ *   1. per port, the reserved_anywhere count, then one portrsv_ports entry, BPF_NOEXIST:
+ *      whoever inserts a port first owns it, so two overlapping creates can never both
+ *      succeed; from here on bind4 refuses the ports (an entry without its reservation
+ *      denies). The ports also go into the netns's ip_local_reserved_ports, so no autobind
+ *      takes one either;
+ *   2. sock_diag: a port already in use fails the create (nothing can slip in between, step
+ *      1 already refuses new binds);
  *   3. the token, BPF_NOEXIST, so that tokens are unique among live reservations;
- *   4. the reservation.
- * A failure at any step undoes the earlier ones. Delete goes the other way round.
+ *   4. the reservation;
+ *   5. the store (durable), after which the call returns.
+ * A failure at any step undoes the earlier ones. Delete goes the other way round, the store
+ * first. restore.c applies many creates at once in the same order.
  */
 #include <errno.h>
 #include <stdarg.h>

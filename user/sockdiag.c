@@ -114,14 +114,3 @@ out:
 	free(buf);
 	return rc;
 }
-
-int portrsv_ports_in_use(enum portrsv_proto proto, uint16_t start, uint16_t count)
-{
-	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
-	int rc = portrsv_ports_in_use_map(proto, bits);
-
-	for (uint32_t p = start; !rc && p < (uint32_t)start + count; p++)
-		if (bits[p / 8] & (1 << (p % 8)))
-			rc = 1;
-	return rc;
-}

@@ -104,15 +104,3 @@ int portrsv_sysctl_write(const unsigned char *bits)
 	free(buf);
 	return err;
 }
-
-int portrsv_sysctl_merge(uint16_t start, uint16_t count)
-{
-	unsigned char bits[NPORTS / 8];
-	int err = portrsv_sysctl_read(bits);
-
-	if (err)
-		return err;
-	for (unsigned p = start; p < (unsigned)start + count; p++)
-		bits[p / 8] |= 1 << (p % 8);
-	return portrsv_sysctl_write(bits);
-}
