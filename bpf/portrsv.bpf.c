@@ -16,6 +16,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "portrsv/abi.h"
 
 #define AF_INET 2
@@ -100,15 +101,50 @@ static __always_inline struct portrsv_port *port_entry(__u64 netns, __u8 proto, 
 	return bpf_map_lookup_elem(&portrsv_ports, &key);
 }
 
-static __always_inline bool in_owner_cgroup(const struct portrsv_resv *r)
+/*
+ * Is the socket's cgroup the owner cgroup or below it? The socket's, not the binding task's:
+ * a socket made in a container and bound by a helper elsewhere is the container's. Read
+ * through the kernel's own types (CO-RE); only on the slow path of a reserved port.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+static __always_inline bool in_owner_cgroup(struct bpf_sock *bsk, const struct portrsv_resv *r)
 {
-	return r->owner_cgid &&
-	       bpf_get_current_ancestor_cgroup_id(r->owner_level) == r->owner_cgid;
+	struct sock *sk;
+	__u64 cg = 0, anc = 0, kn = 0, id = 0;
+	__u32 level = r->owner_level;
+	int cg_level = -1;
+
+	if (!r->owner_cgid || !bsk || level > 4096)
+		return false;
+	/* A read-only view of the socket as the kernel's struct sock; every pointer below is
+	 * read as a plain number with bpf_probe_read_kernel, at CO-RE offsets. */
+	sk = bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
+	bpf_probe_read_kernel(&cg, sizeof(cg), &sk->sk_cgrp_data.cgroup);
+	if (!cg)
+		return false;
+	bpf_probe_read_kernel(&cg_level, sizeof(cg_level),
+			      (void *)(cg + bpf_core_field_offset(struct cgroup, level)));
+	if (cg_level < 0 || level > (__u32)cg_level)
+		return false;
+	bpf_probe_read_kernel(&anc, sizeof(anc),
+			      (void *)(cg + bpf_core_field_offset(struct cgroup, ancestors) +
+				       level * sizeof(void *)));
+	if (!anc)
+		return false;
+	bpf_probe_read_kernel(&kn, sizeof(kn),
+			      (void *)(anc + bpf_core_field_offset(struct cgroup, kn)));
+	if (!kn)
+		return false;
+	bpf_probe_read_kernel(&id, sizeof(id),
+			      (void *)(kn + bpf_core_field_offset(struct kernfs_node, id)));
+	return id == r->owner_cgid;
 }
 
-static __always_inline bool entitled(const struct portrsv_resv *r, __u64 token)
+static __always_inline bool entitled(struct bpf_sock *sk, const struct portrsv_resv *r,
+				     __u64 token)
 {
-	return (token && r->token == token) || in_owner_cgroup(r);
+	return (token && r->token == token) || in_owner_cgroup(sk, r);
 }
 
 /* Give one reference of a port back; never below zero, whatever happened meanwhile. */
@@ -265,7 +301,7 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 	r = resv_of(netns, proto, pp->start);
 	us = user_storage(sk, 0);
 	token = us ? us->token : 0;
-	if (!r || !entitled(r, token))
+	if (!r || !entitled(sk, r, token))
 		return deny(netns, proto, port, family, r, pp->start, PORTRSV_EACCES);
 
 	if (!us)

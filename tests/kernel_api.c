@@ -1605,3 +1605,37 @@ ParameterizedTest(struct ns_err_row *row, netns, bad_paths, .init = kt_setup,
 	}
 	cr_assert_eq(ino_of("/proc/thread-self/ns/net"), ino_of("/proc/self/ns/net"));
 }
+
+/*
+ * The owner cgroup is matched against the socket's cgroup (where it was created), not the
+ * binding task's: a socket made in the owner and bound from elsewhere is the owner's, and
+ * one made elsewhere stays refused when its task moves into the owner.
+ */
+KT_TEST(owner, socket_cgroup_not_task)
+{
+	char own[PATH_MAX + 8], other[PATH_MAX + 8];
+	uint64_t token;
+	int in_owner, outside;
+
+	snprintf(own, sizeof(own), "%s/owner", kt.cgroup);
+	snprintf(other, sizeof(other), "%s/other", kt.cgroup);
+	cr_assert_eq(mkdir(own, 0755), 0);
+	cr_assert_eq(mkdir(other, 0755), 0);
+	PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = own);
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, 7000, 10, &o, &token), 0);
+
+	kt_join_cgroup(own);
+	in_owner = kt_socket(KT_V4, IPPROTO_TCP);
+	kt_join_cgroup(other);
+	outside = kt_socket(KT_V4, IPPROTO_TCP);
+	cr_assert_eq(kt_bind(in_owner, KT_V4, 7001), 0,
+		     "a socket made in the owner cgroup, bound from outside it, was refused");
+	kt_join_cgroup(own);
+	cr_assert_eq(kt_bind(outside, KT_V4, 7002), -EACCES,
+		     "a socket made outside the owner cgroup got in by its task moving there");
+	close(in_owner);
+	close(outside);
+	kt_join_cgroup(kt.cgroup);
+	cr_assert_eq(rmdir(own), 0);
+	cr_assert_eq(rmdir(other), 0);
+}
