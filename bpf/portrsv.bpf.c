@@ -63,6 +63,13 @@ struct {
 } portrsv_any SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PORTRSV_MAX_DENIALS);
+	__type(key, struct portrsv_key);
+	__type(value, struct portrsv_denial);
+} portrsv_denials SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, PORTRSV_EVENTS_BYTES);
 } portrsv_events SEC(".maps");
@@ -166,10 +173,26 @@ static __always_inline void port_put(__u64 netns, __u8 proto, __u16 port)
 static __always_inline int deny(__u64 netns, __u8 proto, __u16 port, __u8 family,
 				struct portrsv_resv *r, __u16 start, int err)
 {
+	struct portrsv_key k = { .netns = netns, .port = port, .proto = proto };
+	struct portrsv_denial *d, fresh = {};
 	struct portrsv_event *e;
 
 	if (r)
 		__sync_fetch_and_add(&r->denied, 1);
+	/* The last refusal of this port, for `portrsv why`. */
+	d = bpf_map_lookup_elem(&portrsv_denials, &k);
+	if (!d) {
+		bpf_map_update_elem(&portrsv_denials, &k, &fresh, BPF_NOEXIST);
+		d = bpf_map_lookup_elem(&portrsv_denials, &k);
+	}
+	if (d) {
+		__sync_fetch_and_add(&d->count, 1);
+		d->ts_boot_ns = bpf_ktime_get_boot_ns();
+		d->cgid = bpf_get_current_cgroup_id();
+		d->pid = bpf_get_current_pid_tgid() >> 32;
+		d->uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(d->comm, sizeof(d->comm));
+	}
 	e = bpf_ringbuf_reserve(&portrsv_events, sizeof(*e), 0);
 	if (e) {
 		e->ts_boot_ns = bpf_ktime_get_boot_ns();

@@ -118,6 +118,14 @@ PORTRSV_API int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint1
 			      const struct portrsv_ns_opts *opts, struct portrsv_reservation *out);
 
 /*
+ * The last refused bind of (proto, port) in the netns of opts, with how many were refused
+ * (port 0: refusals of bind(0) on an exhausted block). -ENOENT if none is remembered.
+ */
+PORTRSV_API int portrsv_last_denial(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
+				    const struct portrsv_ns_opts *opts,
+				    struct portrsv_denial *out);
+
+/*
  * Associate a socket with a reservation's token, before bind(). Needs no privilege. Errors:
  * -EINVAL (token 0, not a TCP/UDP socket), -ENOENT (no reservation with this token in the
  * socket's netns and port space), -ENOPROTOOPT (portrsv does not enforce the socket's

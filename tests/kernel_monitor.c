@@ -149,3 +149,40 @@ KT_TEST(monitor, command_json)
 	cr_assert(strstr(out, "\"error\": \"EACCES\""), "%s", out);
 	cr_assert_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "one line per event: %s", out);
 }
+
+/* why remembers each port's last refusal: who, where, how many times. */
+KT_TEST(monitor, last_denial)
+{
+	const char *bin = getenv("PORTRSV_BIN") ? getenv("PORTRSV_BIN") : "build/portrsv";
+	struct portrsv_denial d;
+	char cmd[PATH_MAX + 32], out[1024] = "", want[64];
+	uint64_t cgid;
+	size_t n;
+	FILE *f;
+	int fd;
+
+	kt_reserve(PORTRSV_UDP, START, COUNT);
+	cr_assert_eq(portrsv_last_denial(kt.p, PORTRSV_UDP, START, NULL, &d), -ENOENT);
+	for (int i = 0; i < 3; i++) {
+		fd = kt_socket(KT_V6, IPPROTO_UDP);
+		cr_assert_eq(kt_bind(fd, KT_V6, START), -EACCES);
+		close(fd);
+	}
+	cr_assert_eq(portrsv_last_denial(kt.p, PORTRSV_UDP, START, NULL, &d), 0);
+	cr_assert_eq(d.count, 3);
+	cr_assert_eq(d.pid, (uint32_t)getpid());
+	cr_assert_eq(portrsv_cgroup_id(kt.cgroup, &cgid, NULL), 0);
+	cr_assert_eq(d.cgid, cgid);
+	cr_assert_eq(portrsv_last_denial(kt.p, PORTRSV_UDP, START + 1, NULL, &d), -ENOENT);
+	cr_assert_eq(portrsv_last_denial(kt.p, PORTRSV_TCP, START, NULL, &d), -ENOENT);
+
+	snprintf(cmd, sizeof(cmd), "%s why udp %d", bin, START);
+	f = popen(cmd, "r");
+	cr_assert(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	cr_assert_eq(pclose(f), 0, "why: %s", out);
+	snprintf(want, sizeof(want), "pid %d (", getpid());
+	cr_assert(strstr(out, want), "why does not name the refused pid: %s", out);
+	cr_assert(strstr(out, "3 binds of this port refused"), "%s", out);
+}

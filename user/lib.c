@@ -715,6 +715,30 @@ int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
 	return 0;
 }
 
+int portrsv_last_denial(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
+			const struct portrsv_ns_opts *opts, struct portrsv_denial *out)
+{
+	struct portrsv_key k;
+	uint64_t netns;
+	int fd, err;
+
+	if (!p || !out || !portrsv_proto_valid(proto))
+		return -EINVAL;
+	err = ns_cookie(opts, &netns);
+	if (err)
+		return err;
+	fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_DENIALS);
+	if (fd < 0)
+		return fd;
+	k = key_of(netns, proto, port);
+	err = bpf_map_lookup_elem(fd, &k, out);
+	close(fd);
+	if (err)
+		return err == -ENOENT ? -ENOENT : map_err(err);
+	out->comm[sizeof(out->comm) - 1] = '\0'; /* map contents are input too */
+	return 0;
+}
+
 int portrsv_associate(int sockfd, uint64_t token)
 {
 	if (token == PORTRSV_TOKEN_INVALID)

@@ -283,6 +283,7 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 		{ skel->maps.portrsv_socks, PORTRSV_PIN_SOCKS },
 		{ skel->maps.portrsv_events, PORTRSV_PIN_EVENTS },
 		{ skel->maps.portrsv_any, PORTRSV_PIN_ANY },
+		{ skel->maps.portrsv_denials, PORTRSV_PIN_DENIALS },
 	};
 	char path[PATH_MAX];
 	int err;
@@ -401,7 +402,8 @@ int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir)
 int portrsv_unload_progs(const char *pin_dir)
 {
 	const char *pins[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
-			       PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS, PORTRSV_PIN_ANY };
+			       PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS, PORTRSV_PIN_ANY,
+			       PORTRSV_PIN_DENIALS };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
 	int n, err = 0, fd;

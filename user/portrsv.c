@@ -521,6 +521,8 @@ static int cmd_show(int argc, char **argv)
 static int cmd_why(int argc, char **argv)
 {
 	struct portrsv_reservation r;
+	struct portrsv_denial d;
+	bool have_denial = false;
 	enum portrsv_proto proto;
 	char owner[PATH_MAX];
 	struct portrsv *p;
@@ -538,6 +540,8 @@ static int cmd_why(int argc, char **argv)
 		return err;
 	PORTRSV_OPTS(portrsv_ns_opts, o, .netns = a.netns);
 	err = portrsv_query(p, proto, port, &o, &r);
+	if (!err && portrsv_last_denial(p, proto, port, &o, &d) == 0)
+		have_denial = true;
 	portrsv_close(p);
 	if (err == -ENOENT) {
 		fprintf(stderr, "portrsv: why: %s %u is outside every reservation%s%s\n",
@@ -551,6 +555,24 @@ static int cmd_why(int argc, char **argv)
 	       " binds denied)%s%s%s%s\n", a.pos[0], port, a.pos[0], r.start,
 	       r.start + r.count - 1, r.token, r.denied, owner[0] ? ", owner " : "", owner,
 	       r.comment[0] ? ", comment: " : "", r.comment);
+	if (have_denial) {
+		/* Who was refused: what an operator asks first when a service cannot bind. */
+		struct portrsv_event e = { .ts_boot_ns = d.ts_boot_ns };
+		uint64_t ns = portrsv_event_realtime_ns(&e);
+		char when[32], cg[PATH_MAX], comm[sizeof(d.comm) + 1];
+		time_t t = ns / 1000000000ULL;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (portrsv_cgroup_path(d.cgid, cg, sizeof(cg)))
+			snprintf(cg, sizeof(cg), "cgroup id %" PRIu64, (uint64_t)d.cgid);
+		memcpy(comm, d.comm, sizeof(d.comm));
+		comm[sizeof(d.comm)] = '\0';
+		printf("last refused here at %s: pid %u (%s), uid %u, %s; %" PRIu64
+		       " bind%s of this port refused\n", when, d.pid, comm, d.uid, cg,
+		       (uint64_t)d.count, d.count == 1 ? "" : "s");
+	}
 	return 0;
 }
 

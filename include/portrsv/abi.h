@@ -128,6 +128,17 @@ struct portrsv_event {
 	char comm[16];
 };
 
+/* Value of portrsv_denials, keyed like portrsv_ports: the last refused bind of a port, for
+ * `portrsv why`. An LRU map: the ports refused least recently are forgotten first. */
+struct portrsv_denial {
+	__u64 ts_boot_ns;
+	__u64 cgid;
+	__u64 count;       /* binds of this port refused since its entry was made */
+	__u32 pid;
+	__u32 uid;
+	char comm[16];
+};
+
 /*
  * Map capacities. Hash maps are not preallocated: memory follows what is reserved, plus a
  * bucket array of 16 bytes per entry of capacity (2 MiB for the ports). 131072 ports hold
@@ -136,6 +147,7 @@ struct portrsv_event {
 #define PORTRSV_MAX_PORTS 131072  /* reserved ports, all netns and protocols together */
 #define PORTRSV_MAX_RESV  32768
 #define PORTRSV_EVENTS_BYTES (256 * 1024)
+#define PORTRSV_MAX_DENIALS 4096
 
 /*
  * Names under $PORTRSV_PIN_DIR. Maps are pinned by these names; programs under progs/;
@@ -149,6 +161,7 @@ struct portrsv_event {
 #define PORTRSV_PIN_SOCKS  "sockets"
 #define PORTRSV_PIN_EVENTS "events"
 #define PORTRSV_PIN_ANY    "reserved_anywhere"
+#define PORTRSV_PIN_DENIALS "denials"
 
 /*
  * portrsv_any: an array, index PORTRSV_ANY_INDEX(proto, port), value = how many
