@@ -417,21 +417,43 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
-static void iso8601(uint64_t t, char *buf, size_t len)
+/* UTC, ISO 8601, of seconds since the epoch; usec >= 0 adds microseconds. */
+static void iso8601(uint64_t t, int usec, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
+	char stamp[32];
 	struct tm tm;
 
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (!gmtime_r(&tt, &tm) || !strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm))
 		snprintf(buf, len, "?");
+	else if (usec >= 0)
+		snprintf(buf, len, "%s.%06dZ", stamp, usec);
+	else
+		snprintf(buf, len, "%sZ", stamp);
 }
 
-/* The owner cgroup's path, or "" when there is none; "(gone: id N)" when it was removed. */
+/* The wall-clock time of a BPF timestamp (bpf_ktime_get_boot_ns). */
+static void boot_time(uint64_t ts_boot_ns, bool usec, char *buf, size_t len)
+{
+	struct portrsv_event e = { .ts_boot_ns = ts_boot_ns };
+	uint64_t ns = portrsv_event_realtime_ns(&e);
+
+	iso8601(ns / 1000000000ULL, usec ? (int)(ns % 1000000000ULL / 1000) : -1, buf, len);
+}
+
+/* A cgroup's path, or "(gone: cgroup id N)" when it was removed. */
+static void cgroup_label(uint64_t cgid, char *buf, size_t len)
+{
+	if (portrsv_cgroup_path(cgid, buf, len))
+		snprintf(buf, len, "(gone: cgroup id %" PRIu64 ")", cgid);
+}
+
+/* The owner cgroup's path, or "" when there is none. */
 static void owner_path(uint64_t cgid, char *buf, size_t len)
 {
 	buf[0] = '\0';
-	if (cgid && portrsv_cgroup_path(cgid, buf, len))
-		snprintf(buf, len, "(gone: cgroup id %" PRIu64 ")", cgid);
+	if (cgid)
+		cgroup_label(cgid, buf, len);
 }
 
 static void show_json(const struct portrsv_reservation *v, int n, enum portrsv_proto proto)
@@ -444,7 +466,7 @@ static void show_json(const struct portrsv_reservation *v, int n, enum portrsv_p
 		if (proto && v[i].proto != proto)
 			continue;
 		owner_path(v[i].owner_cgid, owner, sizeof(owner));
-		iso8601(v[i].created, when, sizeof(when));
+		iso8601(v[i].created, -1, when, sizeof(when));
 		printf("%s\n  {\"proto\": \"%s\", \"start\": %u, \"count\": %u, \"end\": %u, "
 		       "\"token\": \"0x%016" PRIx64 "\", \"owner\": ", first ? "" : ",",
 		       portrsv_proto_name(v[i].proto), v[i].start, v[i].count,
@@ -557,16 +579,10 @@ static int cmd_why(int argc, char **argv)
 	       r.comment[0] ? ", comment: " : "", r.comment);
 	if (have_denial) {
 		/* Who was refused: what an operator asks first when a service cannot bind. */
-		struct portrsv_event e = { .ts_boot_ns = d.ts_boot_ns };
-		uint64_t ns = portrsv_event_realtime_ns(&e);
-		char when[32], cg[PATH_MAX], comm[sizeof(d.comm) + 1];
-		time_t t = ns / 1000000000ULL;
-		struct tm tm;
+		char when[48], cg[PATH_MAX], comm[sizeof(d.comm) + 1];
 
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (portrsv_cgroup_path(d.cgid, cg, sizeof(cg)))
-			snprintf(cg, sizeof(cg), "cgroup id %" PRIu64, (uint64_t)d.cgid);
+		boot_time(d.ts_boot_ns, false, when, sizeof(when));
+		cgroup_label(d.cgid, cg, sizeof(cg));
 		memcpy(comm, d.comm, sizeof(d.comm));
 		comm[sizeof(d.comm)] = '\0';
 		printf("last refused here at %s: pid %u (%s), uid %u, %s; %" PRIu64
@@ -694,8 +710,7 @@ static int cmd_status(int argc, char **argv)
 		       "enforced cgroups:\n", portrsv_pin_dir(NULL), portrsv_state_dir(NULL), n);
 	}
 	for (int i = 0; i < nids; i++) {
-		if (portrsv_cgroup_path(ids[i], path, sizeof(path)))
-			snprintf(path, sizeof(path), "(gone: cgroup id %" PRIu64 ")", ids[i]);
+		cgroup_label(ids[i], path, sizeof(path));
 		if (a.json) {
 			printf("%s{\"id\": %" PRIu64 ", \"path\": ", i ? ", " : "", ids[i]);
 			json_string(path);
@@ -729,16 +744,10 @@ static void on_signal(int sig)
 static int print_event(const struct portrsv_event *e, void *ctx)
 {
 	bool json = *(bool *)ctx;
-	uint64_t ns = portrsv_event_realtime_ns(e);
-	char when[48], stamp[32], cg[PATH_MAX], comm[sizeof(e->comm) + 1];
-	time_t t = ns / 1000000000ULL;
-	struct tm tm;
+	char when[48], cg[PATH_MAX], comm[sizeof(e->comm) + 1];
 
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when, sizeof(when), "%s.%06uZ", stamp, (unsigned)(ns % 1000000000ULL / 1000));
-	if (portrsv_cgroup_path(e->cgid, cg, sizeof(cg)))
-		snprintf(cg, sizeof(cg), "cgroup id %" PRIu64, (uint64_t)e->cgid);
+	boot_time(e->ts_boot_ns, true, when, sizeof(when));
+	cgroup_label(e->cgid, cg, sizeof(cg));
 	memcpy(comm, e->comm, sizeof(e->comm));
 	comm[sizeof(e->comm)] = '\0';
 	if (json) {
