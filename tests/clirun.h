@@ -8,6 +8,7 @@
 #define PORTRSV_TEST_CLIRUN_H
 
 #include <poll.h>
+#include <regex.h>
 #include <signal.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
@@ -130,6 +131,36 @@ static inline int run_argv_opts(const struct run_opts *o, char *const argv[])
 	cr_assert(R.status != 125, "could not drop privileges in the child");
 	cr_assert(R.status != 127, "could not exec %s", argv[0]);
 	return R.status;
+}
+
+static inline bool matches(const char *re, const char *s)
+{
+	regex_t rx;
+	bool ok;
+
+	cr_assert(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) == 0, "bad regex %s", re);
+	ok = regexec(&rx, s, 0, NULL, 0) == 0;
+	regfree(&rx);
+	return ok;
+}
+
+/* Success with nothing printed at all. */
+static inline void assert_silent_ok(const char *what)
+{
+	cr_assert_eq(R.status, 0, "%s: exit %d; stdout [%s] stderr [%s]", what, R.status, R.out,
+		     R.err);
+	cr_assert_str_empty(R.out, "%s: stdout must be empty, got [%s]", what, R.out);
+	cr_assert_str_empty(R.err, "%s: stderr must be empty, got [%s]", what, R.err);
+}
+
+/* Success printing only a token (add, lookup); the token. */
+static inline uint64_t assert_token(const char *what)
+{
+	cr_assert_eq(R.status, 0, "%s: exit %d; stderr [%s]", what, R.status, R.err);
+	cr_assert_str_empty(R.err, "%s: stderr must be empty, got [%s]", what, R.err);
+	cr_assert(matches("^0x[0-9a-f]{16}\n$", R.out), "%s: stdout must be only a token, got [%s]",
+		  what, R.out);
+	return strtoull(R.out, NULL, 16);
 }
 
 #endif /* PORTRSV_TEST_CLIRUN_H */

@@ -142,16 +142,6 @@ static int cli(const char *first, ...)
 	return run_argv(argv);
 }
 
-static bool matches(const char *re, const char *s)
-{
-	regex_t rx;
-	bool ok;
-
-	cr_assert(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) == 0, "bad regex %s", re);
-	ok = regexec(&rx, s, 0, NULL, 0) == 0;
-	regfree(&rx);
-	return ok;
-}
 
 static int count_char(const char *s, char c)
 {
@@ -162,24 +152,7 @@ static int count_char(const char *s, char c)
 	return n;
 }
 
-/* Success with nothing printed at all. */
-static void assert_silent_ok(const char *what)
-{
-	cr_assert_eq(R.status, 0, "%s: exit %d; stdout [%s] stderr [%s]", what, R.status, R.out,
-		     R.err);
-	cr_assert_str_empty(R.out, "%s: stdout must be empty, got [%s]", what, R.out);
-	cr_assert_str_empty(R.err, "%s: stderr must be empty, got [%s]", what, R.err);
-}
 
-/* Success printing only a token (add, lookup); the token. */
-static uint64_t assert_token(const char *what)
-{
-	cr_assert_eq(R.status, 0, "%s: exit %d; stderr [%s]", what, R.status, R.err);
-	cr_assert_str_empty(R.err, "%s: stderr must be empty, got [%s]", what, R.err);
-	cr_assert(matches("^0x[0-9a-f]{16}\n$", R.out), "%s: stdout must be only a token, got [%s]",
-		  what, R.out);
-	return strtoull(R.out, NULL, 16);
-}
 
 /* A failure with status want: nothing on stdout, exactly one "portrsv: " line on stderr. */
 static void assert_failed(int want, const char *what)
