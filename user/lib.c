@@ -263,6 +263,7 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 			  size_t n)
 {
 	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8], used[2][(PORTRSV_PORT_MAX + 1) / 8];
+	bool need[2] = { false, false };
 	int err;
 
 	err = portrsv_sysctl_read(bits);
@@ -278,9 +279,12 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 	err = portrsv_sysctl_write(bits);
 	if (err)
 		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
-	if (!err)
+	/* Dump only the socket tables of the protocols the batch reserves in. */
+	for (size_t i = 0; i < n; i++)
+		need[items[i].proto == PORTRSV_UDP] = true;
+	if (!err && need[0])
 		err = portrsv_ports_in_use_map(PORTRSV_TCP, used[0]);
-	if (!err)
+	if (!err && need[1])
 		err = portrsv_ports_in_use_map(PORTRSV_UDP, used[1]);
 	if (err == -ENOENT)
 		err = -EOPNOTSUPP; /* no inet_diag for proto: "not found" would mislead */
