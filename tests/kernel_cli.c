@@ -7,6 +7,7 @@
  *
  * Never run `portrsv load` without --cgroup here: it would attach to the host's root cgroup.
  */
+#include <sys/mount.h>
 #include <sys/utsname.h>
 #include "testlib.h"
 #include "json.h"
@@ -617,6 +618,27 @@ KT_TEST(cli, why)
 }
 
 /* ---- status --------------------------------------------------------------------------- */
+
+/*
+ * A kernel without BTF (no /sys/kernel/btf/vmlinux, here hidden in this test's own mount
+ * namespace): load says so in one line and changes nothing; the attached programs stay.
+ */
+KT_TEST(cli, load_without_btf)
+{
+	uint64_t tok = add_ok("tcp", "7000", "10");
+
+	cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	cr_assert_eq(mount("none", "/sys/kernel/btf", "tmpfs", 0, NULL), 0, "mount: %s",
+		     strerror(errno));
+	cli("load", "--cgroup", kt.cgroup, NULL);
+	assert_failed(1, "load without BTF");
+	assert_mentions("load without BTF", "no BTF");
+	cr_assert_eq(umount("/sys/kernel/btf"), 0);
+	cli("lookup", "tcp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup after a refused load"), tok);
+	cr_assert_eq(try_bind(IPPROTO_TCP, 7001), -EACCES, "a refused load must leave enforcement as it was");
+}
 
 /* status names the running kernel and exactly the features it lacks, as the probes found. */
 static void assert_kernel(int root)
