@@ -10,7 +10,7 @@
 #   links    every man/NAME.3 other than portrsv.3 is exactly '.so man3/portrsv.3', and
 #            'man NAME' finds every documented name in a man tree made of man/
 #   drift    every command and option of user/portrsv.c, every exit status and getenv()
-#            variable is in portrsv.8; every PORTRSV_API function of include/portrsv.h
+#            variable and every kernel feature of user/features.c is in portrsv.8; every PORTRSV_API function of include/portrsv.h
 #            and every PORTRSV_WINAPI function and Windows code of
 #            include/portrsv/iphlpapi.h is in portrsv.3 with a link page; the store's
 #            header and records are in portrsv-store.5; every page carries the Makefile's
@@ -151,6 +151,20 @@ for e in PORTRSV_PIN_DIR PORTRSV_STATE_DIR $envs; do
 done
 [ -z "$out" ] && ok "environment: PORTRSV_PIN_DIR, PORTRSV_STATE_DIR and every getenv() of user/ in portrsv.8" ||
 	fail "environment variables missing from portrsv.8's ENVIRONMENT:$out"
+
+# The kernel features that status probes (user/features.c): each named in portrsv.8's KERNELS
+# with the release that brought it.
+out=
+feats=0
+if [ -f user/features.c ]; then
+	for nf in $(awk -F'"' '/\.name = "/ { n = $2 } /\.since = "/ { print n "=" $2 }' user/features.c); do
+		feats=$((feats + 1))
+		grep -q "lacks ${nf%%=*} (Linux ${nf#*=})" "$p8" || out="$out ${nf%%=*}"
+		grep -qE "(Linux|from Linux) ${nf#*=}" "$p8" || out="$out ${nf%%=*}(${nf#*=})"
+	done
+fi
+[ -z "$out" ] && ok "kernel features: $feats probed by user/features.c, each in portrsv.8 with its release" ||
+	fail "kernel features missing from portrsv.8:$out"
 
 # --- drift: the library ---------------------------------------------------------------
 p3=man/portrsv.3
