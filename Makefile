@@ -63,7 +63,7 @@ FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c user/dirs.c
 FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args
 
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test kernel-test check-unit deps clean install examples
+.PHONY: all test unit-test kernel-test check-unit check-man deps clean install examples
 .PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke bench bench-quick
 
 all: $(OUT)/portrsv $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
@@ -130,7 +130,11 @@ check-unit: $(OUT)/portrsv
 		{ echo "check-unit: $$out"; exit 1; } # a warning is a failure too
 	@echo "check-unit: systemd-analyze verify accepts scripts/portrsv.service"
 
-test: all unit-test kernel-test check-unit
+# The man pages: groff and mandoc lint, and no drift from the code (tests/check-man.sh).
+check-man:
+	$(Q)tests/check-man.sh
+
+test: all unit-test kernel-test check-unit check-man
 
 $(ASAN_OUT)/lib $(ASAN_OUT)/tests $(FUZZ_OUT):
 	$(Q)mkdir -p $@
