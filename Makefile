@@ -92,7 +92,7 @@ $(OUT)/libportrsv.a: $(LIB_OBJS)
 
 $(OUT)/libportrsv.so.$(SOVER): $(LIB_OBJS) user/libportrsv.map
 	$(call msg,LD,$@)
-	$(Q)$(CC) -shared -Wl,--version-script=user/libportrsv.map \
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,--version-script=user/libportrsv.map \
 		-Wl,-soname,libportrsv.so.$(SOVER) -o $@ $(LIB_OBJS) $(LIBBPF_LIBS)
 
 $(OUT)/libportrsv.so: $(OUT)/libportrsv.so.$(SOVER)
@@ -100,11 +100,11 @@ $(OUT)/libportrsv.so: $(OUT)/libportrsv.so.$(SOVER)
 
 $(OUT)/portrsv: user/portrsv.c $(OUT)/libportrsv.a $(HDRS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS)
 
 $(OUT)/examples/%: examples/%.c $(OUT)/libportrsv.so | $(OUT)/examples
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< -L$(OUT) -l:libportrsv.so -Wl,-rpath,'$$ORIGIN/..'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(OUT) -l:libportrsv.so -Wl,-rpath,'$$ORIGIN/..'
 
 examples: $(EXAMPLES)
 
@@ -134,7 +134,7 @@ check-unit: $(OUT)/portrsv
 check-man:
 	$(Q)tests/check-man.sh
 
-test: all unit-test kernel-test check-unit check-man
+test: all unit-test kernel-test check-unit check-man check-install check-completion
 
 $(ASAN_OUT)/lib $(ASAN_OUT)/tests $(FUZZ_OUT):
 	$(Q)mkdir -p $@
