@@ -14,6 +14,9 @@
 #   scripts/fresh-debian.sh --also CMD   then run CMD too, in the same tree (repeatable; to try
 #                                        a fix or look closer, e.g. --also 'make kernel-test')
 #   scripts/fresh-debian.sh --clean      remove build/fresh
+#   FRESH_CACHE=FILE    the tarball of the tree (default build/fresh/bookworm-minbase.tgz), e.g.
+#                       outside a CI clone so that the next clone reuses it
+#   FRESH_MIRROR=URL    the Debian mirror (default: this machine's apt source for bookworm)
 #
 # Streams each command's output (kept in build/fresh/log/), then prints one line per command
 # (exit status, seconds, packages it installed) with the last lines of each failed one, and ends
@@ -25,7 +28,7 @@ cd "$(dirname "$self")/.."
 top=$(pwd -P)
 fresh="$top/build/fresh"
 root="$fresh/root"
-cache="$fresh/bookworm-minbase.tgz"
+cache=${FRESH_CACHE:-$fresh/bookworm-minbase.tgz} # FRESH_CACHE: keep it out of the checkout
 suite=bookworm
 say() { printf 'fresh-debian: %s\n' "$*"; }
 die() { printf 'fresh-debian: %s\n' "$*" >&2; exit 1; }
@@ -167,7 +170,7 @@ while [ $# -gt 0 ]; do
 	--no-cache) nocache=1 ;;
 	--no-run) norun=1 ;;
 	--clean) clean=1 ;;
-	-h|--help) sed -n '2,21p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $a (see --help)" ;;
 	esac
 done
@@ -223,7 +226,7 @@ remove_tree
 rm -rf "$fresh/log" "$fresh/commands" "$fresh/results"
 mkdir -p "$fresh/log"
 if [ -f "$cache" ] && [ "$nocache" -eq 0 ] && [ "$(cat "$cache.mirror" 2>/dev/null)" = "$mirror" ]; then
-	say "unpacking the cached tree build/fresh/$(basename "$cache")"
+	say "unpacking the cached tree ${cache#"$top"/}"
 	t0=$EPOCHREALTIME
 	mkdir "$root"
 	tar -xpzf "$cache" --numeric-owner --xattrs --xattrs-include='*' -C "$root"
@@ -247,8 +250,9 @@ else
 	rm -f "$root"/var/cache/apt/archives/*.deb
 	t1=$EPOCHREALTIME
 	say "debootstrap: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s; caching the tree"
-	tar -czf "$cache.tmp" --numeric-owner --xattrs --xattrs-include='*' -C "$root" .
-	mv "$cache.tmp" "$cache"
+	mkdir -p "$(dirname "$cache")"
+	tar -czf "$cache.tmp.$$" --numeric-owner --xattrs --xattrs-include='*' -C "$root" .
+	mv "$cache.tmp.$$" "$cache"
 	printf '%s\n' "$mirror" > "$cache.mirror"
 	how="debootstrapped"
 fi
