@@ -108,18 +108,40 @@ $(OUT)/examples/%: examples/%.c $(OUT)/libportrsv.so | $(OUT)/examples
 
 examples: $(EXAMPLES)
 
-# Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
-$(OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(OUT)/libportrsv.a $(HDRS) | $(OUT)/tests
+# Fault injection (PORTRSV_FAULT, for the crash tests) exists in test builds only: the library
+# and command that the tests use link fault-test.o where the release has a no-op fault.o.
+TEST_LIB_OBJS := $(filter-out $(OUT)/lib/fault.o,$(LIB_OBJS)) $(OUT)/lib/fault-test.o
+
+$(OUT)/lib/fault-test.o: user/fault.c $(HDRS) | $(OUT)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LIBCFLAGS) -DPORTRSV_FAULTS -c $< -o $@
+
+$(OUT)/libportrsv-test.a: $(TEST_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/test-bin:
+	$(Q)mkdir -p $@
+
+$(OUT)/test-bin/portrsv: user/portrsv.c $(OUT)/libportrsv-test.a $(HDRS) | $(OUT)/test-bin
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS)
+
+# Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
+$(OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(OUT)/libportrsv-test.a $(HDRS) | $(OUT)/tests
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS) -lcriterion -lpthread
 
 unit-test: $(UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
-kernel-test: $(KERNEL_TESTS) $(OUT)/portrsv $(EXAMPLES)
+# The command under test is the test build (with fault injection); PORTRSV_RELEASE_BIN is the
+# one that ships, for the test that it has none.
+kernel-test: $(KERNEL_TESTS) $(OUT)/test-bin/portrsv $(OUT)/portrsv $(EXAMPLES)
 	$(Q)for t in $(KERNEL_TESTS); do echo "== $$t"; \
-		PORTRSV_BIN=$(abspath $(OUT)/portrsv) PORTRSV_EXAMPLES=$(abspath $(OUT)/examples) \
-		$$t || exit 1; done
+		PORTRSV_BIN=$(abspath $(OUT)/test-bin/portrsv) \
+		PORTRSV_RELEASE_BIN=$(abspath $(OUT)/portrsv) \
+		PORTRSV_EXAMPLES=$(abspath $(OUT)/examples) $$t || exit 1; done
 
 # systemd-analyze verify wants the ExecStart binary and the man page where it looks for them.
 check-unit: $(OUT)/portrsv

@@ -1759,6 +1759,37 @@ ParameterizedTest(struct crash_row *row, store, crash, .init = kt_setup, .fini =
 	cr_assert(access(tmp_path(), F_OK) != 0);
 }
 
+/* Fault injection is for test builds only: the command that ships ignores PORTRSV_FAULT. */
+ParameterizedTestParameters(store, release_has_no_faults)
+{
+	static struct crash_row rows[] = {
+		{ "add", "create-before-store", OP_ADD, true },
+		{ "add", "store-before-rename", OP_ADD, true },
+		{ "add", "store-after-rename", OP_ADD, true },
+		{ "delete", "delete-after-store", OP_DEL, true },
+	};
+
+	return cr_make_param_array(struct crash_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct crash_row *row, store, release_has_no_faults, .init = kt_setup,
+		  .fini = teardown)
+{
+	const char *bin = getenv("PORTRSV_RELEASE_BIN");
+	char *add[] = { (char *)bin, "add", "tcp", "7200", "5", NULL };
+	char *del[] = { (char *)bin, "delete", "tcp", "7200", "5", NULL };
+	struct run_opts o = { .fault = row->point };
+
+	cr_assert(bin && *bin, "PORTRSV_RELEASE_BIN names the release build (make kernel-test)");
+	if (row->op == OP_DEL)
+		kt_reserve(PORTRSV_TCP, 7200, 5);
+	run_argv_opts(&o, row->op == OP_ADD ? add : del);
+	cr_assert_eq(R.status, 0, "%s with PORTRSV_FAULT=%s: exit %d [%s]", row->name, row->point,
+		     R.status, R.err);
+	assert_kernel_is_store(row->name);
+	cr_assert_eq(try_bind(IPPROTO_TCP, 7201), row->op == OP_ADD ? -EACCES : 0, "%s", row->name);
+}
+
 /*
  * A long series of library adds and deletes in a child that is SIGKILLed at random moments.
  * The child reports on a pipe: "I op" before each call, "K op" once it returned. After each
