@@ -5,7 +5,7 @@
 #   make fuzz       libFuzzer on the store parser and argument parsers, FUZZ_SECONDS each
 #   make fuzz-smoke the same for 10 seconds each (what CI runs)
 #   make bench      the benchmarks (root): table, CSV and chart in build/bench-results/
-#   make deps       install the Debian packages the build and tests need
+#   make deps       install the Debian packages the build and tests need (scripts/deps.sh --test)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show the commands
 
@@ -196,7 +196,7 @@ bench-quick: $(OUT)/bench
 	$(Q)$(OUT)/bench --quick
 
 deps:
-	$(Q)scripts/deps.sh
+	$(Q)scripts/deps.sh --test
 
 BINDIR     := $(PREFIX)/bin
 LIBDIR     := $(PREFIX)/lib

@@ -110,24 +110,28 @@ static __always_inline struct portrsv_port *port_entry(__u64 netns, __u8 proto, 
 
 /*
  * Is the socket's cgroup the owner cgroup or below it? The socket's, not the binding task's:
- * a socket made in a container and bound by a helper elsewhere is the container's. Read
- * through the kernel's own types (CO-RE); only on the slow path of a reserved port.
+ * a socket made in a container and bound by a helper elsewhere is the container's. Only on
+ * the slow path of a reserved port.
+ *
+ * Linux 6.1 has no bpf_rdonly_cast (6.2), so the socket is reached the way the kernel passes
+ * it: ctx is really a struct bpf_sock_addr_kern, whose first field points at the struct sock.
+ * Every pointer below is read as a plain number with bpf_probe_read_kernel at CO-RE offsets,
+ * which loads on 6.1 and later alike.
  */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
-static __always_inline bool in_owner_cgroup(struct bpf_sock *bsk, const struct portrsv_resv *r)
+static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const struct portrsv_resv *r)
 {
-	struct sock *sk;
-	__u64 cg = 0, anc = 0, kn = 0, id = 0;
+	__u64 sk = 0, cg = 0, anc = 0, kn = 0, id = 0;
 	__u32 level = r->owner_level;
 	int cg_level = -1;
 
-	if (!r->owner_cgid || !bsk || level > 4096)
+	if (!r->owner_cgid || level > 4096)
 		return false;
-	/* A read-only view of the socket as the kernel's struct sock; every pointer below is
-	 * read as a plain number with bpf_probe_read_kernel, at CO-RE offsets. */
-	sk = bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
-	bpf_probe_read_kernel(&cg, sizeof(cg), &sk->sk_cgrp_data.cgroup);
+	bpf_probe_read_kernel(&sk, sizeof(sk),
+			      (void *)ctx + bpf_core_field_offset(struct bpf_sock_addr_kern, sk));
+	if (!sk)
+		return false;
+	bpf_probe_read_kernel(&cg, sizeof(cg),
+			      (void *)(sk + bpf_core_field_offset(struct sock, sk_cgrp_data.cgroup)));
 	if (!cg)
 		return false;
 	bpf_probe_read_kernel(&cg_level, sizeof(cg_level),
@@ -148,10 +152,10 @@ static __always_inline bool in_owner_cgroup(struct bpf_sock *bsk, const struct p
 	return id == r->owner_cgid;
 }
 
-static __always_inline bool entitled(struct bpf_sock *sk, const struct portrsv_resv *r,
+static __always_inline bool entitled(struct bpf_sock_addr *ctx, const struct portrsv_resv *r,
 				     __u64 token)
 {
-	return (token && r->token == token) || in_owner_cgroup(sk, r);
+	return (token && r->token == token) || in_owner_cgroup(ctx, r);
 }
 
 /* Give one reference of a port back; never below zero, whatever happened meanwhile. */
@@ -324,7 +328,7 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 	r = resv_of(netns, proto, pp->start);
 	us = user_storage(sk, 0);
 	token = us ? us->token : 0;
-	if (!r || !entitled(sk, r, token))
+	if (!r || !entitled(ctx, r, token))
 		return deny(netns, proto, port, family, r, pp->start, PORTRSV_EACCES);
 
 	if (!us)

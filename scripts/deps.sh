@@ -1,23 +1,62 @@
 #!/bin/sh
-# Install the Debian packages that building and testing portrsv need; do nothing when they
-# are all present. Needs root (apt-get) only when something is missing.
+# Install the Debian packages that portrsv needs, by purpose; do nothing when they are all
+# present. Needs root (apt-get) only when something is missing.
+#
+#   scripts/deps.sh            build the command and library, and run them (the demo)
+#   scripts/deps.sh --test     also what `make test` needs
+#   scripts/deps.sh --bench    also what `make bench` needs
+#   scripts/deps.sh --ci       everything .ci/run uses: tests, benchmark, the kernel matrix in
+#                              QEMU, the Debian packages and the fresh Debian 12 tree
 set -eu
-# libclang-rt-dev: libFuzzer and clang's sanitizer runtimes (make fuzz), only recommended by clang.
-# systemd: systemd-analyze verify of the unit (make test). gnuplot-nox: the chart of make bench.
-pkgs="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libcriterion-dev
-libclang-rt-dev systemd gnuplot-nox"
+
+# Building: the BPF object (clang, bpftool gen skeleton), the library and command (gcc,
+# libbpf 1.1, libelf, zlib), pkg-config. Running: iproute2 for `ip netns` names.
+build="make gcc libc6-dev clang libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config iproute2"
+# make test: Criterion; systemd for `systemd-analyze verify` of the unit; clang's runtimes for
+# libFuzzer (make fuzz), which clang only recommends.
+test="libcriterion-dev systemd libclang-rt-dev"
+# make bench: the chart.
+bench="gnuplot-nox"
+# .ci/run beyond the tests: QEMU and busybox for the kernel matrix, the Debian packaging tools
+# and lintian, debootstrap for the fresh tree, groff for the man page checks, git to copy the
+# checkout.
+ci="qemu-system-x86 busybox-static cpio kmod dpkg-dev debhelper fakeroot lintian
+bash-completion debootstrap groff-base man-db git"
+
+pkgs=$build
+for arg in "$@"; do
+	case $arg in
+	--test) pkgs="$pkgs $test" ;;
+	--bench) pkgs="$pkgs $bench" ;;
+	--ci) pkgs="$pkgs $test $bench $ci" ;;
+	-h | --help)
+		sed -n '2,11s/^# \{0,1\}//p' "$0"
+		exit 0
+		;;
+	*)
+		echo "deps: unknown option '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "deps: installing$missing"
+if [ -z "$missing" ]; then
+	echo "deps: all present"
+	exit 0
+fi
 if [ "$(id -u)" -ne 0 ]; then
-	echo "deps: missing packages:$missing; run as root to install them" >&2
+	echo "deps: missing packages:$missing; run this as root to install them" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+echo "deps: updating the package lists"
+apt-get update -q
+echo "deps: installing$missing (and what they depend on)"
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 $missing
+echo "deps: done"

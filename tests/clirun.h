@@ -79,6 +79,10 @@ static inline int run_argv_opts(const struct run_opts *o, char *const argv[])
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
+		/* Opened while still root: the checkout may lie under a directory that nobody
+		 * cannot traverse (/root, a mktemp directory), and exec through the open file
+		 * needs no search permission on its parents. */
+		int exe = open(argv[0], O_PATH | O_CLOEXEC);
 
 		if (null < 0 || dup2(null, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
 			_exit(126);
@@ -92,7 +96,8 @@ static inline int run_argv_opts(const struct run_opts *o, char *const argv[])
 		if (o->unpriv && (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
 				  setresuid(NOBODY, NOBODY, NOBODY)))
 			_exit(125);
-		execv(argv[0], argv);
+		if (exe >= 0)
+			fexecve(exe, argv, environ);
 		_exit(127);
 	}
 	close(po[1]);

@@ -7,6 +7,8 @@
  *
  * Never run `portrsv load` without --cgroup here: it would attach to the host's root cgroup.
  */
+#include <sys/mount.h>
+#include <sys/utsname.h>
 #include "testlib.h"
 #include "json.h"
 #include "clirun.h"
@@ -371,7 +373,11 @@ ParameterizedTestParameters(cli, conflicts)
 static int holder_socket(enum holder h, uint16_t port)
 {
 	enum kt_fam fam = h == H_LISTEN6 || h == H_UDP6 ? KT_V6 : KT_V4;
-	int fd = kt_socket(fam, h == H_UDP || h == H_UDP6 ? IPPROTO_UDP : IPPROTO_TCP);
+	int fd;
+
+	if (h == H_BOUND) /* only the tcp add of that row could see it */
+		kt_need(PORTRSV_FEAT_DIAG_BOUND);
+	fd = kt_socket(fam, h == H_UDP || h == H_UDP6 ? IPPROTO_UDP : IPPROTO_TCP);
 
 	cr_assert_eq(kt_bind(fd, fam, port), 0, "holder bind %u: %s", port, strerror(errno));
 	if (h == H_LISTEN || h == H_LISTEN6)
@@ -613,6 +619,51 @@ KT_TEST(cli, why)
 
 /* ---- status --------------------------------------------------------------------------- */
 
+/*
+ * A kernel without BTF (no /sys/kernel/btf/vmlinux, here hidden in this test's own mount
+ * namespace): load says so in one line and changes nothing; the attached programs stay.
+ */
+KT_TEST(cli, load_without_btf)
+{
+	uint64_t tok = add_ok("tcp", "7000", "10");
+
+	cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	cr_assert_eq(mount("none", "/sys/kernel/btf", "tmpfs", 0, NULL), 0, "mount: %s",
+		     strerror(errno));
+	cli("load", "--cgroup", kt.cgroup, NULL);
+	assert_failed(1, "load without BTF");
+	assert_mentions("load without BTF", "no BTF");
+	cr_assert_eq(umount("/sys/kernel/btf"), 0);
+	cli("lookup", "tcp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup after a refused load"), tok);
+	cr_assert_eq(try_bind(IPPROTO_TCP, 7001), -EACCES, "a refused load must leave enforcement as it was");
+}
+
+/* status names the running kernel and exactly the features it lacks, as the probes found. */
+static void assert_kernel(int root)
+{
+	int k = jget(root, "kernel", J_OBJ), lacks = jget(k, "lacks", J_ARR);
+	struct utsname u;
+	int n = 0;
+
+	cr_assert_eq(uname(&u), 0);
+	cr_assert_str_eq(J[jget(k, "release", J_STR)].str, u.release);
+	for (int f = 0; f < PORTRSV_FEAT_COUNT; f++) {
+		if (portrsv_feature_present(f))
+			continue;
+		cr_assert(n < jcount(lacks), "status --json omits missing %s: [%s]",
+			  portrsv_features[f].name, R.out);
+		cr_assert_str_eq(J[jget(jchild(lacks, n), "feature", J_STR)].str,
+				 portrsv_features[f].name);
+		cr_assert_str_eq(J[jget(jchild(lacks, n), "since", J_STR)].str,
+				 portrsv_features[f].since);
+		jget(jchild(lacks, n), "effect", J_STR);
+		n++;
+	}
+	cr_assert_eq(jcount(lacks), n, "status --json lists a feature the kernel has: [%s]", R.out);
+}
+
 KT_TEST(cli, status_loaded)
 {
 	int root, cgs, found = 0;
@@ -623,6 +674,7 @@ KT_TEST(cli, status_loaded)
 	cr_assert_str_empty(R.err);
 	cr_assert(strstr(R.out, kt.cgroup), "status does not list %s: [%s]", kt.cgroup, R.out);
 	cr_assert(strstr(R.out, kt.pin_dir), "status does not name the pin dir: [%s]", R.out);
+	cr_assert(strstr(R.out, "\nkernel: "), "status does not name the kernel: [%s]", R.out);
 
 	cli("status", "--json", NULL);
 	cr_assert_eq(R.status, 0, "status --json: %s", R.err);
@@ -641,6 +693,7 @@ KT_TEST(cli, status_loaded)
 		jget(c, "id", J_NUM);
 	}
 	cr_assert_eq(found, 1, "status --json must list %s once: [%s]", kt.cgroup, R.out);
+	assert_kernel(root);
 }
 
 /* ---- Not loaded: PORTRSV_PIN_DIR names a directory that does not exist ------------------ */
@@ -698,6 +751,7 @@ ParameterizedTest(struct words_row *row, cli, not_loaded, .init = setup_missing,
 			int root = jparse(R.out);
 
 			cr_assert(!J[jget(root, "loaded", J_BOOL)].b);
+			assert_kernel(root);
 		} else {
 			cr_assert(strstr(R.out, "not loaded"), "status: [%s]", R.out);
 		}

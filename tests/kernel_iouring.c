@@ -91,6 +91,7 @@ ParameterizedTest(struct uring_row *row, uring, bind, .init = kt_setup, .fini = 
 	int fd = kt_socket(KT_V4, row->proto);
 	int res;
 
+	kt_need(PORTRSV_FEAT_IOURING_BIND);
 	if (row->token)
 		cr_assert_eq(portrsv_associate(fd, token), 0);
 	res = uring_bind(fd, row->port);
@@ -102,5 +103,19 @@ ParameterizedTest(struct uring_row *row, uring, bind, .init = kt_setup, .fini = 
 		cr_assert(row->port ? port == row->port : port >= START && port < START + COUNT,
 			  "%s: bound to %u", row->name, port);
 	}
+	close(fd);
+}
+
+/* The probe tells the truth: where it says io_uring has no bind op, the op really fails. */
+Test(uring, probe, .init = kt_setup, .fini = kt_teardown)
+{
+	bool present = portrsv_feature_present(PORTRSV_FEAT_IOURING_BIND);
+	int fd = kt_socket(KT_V4, IPPROTO_TCP);
+	int res = uring_bind(fd, START + COUNT);
+
+	cr_assert_eq(res == 0, present, "probe says %s, but io_uring bind gave %d (%s)",
+		     present ? "present" : "missing", res, strerror(-res));
+	if (!present)
+		cr_assert_eq(res, -EINVAL, "an unknown io_uring op must fail with EINVAL, got %d", res);
 	close(fd);
 }

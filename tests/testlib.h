@@ -61,6 +61,18 @@ static inline void kt_require_root(void)
 	cr_skip_test("kernel test needs root");
 }
 
+/*
+ * A test that needs a kernel feature newer than 6.1 skips on a kernel that lacks it, naming
+ * the feature: the one skip CI accepts, since no test could pass there.
+ */
+static inline void kt_need(enum portrsv_feat f)
+{
+	const struct portrsv_feature *ft = &portrsv_features[f];
+
+	if (!portrsv_feature_present(f))
+		cr_skip_test("this kernel lacks %s (Linux %s): %s", ft->name, ft->since, ft->lack);
+}
+
 static inline void kt_write(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);

@@ -106,6 +106,21 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 /* Every port in use by a socket of proto, as a 65536-bit map (one dump for many blocks). */
 int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits);
 
+/* features.c: what the running kernel lacks of what portrsv uses (6.1 lacks both). */
+enum portrsv_feat {
+	PORTRSV_FEAT_IOURING_BIND, /* io_uring's IORING_OP_BIND, Linux 6.11 */
+	PORTRSV_FEAT_DIAG_BOUND,   /* sock_diag lists bound-only TCP sockets, Linux 6.8 */
+	PORTRSV_FEAT_COUNT,
+};
+struct portrsv_feature {
+	const char *name;  /* for --json */
+	const char *since; /* the first Linux release that has it */
+	const char *lack;  /* what is weaker without it */
+};
+extern const struct portrsv_feature portrsv_features[PORTRSV_FEAT_COUNT];
+/* Probed by trying, once per process. */
+bool portrsv_feature_present(enum portrsv_feat f);
+
 /* dirs.c: make or check a directory that must be ours and 0700 (-EPERM if someone else's). */
 int portrsv_private_dir(const char *path);
 

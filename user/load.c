@@ -313,6 +313,12 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 
 	if (n_cgroups && !cgroups)
 		return -EINVAL;
+	/* CO-RE needs the kernel's BTF: without it libbpf's error would not say so; nothing is made before this. */
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		portrsv_set_errmsg("this kernel has no BTF (/sys/kernel/btf/vmlinux, "
+				   "CONFIG_DEBUG_INFO_BTF): portrsv needs Linux 6.1 or newer with BTF");
+		return -EOPNOTSUPP;
+	}
 	err = ensure_bpffs(pin_dir);
 	if (!err)
 		err = mkdir_parents(pin_dir);

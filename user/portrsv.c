@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
@@ -661,6 +662,45 @@ static void check_health(struct health *h, const struct portrsv_reservation *v, 
 			"autobind may hand them out; run 'portrsv restore'", missing, first);
 }
 
+/*
+ * The running kernel and what it lacks of what portrsv uses (docs: portrsv(8), KERNELS).
+ * Not a problem: a kernel that lacks a feature is supported, with that one thing weaker.
+ */
+static void print_kernel(bool json)
+{
+	struct utsname u;
+	bool any = false;
+
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "unknown");
+	if (json) {
+		printf("\"kernel\": {\"release\": ");
+		json_string(u.release);
+		printf(", \"lacks\": [");
+	} else {
+		printf("kernel: %s\n", u.release);
+	}
+	for (int f = 0; f < PORTRSV_FEAT_COUNT; f++) {
+		const struct portrsv_feature *ft = &portrsv_features[f];
+
+		if (portrsv_feature_present(f))
+			continue;
+		if (json) {
+			printf("%s{\"feature\": \"%s\", \"since\": \"%s\", \"effect\": ",
+			       any ? ", " : "", ft->name, ft->since);
+			json_string(ft->lack);
+			printf("}");
+		} else {
+			printf("  lacks %s (Linux %s): %s\n", ft->name, ft->since, ft->lack);
+		}
+		any = true;
+	}
+	if (json)
+		printf("]}");
+	else if (!any)
+		printf("  has every feature portrsv uses\n");
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct portrsv_reservation *v = NULL;
@@ -681,9 +721,12 @@ static int cmd_status(int argc, char **argv)
 		if (a.json) {
 			printf("{\"loaded\": false, \"pin_dir\": ");
 			json_string(portrsv_pin_dir(NULL));
+			printf(", ");
+			print_kernel(true);
 			printf("}\n");
 		} else {
 			printf("portrsv is not loaded (pin dir %s)\n", portrsv_pin_dir(NULL));
+			print_kernel(false);
 		}
 		/* A failure like any other: one line on stderr too. */
 		return fail(-PORTRSV_ENOTLOADED, "%s", portrsv_pin_dir(NULL));
@@ -719,8 +762,12 @@ static int cmd_status(int argc, char **argv)
 			printf("  %s (id %" PRIu64 ")\n", path, ids[i]);
 		}
 	}
+	if (!a.json)
+		print_kernel(false);
 	if (a.json) {
-		printf("], \"problems\": [");
+		printf("], ");
+		print_kernel(true);
+		printf(", \"problems\": [");
 		for (int i = 0; i < h.n; i++) {
 			printf("%s", i ? ", " : "");
 			json_string(h.probs[i]);
