@@ -17,8 +17,8 @@
 #   --timeout   seconds for each kernel's VM, boot included (default 1800)
 #
 # The console of each VM goes to build/vm/kernel-matrix-KERNEL.log and, prefixed with
-# [KERNEL], to stdout. CI (true under .ci/run) is passed into the guest: there a skipped
-# kernel test fails, but for a test that names the kernel feature it lacks.
+# [KERNEL], to stdout. CI=true is set in the guest (unless CI is set otherwise here): there a
+# skipped kernel test fails, but for a test that names the kernel feature it lacks.
 set -euo pipefail
 
 checkout=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -96,7 +96,7 @@ run_one() {
 	local k=$1 log rc=0
 	log=$(logname "$k")
 	: >"$log"
-	{ scripts/vm-run.sh --kernel "$k" --timeout "$timeout" --quiet-kernel -- \
+	{ scripts/vm-run.sh --kernel "$k" --timeout "$timeout" --env "CI=${CI:-true}" -- \
 		scripts/kernel-matrix.sh --in-guest "${tests[@]}" 2>&1 || rc=$?
 	  echo "kernel-matrix-host: vm-run exit $rc"; } |
 		tee -a "$log" | sed -u "s/^/[$k] /"
@@ -134,18 +134,23 @@ for k in "${kernels[@]}"; do
 		/^vm-run: .*(timed out|did not start|boot failed|stopped|could not|unreachable|not found)/ {
 			sub(/^vm-run: /, ""); vmerr = $0 }
 		/^kernel-matrix-host: vm-run exit / { rc = $4 }
+		/^\[ *[0-9]+\.[0-9]+\] (WARNING:|BUG:|Oops|Kernel panic|general protection)/ { kw++ }
 		END {
 			if (kver == "") kver = k
 			if (smoke == "") smoke = "not run"
 			ok = (rc == 0 && smoke == "ok" && f == 0 && bad == "" && ran == n)
-			printf "%s: %s (smoke %s, %d passed, %d failed%s%s%s)", kver,
-				ok ? "pass" : "FAIL", smoke, p, f, s ? ", " s " skipped" (lacks != "" ? ": kernel lacks " lacks : "") : "",
-				bad != "" ? "; failing: " bad : "",
-				vmerr != "" ? "; " vmerr : (ran < n ? "; " ran " of " n " test programs ran" : "")
+			out = sprintf("%s: %s (smoke %s, %d passed, %d failed", kver, ok ? "pass" : "FAIL",
+				smoke, p, f)
+			if (s) out = out ", " s " skipped" (lacks != "" ? ": kernel lacks " lacks : "")
+			if (bad != "") out = out "; failing: " bad
+			if (vmerr != "") out = out "; " vmerr
+			else if (ran < n) out = out "; " ran " of " n " test programs ran"
+			if (kw) out = out "; " kw " kernel WARNING/BUG lines in the log"
+			print out ")"
 			exit !ok
 		}' n=${#tests[@]} "$log") && ok=1 || ok=0
 	secs=$(awk '/^vm-run: .* after [0-9]+ s$/ { t = $(NF - 1) } END { print t }' "$log")
-	echo "kernel-matrix: $summary${secs:+ in $secs s}"
+	echo "kernel-matrix: ${summary:-$k: FAIL (no summary: see $log)}${secs:+ in $secs s}"
 	[ $ok -eq 1 ] || status=1
 done
 echo "kernel-matrix: ${#kernels[@]} kernel(s) in $((SECONDS - t_all)) s; logs in build/vm/kernel-matrix-*.log"
