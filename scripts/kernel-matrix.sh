@@ -53,7 +53,7 @@ if [ "${1:-}" = "--in-guest" ]; then
 fi
 
 # ---- on the host ---------------------------------------------------------------------------
-usage() { sed -n '8,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,21p' "$0" | sed 's/^# \{0,1\}//'; }
 kernels=() tests=${KERNEL_MATRIX_TESTS:-} timeout=1800
 parallel=${KERNEL_MATRIX_PARALLEL:-}
 while [ $# -gt 0 ]; do
