@@ -63,7 +63,7 @@ FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c user/dirs.c
 FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args
 
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test kernel-test check-unit deps clean install examples
+.PHONY: all test unit-test kernel-test check-unit check-man deps clean install examples
 .PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke bench bench-quick
 
 all: $(OUT)/portrsv $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
@@ -92,7 +92,7 @@ $(OUT)/libportrsv.a: $(LIB_OBJS)
 
 $(OUT)/libportrsv.so.$(SOVER): $(LIB_OBJS) user/libportrsv.map
 	$(call msg,LD,$@)
-	$(Q)$(CC) -shared -Wl,--version-script=user/libportrsv.map \
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,--version-script=user/libportrsv.map \
 		-Wl,-soname,libportrsv.so.$(SOVER) -o $@ $(LIB_OBJS) $(LIBBPF_LIBS)
 
 $(OUT)/libportrsv.so: $(OUT)/libportrsv.so.$(SOVER)
@@ -100,26 +100,48 @@ $(OUT)/libportrsv.so: $(OUT)/libportrsv.so.$(SOVER)
 
 $(OUT)/portrsv: user/portrsv.c $(OUT)/libportrsv.a $(HDRS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS)
 
 $(OUT)/examples/%: examples/%.c $(OUT)/libportrsv.so | $(OUT)/examples
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< -L$(OUT) -l:libportrsv.so -Wl,-rpath,'$$ORIGIN/..'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(OUT) -l:libportrsv.so -Wl,-rpath,'$$ORIGIN/..'
 
 examples: $(EXAMPLES)
 
-# Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
-$(OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(OUT)/libportrsv.a $(HDRS) | $(OUT)/tests
+# Fault injection (PORTRSV_FAULT, for the crash tests) exists in test builds only: the library
+# and command that the tests use link fault-test.o where the release has a no-op fault.o.
+TEST_LIB_OBJS := $(filter-out $(OUT)/lib/fault.o,$(LIB_OBJS)) $(OUT)/lib/fault-test.o
+
+$(OUT)/lib/fault-test.o: user/fault.c $(HDRS) | $(OUT)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LIBCFLAGS) -DPORTRSV_FAULTS -c $< -o $@
+
+$(OUT)/libportrsv-test.a: $(TEST_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/test-bin:
+	$(Q)mkdir -p $@
+
+$(OUT)/test-bin/portrsv: user/portrsv.c $(OUT)/libportrsv-test.a $(HDRS) | $(OUT)/test-bin
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS)
+
+# Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
+$(OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(OUT)/libportrsv-test.a $(HDRS) | $(OUT)/tests
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS) -lcriterion -lpthread
 
 unit-test: $(UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
-kernel-test: $(KERNEL_TESTS) $(OUT)/portrsv $(EXAMPLES)
+# The command under test is the test build (with fault injection); PORTRSV_RELEASE_BIN is the
+# one that ships, for the test that it has none.
+kernel-test: $(KERNEL_TESTS) $(OUT)/test-bin/portrsv $(OUT)/portrsv $(EXAMPLES)
 	$(Q)for t in $(KERNEL_TESTS); do echo "== $$t"; \
-		PORTRSV_BIN=$(abspath $(OUT)/portrsv) PORTRSV_EXAMPLES=$(abspath $(OUT)/examples) \
-		$$t || exit 1; done
+		PORTRSV_BIN=$(abspath $(OUT)/test-bin/portrsv) \
+		PORTRSV_RELEASE_BIN=$(abspath $(OUT)/portrsv) \
+		PORTRSV_EXAMPLES=$(abspath $(OUT)/examples) $$t || exit 1; done
 
 # Debian's own kernels (6.1 stock, 6.12 backports) booted in QEMU: the smoke path and the kernel
 # tests inside each; one line per kernel. KERNEL_MATRIX="6.1 6.12", KERNEL_MATRIX_TESTS="...".
@@ -136,7 +158,11 @@ check-unit: $(OUT)/portrsv
 		{ echo "check-unit: $$out"; exit 1; } # a warning is a failure too
 	@echo "check-unit: systemd-analyze verify accepts scripts/portrsv.service"
 
-test: all unit-test kernel-test check-unit
+# The man pages: groff and mandoc lint, and no drift from the code (tests/check-man.sh).
+check-man:
+	$(Q)tests/check-man.sh
+
+test: all unit-test kernel-test check-unit check-man check-install check-completion
 
 $(ASAN_OUT)/lib $(ASAN_OUT)/tests $(FUZZ_OUT):
 	$(Q)mkdir -p $@
@@ -204,26 +230,91 @@ bench-quick: $(OUT)/bench
 deps:
 	$(Q)scripts/deps.sh --test
 
-BINDIR     := $(PREFIX)/bin
-LIBDIR     := $(PREFIX)/lib
-INCDIR     := $(PREFIX)/include
-MANDIR     := $(PREFIX)/share/man
-UNITDIR    ?= /etc/systemd/system
+# Install layout. Every directory can be overridden on the command line; debian/rules passes
+# PREFIX=/usr LIBDIR=/usr/lib/$(DEB_HOST_MULTIARCH). The command is an administrator's tool
+# (portrsv(8)), so it goes to sbin, as Debian puts such tools, and the unit's ExecStart follows.
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+INCDIR     ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR     ?= $(PREFIX)/share/man
+# Under /usr, units and completions go where the system's systemd and bash-completion say they
+# look; under any other prefix they stay inside it (systemd reads /usr/local/lib/systemd/system,
+# bash-completion reads $XDG_DATA_DIRS/bash-completion/completions), so that a PREFIX install
+# never writes outside PREFIX. UNITDIR= and COMPLETIONDIR= override both.
+ifeq ($(patsubst %/,%,$(PREFIX)),/usr)
+UNITDIR_DEFAULT := $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
+COMPLETIONDIR_DEFAULT := $(or $(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
+else
+UNITDIR_DEFAULT := $(PREFIX)/lib/systemd/system
+COMPLETIONDIR_DEFAULT := $(PREFIX)/share/bash-completion/completions
+endif
+UNITDIR       ?= $(UNITDIR_DEFAULT)
+COMPLETIONDIR ?= $(COMPLETIONDIR_DEFAULT)
+
+# What install puts in place, named once so that uninstall removes exactly that. Man pages and
+# units are whatever man/ and scripts/ hold; a page's section is its file name's suffix.
+MANPAGES   := $(sort $(wildcard man/*.[0-9]))
+UNITS      := $(sort $(wildcard scripts/*.service scripts/*.path scripts/*.socket scripts/*.timer))
+INST_HDRS  := $(sort $(wildcard include/portrsv/*.h))
+COMPLETION := scripts/portrsv.bash-completion
+
+# portrsv.pc names its directories relative to ${prefix} where they lie under PREFIX, so that
+# `pkg-config --define-prefix` finds a tree that was moved. pkgconf takes the prefix to be two
+# levels above the .pc file (PREFIX/lib/pkgconfig): with a multiarch LIBDIR, one level deeper,
+# --define-prefix cannot work by pkgconf's own rule; the Debian packages are never moved.
+pc_path = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}$(patsubst $(PREFIX)%,%,$(1)),$(1))
+
+.PHONY: uninstall check-install check-completion deb pkg-test
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/portrsv \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
-	install -m 0755 $(OUT)/portrsv $(DESTDIR)$(BINDIR)/portrsv
-	install -m 0644 $(OUT)/libportrsv.a $(DESTDIR)$(LIBDIR)/
-	install -m 0755 $(OUT)/libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/
-	ln -sf libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so
-	install -m 0644 include/portrsv.h $(DESTDIR)$(INCDIR)/
-	install -m 0644 include/portrsv/*.h $(DESTDIR)$(INCDIR)/portrsv/
-	install -m 0644 man/portrsv.8 $(DESTDIR)$(MANDIR)/man8/
-	sed 's|@BINDIR@|$(BINDIR)|' scripts/portrsv.service > $(DESTDIR)$(UNITDIR)/portrsv.service
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: portrsv\nDescription: %s\nVersion: %s\nRequires.private: libbpf\nLibs: -L$${libdir} -lportrsv\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' 'Persistent port reservations enforced by cgroup BPF' \
-		'$(VERSION)' > $(DESTDIR)$(LIBDIR)/pkgconfig/portrsv.pc
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCDIR)/portrsv $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0755 $(OUT)/portrsv $(DESTDIR)$(SBINDIR)/portrsv
+	install -m 0644 $(OUT)/libportrsv.a $(DESTDIR)$(LIBDIR)/libportrsv.a
+	install -m 0644 $(OUT)/libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so.$(SOVER)
+	ln -sfn libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so
+	install -m 0644 include/portrsv.h $(DESTDIR)$(INCDIR)/portrsv.h
+	install -m 0644 $(INST_HDRS) $(DESTDIR)$(INCDIR)/portrsv/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(call pc_path,$(LIBDIR))' \
+		'includedir=$(call pc_path,$(INCDIR))' '' 'Name: portrsv' \
+		'Description: Persistent port reservations enforced by cgroup BPF programs' \
+		'Version: $(VERSION)' 'Requires.private: libbpf' \
+		'Libs: -L$${libdir} -lportrsv' 'Cflags: -I$${includedir}' \
+		> $(DESTDIR)$(PKGCONFIGDIR)/portrsv.pc
+	install -m 0644 $(COMPLETION) $(DESTDIR)$(COMPLETIONDIR)/portrsv
+	$(Q)set -e; for u in $(UNITS); do d=$(DESTDIR)$(UNITDIR)/$${u##*/}; \
+		echo "sed 's|@BINDIR@|$(SBINDIR)|g' $$u > $$d"; \
+		sed 's|@BINDIR@|$(SBINDIR)|g' $$u > $$d; chmod 0644 $$d; done
+	$(Q)set -e; for m in $(MANPAGES); do d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+		install -d $$d; if [ -L $$m ]; then echo "ln -sfn $$(readlink $$m) $$d/$${m##*/}"; \
+			ln -sfn "$$(readlink $$m)" $$d/$${m##*/}; \
+		else echo "install -m 0644 $$m $$d/"; install -m 0644 $$m $$d/; fi; done
+
+# Exactly what install put there; of the directories, only the one that is portrsv's alone.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/portrsv $(DESTDIR)$(LIBDIR)/libportrsv.a \
+		$(DESTDIR)$(LIBDIR)/libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so \
+		$(DESTDIR)$(INCDIR)/portrsv.h $(addprefix $(DESTDIR)$(INCDIR)/portrsv/,$(notdir $(INST_HDRS))) \
+		$(DESTDIR)$(PKGCONFIGDIR)/portrsv.pc $(DESTDIR)$(COMPLETIONDIR)/portrsv \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+	$(Q)for m in $(MANPAGES); do echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}"; \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	$(Q)if [ -d $(DESTDIR)$(INCDIR)/portrsv ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(INCDIR)/portrsv; fi
+
+# install, a moved tree found with pkg-config --define-prefix, uninstall: in scratch DESTDIRs.
+check-install: all
+	$(Q)tests/install.sh
+
+check-completion:
+	$(Q)tests/completion.sh
+
+# Debian packages into build/deb/, and the installed packages' smoke test (root).
+deb:
+	$(Q)scripts/build-deb.sh
+
+pkg-test:
+	$(Q)scripts/pkg-test.sh
 
 clean:
 	rm -rf $(OUT)

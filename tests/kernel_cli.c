@@ -8,6 +8,7 @@
  * Never run `portrsv load` without --cgroup here: it would attach to the host's root cgroup.
  */
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include "testlib.h"
 #include "json.h"
@@ -628,7 +629,8 @@ KT_TEST(cli, load_without_btf)
 	uint64_t tok = add_ok("tcp", "7000", "10");
 
 	cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
-	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	/* /sys, not /: in a chroot / is no mount point. */
+	cr_assert_eq(mount(NULL, "/sys", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
 	cr_assert_eq(mount("none", "/sys/kernel/btf", "tmpfs", 0, NULL), 0, "mount: %s",
 		     strerror(errno));
 	cli("load", "--cgroup", kt.cgroup, NULL);
@@ -638,6 +640,42 @@ KT_TEST(cli, load_without_btf)
 	cli("lookup", "tcp", "7000", "10", NULL);
 	cr_assert_eq(assert_token("lookup after a refused load"), tok);
 	cr_assert_eq(try_bind(IPPROTO_TCP, 7001), -EACCES, "a refused load must leave enforcement as it was");
+}
+
+/*
+ * A privileged copy run by someone else (here setuid root, run by nobody) must not let the
+ * environment choose its pins or store: PORTRSV_PIN_DIR and PORTRSV_STATE_DIR are read with
+ * secure_getenv, so it uses the defaults. (A file system mounted nosuid would not make the
+ * copy privileged, and the test would prove nothing: that is a failure, not a skip.)
+ */
+KT_TEST(cli, setuid_ignores_environment)
+{
+	char copy[PATH_MAX], *argv[] = { copy, "status", "--json", NULL };
+	struct run_opts o = { .unpriv = true };
+	struct statvfs sv;
+	int in, out, root;
+	ssize_t n;
+	char buf[65536];
+
+	snprintf(copy, sizeof(copy), "%s/portrsv-setuid", kt.state_dir);
+	in = open(portrsv_bin(), O_RDONLY | O_CLOEXEC);
+	out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	cr_assert(in >= 0 && out >= 0, "copy %s: %s", portrsv_bin(), strerror(errno));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		cr_assert_eq(write(out, buf, n), n);
+	close(in);
+	cr_assert_eq(fchmod(out, 04755), 0);
+	close(out);
+	cr_assert_eq(statvfs(copy, &sv), 0);
+	cr_assert(!(sv.f_flag & ST_NOSUID), "%s is on a nosuid file system", copy);
+
+	run_argv_opts(&o, argv);
+	unlink(copy);
+	root = jparse(R.out);
+	cr_assert_str_eq(J[jget(root, "pin_dir", J_STR)].str, PORTRSV_PIN_DIR_DEFAULT,
+			 "a setuid portrsv followed PORTRSV_PIN_DIR=%s: [%s] [%s]", kt.pin_dir, R.out,
+			 R.err);
+	cr_assert(!strstr(R.err, kt.pin_dir), "[%s]", R.err);
 }
 
 /* status names the running kernel and exactly the features it lacks, as the probes found. */

@@ -124,7 +124,7 @@ bool portrsv_feature_present(enum portrsv_feat f);
 /* dirs.c: make or check a directory that must be ours and 0700 (-EPERM if someone else's). */
 int portrsv_private_dir(const char *path);
 
-/* fault.c: PORTRSV_FAULT=point kills the process there (crash tests). */
+/* fault.c: PORTRSV_FAULT=point kills the process there; test builds only (crash tests). */
 void portrsv_fault(const char *point);
 
 /* load.c: the kernel side of load, attach and detach; restore.c adds the store. */

@@ -3,7 +3,8 @@
  * Load, pin, attach, detach, unload.
  *
  * Pins under the pin directory (0700):
- *   ports reservations tokens sockets events   the maps (kept across loads)
+ *   ports reservations tokens sockets events   the maps (kept across loads; names in
+ *   reserved_anywhere denials                  abi.h, PORTRSV_PIN_*)
  *   progs/<hook>                               the programs, replaced on every load
  *   links/<cgroup id>/<hook>                   one bpf_link per hook and enforced cgroup
  * Pinned links keep enforcement alive with no portrsv process running; a new load switches

@@ -17,7 +17,7 @@ static const char *env_or(const char *arg, const char *var, const char *fallback
 
 	if (arg && *arg)
 		return arg;
-	e = getenv(var);
+	e = secure_getenv(var); /* a setuid or file-capability caller ignores the environment */
 	return e && *e ? e : fallback;
 }
 

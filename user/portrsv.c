@@ -242,7 +242,7 @@ static char libbpf_last[256];
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (getenv("PORTRSV_DEBUG"))
+	if (secure_getenv("PORTRSV_DEBUG"))
 		return vfprintf(stderr, fmt, ap);
 	if (level == LIBBPF_WARN && !libbpf_last[0]) {
 		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, ap);

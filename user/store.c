@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The persistent store: parse, format, durable write, lock. The format is in store.h and
- * man/portrsv.8. The parser trusts nothing: every field is checked, and the whole file is
+ * man/portrsv-store.5. The parser trusts nothing: every field is checked, and the whole file is
  * refused (never partly applied) at its first bad line.
  */
 #include <errno.h>
@@ -217,7 +217,7 @@ static int store_format(FILE *f, const struct portrsv_store *s)
 {
 	char when[32];
 
-	fprintf(f, "# portrsv persistent reservations; format: portrsv(8). Written by portrsv.\n");
+	fprintf(f, "# portrsv persistent reservations; format: portrsv-store(5). Written by portrsv.\n");
 	fprintf(f, "%s %d\n", HEADER, PORTRSV_STORE_VERSION);
 	for (size_t i = 0; i < s->ncgroups; i++) {
 		fputs("cgroup", f);

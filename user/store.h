@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The persistent store, $PORTRSV_STATE_DIR/reservations (format: man/portrsv.8):
+ * The persistent store, $PORTRSV_STATE_DIR/reservations (format: man/portrsv-store.5):
  *
  *   # comment lines and blank lines are ignored
  *   portrsv-store 1
