@@ -4,7 +4,8 @@
 # kernel-matrix: boot each of Debian's kernel packages in the matrix in QEMU
 # (scripts/vm-run.sh) and run there, as root, the smoke path (scripts/smoke.sh) and the kernel
 # tests of build/tests/. Prints one pass/fail line per kernel; exits non-zero when any kernel
-# fails. Build first: make all plus the kernel tests (make kernel-matrix does both).
+# fails. Build first: make all, the kernel tests and build/test-bin/portrsv (make kernel-matrix
+# does).
 #
 #   scripts/kernel-matrix.sh [--serial | --parallel] [--tests "T..."] [--timeout S] [KERNEL...]
 #
@@ -42,7 +43,11 @@ if [ "${1:-}" = "--in-guest" ]; then
 		# --verbose for the [SKIP] lines (a test naming the feature this kernel lacks);
 		# the [RUN] and [PASS] line of every test are left out.
 		set +e
-		PORTRSV_BIN=$checkout/build/portrsv PORTRSV_EXAMPLES=$checkout/build/examples \
+		# As make kernel-test runs them: the command under test is the test build (with
+		# fault injection), PORTRSV_RELEASE_BIN the one that ships.
+		PORTRSV_BIN=$checkout/build/test-bin/portrsv \
+			PORTRSV_RELEASE_BIN=$checkout/build/portrsv \
+			PORTRSV_EXAMPLES=$checkout/build/examples \
 			"build/tests/$t" --verbose 2>&1 | grep --line-buffered -vE '^\[(RUN |PASS)\]'
 		rc=${PIPESTATUS[0]}
 		set -e
@@ -53,7 +58,7 @@ if [ "${1:-}" = "--in-guest" ]; then
 fi
 
 # ---- on the host ---------------------------------------------------------------------------
-usage() { sed -n '4,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'; }
 kernels=() tests=${KERNEL_MATRIX_TESTS:-} timeout=1800
 parallel=${KERNEL_MATRIX_PARALLEL:-}
 while [ $# -gt 0 ]; do
@@ -73,7 +78,7 @@ if [ -z "$tests" ]; then
 fi
 read -r -a tests <<<"$tests"
 [ ${#tests[@]} -gt 0 ] || { echo "kernel-matrix: no kernel tests in build/tests (make first)" >&2; exit 2; }
-for f in build/portrsv build/examples/bindtry "${tests[@]/#/build/tests/}"; do
+for f in build/portrsv build/test-bin/portrsv build/examples/bindtry "${tests[@]/#/build/tests/}"; do
 	[ -x "$f" ] || { echo "kernel-matrix: $f is missing: build first (make kernel-matrix)" >&2; exit 2; }
 done
 [ -n "$parallel" ] || { [ "$(nproc)" -ge 2 ] && parallel=1 || parallel=0; }
