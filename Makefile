@@ -143,6 +143,12 @@ kernel-test: $(KERNEL_TESTS) $(OUT)/test-bin/portrsv $(OUT)/portrsv $(EXAMPLES)
 		PORTRSV_RELEASE_BIN=$(abspath $(OUT)/portrsv) \
 		PORTRSV_EXAMPLES=$(abspath $(OUT)/examples) $$t || exit 1; done
 
+# Debian's own kernels (6.1 stock, 6.12 backports) booted in QEMU: the smoke path and the kernel
+# tests inside each; one line per kernel. KERNEL_MATRIX="6.1 6.12", KERNEL_MATRIX_TESTS="...".
+.PHONY: kernel-matrix
+kernel-matrix: all $(KERNEL_TESTS) $(OUT)/test-bin/portrsv
+	$(Q)scripts/kernel-matrix.sh
+
 # systemd-analyze verify wants the ExecStart binary and the man page where it looks for them.
 check-unit: $(OUT)/portrsv
 	$(Q)rm -rf $(OUT)/unit && mkdir -p $(OUT)/unit/man8 && cp man/portrsv.8 $(OUT)/unit/man8/
