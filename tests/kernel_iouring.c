@@ -9,7 +9,6 @@
 
 struct kt_env kt;
 
-#define IORING_OP_BIND_ 56 /* enum io_uring_op, Linux 6.11 */
 #define START 7100
 #define COUNT 4
 
@@ -37,7 +36,7 @@ static int uring_bind(int fd, uint16_t port)
 	cr_assert(sq != MAP_FAILED && cq != MAP_FAILED && sqes != MAP_FAILED);
 
 	memset(&sqes[0], 0, sizeof(sqes[0]));
-	sqes[0].opcode = IORING_OP_BIND_;
+	sqes[0].opcode = PORTRSV_IORING_OP_BIND;
 	sqes[0].fd = fd;
 	sqes[0].addr = (uintptr_t)&a;
 	sqes[0].addr2 = sizeof(a);

@@ -15,8 +15,6 @@
 #include <linux/io_uring.h>
 #include "internal.h"
 
-#define IORING_OP_BIND_ 56 /* enum io_uring_op, Linux 6.11 */
-
 const struct portrsv_feature portrsv_features[PORTRSV_FEAT_COUNT] = {
 	[PORTRSV_FEAT_IOURING_BIND] = {
 		.name = "io_uring_bind",
@@ -46,8 +44,8 @@ static bool probe_iouring_bind(void)
 		return false;
 	pr = calloc(1, len);
 	if (pr && syscall(__NR_io_uring_register, ring, IORING_REGISTER_PROBE, pr, 256) == 0)
-		ok = pr->last_op >= IORING_OP_BIND_ &&
-		     (pr->ops[IORING_OP_BIND_].flags & IO_URING_OP_SUPPORTED);
+		ok = pr->last_op >= PORTRSV_IORING_OP_BIND &&
+		     (pr->ops[PORTRSV_IORING_OP_BIND].flags & IO_URING_OP_SUPPORTED);
 	free(pr);
 	close(ring);
 	return ok;

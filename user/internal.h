@@ -107,6 +107,7 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits);
 
 /* features.c: what the running kernel lacks of what portrsv uses (6.1 lacks both). */
+#define PORTRSV_IORING_OP_BIND 56 /* enum io_uring_op, Linux 6.11; newer than Debian 12's headers */
 enum portrsv_feat {
 	PORTRSV_FEAT_IOURING_BIND, /* io_uring's IORING_OP_BIND, Linux 6.11 */
 	PORTRSV_FEAT_DIAG_BOUND,   /* sock_diag lists bound-only TCP sockets, Linux 6.8 */
