@@ -375,6 +375,8 @@ image=$(boot_image)
 flock -u 9
 exec 9>&-
 
+# What a run killed with SIGKILL left (its QEMU went with it: --pdeathsig below).
+find "$build/vm" -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 res=$(mktemp -d "$build/vm/run.XXXXXX")
 qpid= tpid=
 cleanup() {
@@ -410,7 +412,8 @@ rm -rf "$res/initramfs"
 echo "$prog: booting $kver (TCG, ${smp} CPU, ${mem} MiB)" >&2
 : >"$res/console.log"
 start=$SECONDS
-"$qemu" -accel tcg,thread=single -cpu "${VM_CPU:-max}" -smp "$smp" -m "$mem" \
+# QEMU ends with this script, however it ends (parent death signal).
+setpriv --pdeathsig KILL "$qemu" -accel tcg,thread=single -cpu "${VM_CPU:-max}" -smp "$smp" -m "$mem" \
 	-nodefaults -display none -no-reboot -monitor none \
 	-serial "file:$res/console.log" \
 	-kernel "$image" -initrd "$res/initrd.cpio" \
