@@ -2485,15 +2485,19 @@ KS_TEST(recorded_cgroups)
 KS_TEST(delete_stale)
 {
 	char text[1024], gone[PATH_MAX], *now;
+	uint64_t cookie, ino;
 
+	/* The test's own netns by its store name, not "-" (see add_over_stale_block). */
+	cr_assert_eq(portrsv_netns_self(&cookie, &ino), 0);
 	subcg(gone, sizeof(gone), "gone");
 	snprintf(text, sizeof(text),
 		 "portrsv-store 1\n"
 		 "cgroup %s\n"
-		 "resv tcp 7000 10 0x00000000000000a1 - %s 2026-01-01T00:00:00Z gone-owner\n"
+		 "resv tcp 7000 10 0x00000000000000a1 net:[%" PRIu64 "]:%" PRIu64 " %s "
+		 "2026-01-01T00:00:00Z gone-owner\n"
 		 "resv udp 7000 10 0x00000000000000a2 /run/netns/portrsv-test-gone - "
 		 "2026-01-01T00:00:00Z gone-netns\n",
-		 kt.cgroup, gone);
+		 kt.cgroup, ino, cookie, gone);
 	spit_file(store_path(), text, strlen(text));
 	cli("restore", NULL);
 	cr_assert_eq(R.status, 1, "[%s]", R.err);
