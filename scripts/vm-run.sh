@@ -52,7 +52,7 @@ EOF
 die() { echo "$prog: $*" >&2; exit 125; }
 usage_error() { echo "$prog: $*" >&2; echo "try: scripts/vm-run.sh --help" >&2; exit 2; }
 
-kernel= timeout=1800 boot_timeout=300 mem=2048 smp=1 loglevel=4
+kernel='' timeout=1800 boot_timeout=300 mem=2048 smp=1 loglevel=4
 envs=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -165,7 +165,7 @@ fetch_kernel() {
 	elif apt-get "${opts[@]}" -qq update >"$aptdir/update.log" 2>&1; then
 		cp "$aptdir/sources.list" "$aptdir/lists/.updated"
 		lists_ok=1
-	elif [ -n "$(ls "$aptdir/lists" 2>/dev/null | grep _Packages)" ]; then
+	elif compgen -G "$aptdir/lists/*_Packages" >/dev/null; then
 		echo "$prog: apt-get update failed (see $aptdir/update.log); using the lists as they were" >&2
 		lists_ok=1
 	fi
@@ -375,8 +375,10 @@ image=$(boot_image)
 flock -u 9
 exec 9>&-
 
+# What a run killed with SIGKILL left (its QEMU went with it: --pdeathsig below).
+find "$build/vm" -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 res=$(mktemp -d "$build/vm/run.XXXXXX")
-qpid= tpid=
+qpid='' tpid=''
 cleanup() {
 	local s=$?
 	trap - EXIT INT TERM
@@ -410,7 +412,8 @@ rm -rf "$res/initramfs"
 echo "$prog: booting $kver (TCG, ${smp} CPU, ${mem} MiB)" >&2
 : >"$res/console.log"
 start=$SECONDS
-"$qemu" -accel tcg,thread=single -cpu "${VM_CPU:-max}" -smp "$smp" -m "$mem" \
+# QEMU ends with this script, however it ends (parent death signal).
+setpriv --pdeathsig KILL "$qemu" -accel tcg,thread=single -cpu "${VM_CPU:-max}" -smp "$smp" -m "$mem" \
 	-nodefaults -display none -no-reboot -monitor none \
 	-serial "file:$res/console.log" \
 	-kernel "$image" -initrd "$res/initrd.cpio" \
@@ -424,7 +427,7 @@ qpid=$!
 tail -n +1 -f --pid="$qpid" "$res/console.log" | sed -u 's/\r$//' &
 tpid=$!
 
-status= booted=0
+status='' booted=0
 while kill -0 "$qpid" 2>/dev/null; do
 	sleep 1
 	elapsed=$((SECONDS - start))
