@@ -120,7 +120,10 @@ KT_TEST(monitor, command_json)
 	ssize_t n, got = 0;
 	pid_t pid;
 
-	kt_reserve(PORTRSV_TCP, START, COUNT);
+	uint64_t token = kt_reserve(PORTRSV_TCP, START, COUNT);
+	char tok[24];
+
+	snprintf(tok, sizeof(tok), "%016" PRIx64, token);
 	cr_assert_eq(pipe(pipefd), 0);
 	pid = fork();
 	cr_assert(pid >= 0);
@@ -147,6 +150,7 @@ KT_TEST(monitor, command_json)
 	cr_assert(strstr(out, "\"proto\": \"tcp\", \"port\": 7300, \"start\": 7300, \"count\": 2"),
 		  "event fields: %s", out);
 	cr_assert(strstr(out, "\"error\": \"EACCES\""), "%s", out);
+	cr_assert(!strstr(out, tok), "monitor printed the token, a secret: %s", out);
 	cr_assert_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "one line per event: %s", out);
 }
 

@@ -574,9 +574,10 @@ static int cmd_why(int argc, char **argv)
 	if (err)
 		return fail(err, "%s %u", a.pos[0], port);
 	owner_path(r.owner_cgid, owner, sizeof(owner));
-	printf("%s %u is reserved by %s %u-%u (token 0x%016" PRIx64 ", %" PRIu64
+	/* No token: it is a secret, and only add, lookup and show print it. */
+	printf("%s %u is reserved by %s %u-%u (%" PRIu64
 	       " binds denied)%s%s%s%s\n", a.pos[0], port, a.pos[0], r.start,
-	       r.start + r.count - 1, r.token, r.denied, owner[0] ? ", owner " : "", owner,
+	       r.start + r.count - 1, r.denied, owner[0] ? ", owner " : "", owner,
 	       r.comment[0] ? ", comment: " : "", r.comment);
 	if (have_denial) {
 		/* Who was refused: what an operator asks first when a service cannot bind. */
@@ -803,9 +804,9 @@ static int print_event(const struct portrsv_event *e, void *ctx)
 		printf(", \"uid\": %u, \"cgroup\": ", e->uid);
 		json_string(cg);
 		printf(", \"netns_cookie\": %" PRIu64 ", \"proto\": \"%s\", \"port\": %u, "
-		       "\"start\": %u, \"count\": %u, \"token\": \"0x%016" PRIx64 "\", "
+		       "\"start\": %u, \"count\": %u, "
 		       "\"error\": \"%s\"}\n", (uint64_t)e->netns, portrsv_proto_name(e->proto),
-		       e->port, e->resv_start, e->resv_count, (uint64_t)e->token,
+		       e->port, e->resv_start, e->resv_count, /* never the token: a secret */
 		       e->err == EADDRINUSE ? "EADDRINUSE" : "EACCES");
 	} else {
 		printf("%s %s %s %u refused (%s): reservation %u-%u, pid %u (%s) uid %u, %s, "
