@@ -78,7 +78,7 @@ out=$(grep -nE '(^|[[:space:]"([|=])-+[[:alnum:]]' man/* | grep -vE '^[^:]*:[0-9
 [ -z "$out" ] && ok "hyphens: every minus and option dash is written \\-" || fail "hyphen used as minus sign:
 $out"
 
-if grep -n '/work/' man/* >/dev/null; then fail "machine-specific path: $(grep -n '/work/' man/*)"; fi
+if grep -nE '/(work|farm)/' man/* >/dev/null; then fail "machine-specific path: $(grep -nE '/(work|farm)/' man/*)"; fi
 
 # --- links ----------------------------------------------------------------------------
 natives=$(grep -E '^PORTRSV_API' include/portrsv.h | sed -E 's/^[^(]*[ *]([A-Za-z_0-9]+)\(.*/\1/')
