@@ -124,6 +124,9 @@ bool portrsv_feature_present(enum portrsv_feat f);
 
 /* dirs.c: make or check a directory that must be ours and 0700 (-EPERM if someone else's). */
 int portrsv_private_dir(const char *path);
+/* Check only: a real directory, ours, writable by nobody else; -EPERM (message set) if not,
+ * -ENOENT when missing. */
+int portrsv_dir_check(const char *path);
 
 /* fault.c: PORTRSV_FAULT=point kills the process there; test builds only (crash tests). */
 void portrsv_fault(const char *point);

@@ -353,7 +353,8 @@ int portrsv_store_begin(const char *state_dir, struct portrsv_store *s)
 
 	lock = portrsv_store_lock(state_dir);
 	if (lock < 0) {
-		portrsv_set_errmsg("%s: %s", state_dir, strerror(-lock));
+		if (!portrsv_errmsg()[0]) /* the directory check names its own cause */
+			portrsv_set_errmsg("%s: %s", state_dir, strerror(-lock));
 		return lock;
 	}
 	err = portrsv_store_read(state_dir, s, msg, sizeof(msg));

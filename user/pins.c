@@ -64,6 +64,10 @@ int portrsv_obj_get(const char *pin_dir, const char *name)
 	err = portrsv_pin_path(path, sizeof(path), pin_dir, name);
 	if (err)
 		return err;
+	/* A symlinked, foreign or shared pin directory is refused; a missing one is "not loaded". */
+	err = portrsv_dir_check(pin_dir);
+	if (err && err != -ENOENT)
+		return err == -EACCES ? -EPERM : err;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return portrsv_pin_errno(pin_dir, errno);

@@ -556,6 +556,13 @@ int portrsv_store_read(const char *dir, struct portrsv_store *s, char *err, size
 	ret = path_in(path, sizeof(path), dir, PORTRSV_STORE_FILE);
 	if (ret)
 		return ret;
+	ret = portrsv_dir_check(dir);
+	if (ret == -ENOENT)
+		return 0; /* nothing stored yet */
+	if (ret) {
+		snprintf(err, errlen, "%s", portrsv_errmsg());
+		return ret;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
