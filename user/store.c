@@ -668,7 +668,14 @@ int portrsv_store_lock(const char *dir)
 		err = ensure_dir(dir);
 	if (err)
 		return err;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * Read-only: flock needs no write access, and restore must run on a read-only /var.
+	 * A lock file that is missing where nothing can be created is replaced by the
+	 * directory itself (the same lock for everyone who sees it read-only).
+	 */
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EROFS)
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX)) {
