@@ -46,9 +46,18 @@ struct portrsv_item {
 	uint64_t token;
 	int err;
 	uint32_t claimed; /* ports inserted, for the undo */
+	/*
+	 * in: apply, a stored reservation re-applied (restore, load): a port in use does not
+	 * fail it (rule 7: the sockets bound before keep working, everyone else is refused);
+	 * out: busy, how many of its ports were in use then.
+	 */
+	bool apply;
+	uint32_t busy;
 };
 int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item *items,
 			  size_t n);
+/* The sysctl or sock_diag failed in apply mode: its items were applied, not checked. */
+#define PORTRSV_BATCH_UNCHECKED 1
 int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
 		      const struct portrsv_resv *r, bool sysctl);
 void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
@@ -105,6 +114,22 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 /* sockdiag.c: asked of the kernel (TCP in any state, UDP; IPv4 and IPv6), never probed. */
 /* Every port in use by a socket of proto, as a 65536-bit map (one dump for many blocks). */
 int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits);
+
+/* holders.c: who uses the ports [start, start + count) of proto in the calling thread's netns:
+ * each socket (inode) and the process that has it open (pid 0, comm "" when none has). */
+struct portrsv_holder {
+	uint16_t port;
+	uint32_t pid;
+	uint64_t ino;
+	char comm[16];
+};
+struct portrsv_holders {
+	struct portrsv_holder *v;
+	size_t n;
+};
+int portrsv_port_holders(enum portrsv_proto proto, uint16_t start, uint16_t count,
+			 struct portrsv_holders *h);
+void portrsv_holders_free(struct portrsv_holders *h);
 
 /* features.c: what the running kernel lacks of what portrsv uses (6.1 lacks both). */
 #define PORTRSV_IORING_OP_BIND 56 /* enum io_uring_op, Linux 6.11; newer than Debian 12's headers */

@@ -252,12 +252,42 @@ static bool any_set(const unsigned char *bits, uint16_t start, uint16_t count)
 }
 
 /*
+ * Apply mode: a port of the block that a socket bound before the reservation holds gets one
+ * reference for that socket, so that bind(0) allocation never hands it out just to fail with
+ * EADDRINUSE while another port is free. No program can touch the entry yet (the reservation
+ * is not published: every bind of the block is refused), so the write races with nothing.
+ * No socket storage carries this reference, so it stays until the block is applied afresh
+ * (unload and load, a reboot): until then bind(0) skips that port; explicit binds of it by
+ * entitled sockets are unaffected.
+ */
+static uint32_t hold_busy(struct portrsv *p, uint64_t netns, const struct portrsv_item *it,
+			  const unsigned char *used)
+{
+	uint32_t n = 0;
+
+	for (uint32_t port = it->start; port < (uint32_t)it->start + it->r.count; port++) {
+		struct portrsv_key k = key_of(netns, it->proto, port);
+		struct portrsv_port pv;
+
+		if (!BIT_SET(used, port))
+			continue;
+		n++;
+		if (!bpf_map_lookup_elem(p->ports_fd, &k, &pv) && pv.start == it->start && !pv.refs) {
+			pv.refs = 1;
+			bpf_map_update_elem(p->ports_fd, &k, &pv, BPF_EXIST);
+		}
+	}
+	return n;
+}
+
+/*
  * Steps 1-4 of the header comment for many reservations of the calling thread's netns at
  * once (restore applies thousands at boot): the sysctl is read and written once, the
  * socket tables dumped once. Step 1 for all comes before the one sock_diag, and the sysctl
  * is written before it too: from then on no bind and no autobind can take a port of any of
  * the blocks. item->token in: the token to use, or 0 for a new one. Each item gets its own
- * err; returns the first failure that is not an item's own (the sysctl, sock_diag).
+ * err; returns the first failure that is not an item's own (the sysctl, sock_diag), or
+ * PORTRSV_BATCH_UNCHECKED when that failure did not stop the apply-mode items.
  */
 int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item *items,
 			  size_t n)
@@ -293,9 +323,12 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 		struct portrsv_token tv = { .resv = key_of(netns, it->proto, it->start) };
 		uint64_t t = it->token;
 
-		if (!it->err && err)
+		if (!it->err && err && !it->apply)
 			it->err = err;
-		if (!it->err && any_set(used[it->proto == PORTRSV_UDP], it->start, it->r.count))
+		if (!it->err && it->apply) {
+			if (!err)
+				it->busy = hold_busy(p, netns, it, used[it->proto == PORTRSV_UDP]);
+		} else if (!it->err && any_set(used[it->proto == PORTRSV_UDP], it->start, it->r.count))
 			it->err = -EADDRINUSE;
 		if (!it->err)
 			it->err = put_token(p, &tv, &t);
@@ -311,6 +344,10 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 		else
 			it->token = t;
 	}
+	/* Apply mode fails closed: applied unchecked beats skipped. */
+	for (size_t i = 0; err && i < n; i++)
+		if (items[i].apply && !items[i].err)
+			return PORTRSV_BATCH_UNCHECKED;
 	return err;
 }
 

@@ -18,6 +18,8 @@
 #include "internal.h"
 #include "store.h"
 
+static const char *ns_label(const struct portrsv_store_entry *e);
+
 struct applier {
 	struct portrsv *p;
 	portrsv_report_fn report;
@@ -39,6 +41,58 @@ static void skip(struct applier *a, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	a->report(msg, a->ctx);
+}
+
+/* A note is no failure: what was applied, and what the operator should know about it. */
+static void note(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(struct applier *a, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 256];
+	va_list ap;
+
+	if (!a->report)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	a->report(msg, a->ctx);
+}
+
+/*
+ * A block applied over ports in use (rule 7): who holds them, one line for the block. Runs in
+ * the block's netns.
+ */
+static void note_busy(struct applier *a, const struct portrsv_store_entry *e)
+{
+	char line[1024];
+	struct portrsv_holders h;
+	size_t len = 0;
+	int err = portrsv_port_holders(e->proto, e->start, e->count, &h);
+
+	line[0] = '\0';
+	for (size_t i = 0; !err && i < h.n && len < sizeof(line) - 64; i++) {
+		char comm[4 * sizeof(h.v[i].comm)];
+		size_t k = 0;
+
+		/* A comm is text from outside: escaped, no control character reaches a terminal. */
+		for (const char *c = h.v[i].comm; *c && k < sizeof(comm) - 5; c++)
+			k += (unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\'
+				     ? (size_t)snprintf(comm + k, 5, "\\x%02x", (unsigned char)*c)
+				     : (size_t)snprintf(comm + k, 2, "%c", *c);
+		comm[k] = '\0';
+		if (h.v[i].pid)
+			len += snprintf(line + len, sizeof(line) - len, "%s%u by pid %u (%s)",
+					i ? ", " : "", h.v[i].port, h.v[i].pid, comm);
+		else
+			len += snprintf(line + len, sizeof(line) - len, "%s%u by no process",
+					i ? ", " : "", h.v[i].port);
+	}
+	note(a, "applied %s %u+%u in netns %s over ports in use (their sockets keep them, "
+	     "everyone else is refused): %s", portrsv_proto_name(e->proto), e->start, e->count,
+	     ns_label(e), err ? strerror(-err) : h.n ? line : "sockets gone since");
+	if (!err)
+		portrsv_holders_free(&h);
 }
 
 /* A stored reservation resolved against this boot: its netns cookie and owner id. */
@@ -168,12 +222,18 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 				       .created = e->created, .netns_ino = ino },
 			};
 			memcpy(items[n].r.comment, e->comment, sizeof(items[n].r.comment));
+			items[n].apply = true; /* whatever is bound: rule 7, only add refuses */
 			idx[n++] = i;
 		}
 		if (!err)
 			err = portrsv_sysctl_write(bits);
-		if (!err && n)
-			portrsv_reserve_batch(a->p, rs[first].netns, items, n);
+		if (!err && n &&
+		    portrsv_reserve_batch(a->p, rs[first].netns, items, n) == PORTRSV_BATCH_UNCHECKED)
+			note(a, "netns %s: %s: applied without knowing which ports are in use",
+			     ns_label(e0), portrsv_errmsg()[0] ? portrsv_errmsg() : "sock_diag failed");
+		for (size_t j = 0; !err && j < n; j++)
+			if (!items[j].err && items[j].busy)
+				note_busy(a, &s->v[idx[j]]);
 		portrsv_netns_leave(saved);
 	}
 	for (size_t i = first; i < s->n; i++) {
