@@ -162,6 +162,12 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 int portrsv_attach_progs(const char *pin_dir, const char *cgroup_dir);
 int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir);
 int portrsv_unload_progs(const char *pin_dir);
+/*
+ * 0 when the instance enforces: maps and every program pinned, and at least one cgroup with
+ * a live link on every hook. -PORTRSV_ENOTLOADED otherwise, with the message set when maps
+ * are pinned (half-loaded: a load or unload was killed, or everything was detached).
+ */
+int portrsv_enforcing(const char *pin_dir);
 
 /* pins.c */
 int portrsv_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

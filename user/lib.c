@@ -485,6 +485,11 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	lock = portrsv_store_begin(p->state_dir, &s);
 	if (lock < 0)
 		return lock;
+	/* Under the lock that load and unload take: a token for an instance that enforces
+	 * nothing (half-loaded, unloaded since we opened it) would be a lie. */
+	err = portrsv_enforcing(p->pin_dir);
+	if (err)
+		goto out;
 	err = portrsv_netns_enter(ns, &saved);
 	if (err)
 		goto out;

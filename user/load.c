@@ -147,10 +147,14 @@ static int attach_hook(const char *ldir, int cg_fd, const struct hook *h, int pr
 	if (fd >= 0) {
 		err = bpf_link_update(fd, prog_fd, NULL);
 		close(fd);
-		return err;
-	}
-	if (errno != ENOENT)
+		if (err != -ENOLINK)
+			return err;
+		/* Detached, pin kept (a detach killed half-way, the cgroup renewed): replace it. */
+		if (unlink(path))
+			return -errno;
+	} else if (errno != ENOENT) {
 		return -errno;
+	}
 	fd = bpf_link_create(prog_fd, cg_fd, h->type, NULL);
 	if (fd < 0)
 		return fd;
@@ -176,8 +180,11 @@ static int attach_all(const char *pin_dir, const char *cgroup_dir, const int *pr
 	cg_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg_fd < 0)
 		return -errno;
-	for (size_t i = 0; i < N_HOOKS && !err; i++)
+	for (size_t i = 0; i < N_HOOKS && !err; i++) {
 		err = attach_hook(ldir, cg_fd, &hooks[i], prog_fds[i]);
+		if (!i)
+			portrsv_fault("attach-mid-hooks");
+	}
 	close(cg_fd);
 	return err;
 }
@@ -338,6 +345,7 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 		err = portrsv_bpf__load(skel);
 	if (err)
 		goto out;
+	portrsv_fault("load-after-maps");
 
 	bpf_object__for_each_program(prog, skel->obj) {
 		const struct hook *h = hook_of(bpf_program__expected_attach_type(prog));
@@ -354,6 +362,7 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 			goto out;
 	}
 
+	portrsv_fault("load-after-progs");
 	/* Upgrade every attachment in place, then add the requested ones. */
 	n = portrsv_attached(pin_dir, &ids);
 	for (int i = 0; i < n && !err; i++) {
@@ -413,34 +422,96 @@ int portrsv_unload_progs(const char *pin_dir)
 			       PORTRSV_PIN_DENIALS };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
-	int n, err = 0, fd;
+	int n, err = 0;
 
-	fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RESV);
-	if (fd < 0)
-		return fd;
-	close(fd);
+	/* Whatever a killed load or unload left is removed too: only no pin dir is "not loaded". */
+	err = portrsv_dir_check(pin_dir);
+	if (err == -ENOENT)
+		return -PORTRSV_ENOTLOADED;
+	if (err)
+		return err;
 	n = portrsv_attached(pin_dir, &ids);
 	for (int i = 0; i < n && !err; i++)
 		err = detach_id(pin_dir, ids[i]);
 	free(ids);
-	if (n < 0)
+	if (n < 0 && n != -PORTRSV_ENOTLOADED)
 		return n;
 	if (err)
 		return err;
+	portrsv_fault("unload-after-links");
 	for (size_t i = 0; i < N_HOOKS; i++) {
 		if (path_fmt(path, sizeof(path), "%s/progs/%s", pin_dir, hooks[i].name))
 			return -ENAMETOOLONG;
 		if (unlink(path) && errno != ENOENT)
 			return -errno;
 	}
+	portrsv_fault("unload-after-progs");
 	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
 		portrsv_pin_path(path, sizeof(path), pin_dir, pins[i]);
 		if (unlink(path) && errno != ENOENT)
 			return -errno;
+		if (!i)
+			portrsv_fault("unload-mid-maps");
 	}
 	if (path_fmt(path, sizeof(path), "%s/links", pin_dir) == 0)
 		rmdir(path);
 	if (path_fmt(path, sizeof(path), "%s/progs", pin_dir) == 0)
 		rmdir(path);
 	return rmdir(pin_dir) && errno != ENOENT ? -errno : 0;
+}
+
+/* Is every hook of cgroup cgid linked, and is each link still attached? */
+static bool links_live(const char *pin_dir, uint64_t cgid)
+{
+	char name[64];
+
+	for (size_t i = 0; i < N_HOOKS; i++) {
+		struct bpf_link_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd, err;
+
+		snprintf(name, sizeof(name), "links/%" PRIu64 "/%s", cgid, hooks[i].name);
+		fd = portrsv_obj_get(pin_dir, name);
+		if (fd < 0)
+			return false;
+		err = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		if (err || info.type != BPF_LINK_TYPE_CGROUP || !info.cgroup.cgroup_id)
+			return false; /* a detached link has no cgroup */
+	}
+	return true;
+}
+
+int portrsv_enforcing(const char *pin_dir)
+{
+	int fds[N_HOOKS], err, n;
+	uint64_t *ids = NULL;
+	bool live = false;
+
+	pin_dir = portrsv_pin_dir(pin_dir);
+	err = portrsv_obj_get(pin_dir, PORTRSV_PIN_RESV);
+	if (err < 0)
+		return err;
+	close(err);
+	err = pinned_progs(pin_dir, fds);
+	close_fds(fds);
+	if (err == -PORTRSV_ENOTLOADED) {
+		portrsv_set_errmsg("%s: maps pinned without their programs (a load or unload was "
+				   "interrupted): nothing is enforced; run 'portrsv restore'", pin_dir);
+		return err;
+	}
+	if (err)
+		return err;
+	n = portrsv_attached(pin_dir, &ids);
+	for (int i = 0; i < n && !live; i++)
+		live = links_live(pin_dir, ids[i]);
+	free(ids);
+	if (n < 0 && n != -PORTRSV_ENOTLOADED)
+		return n;
+	if (!live) {
+		portrsv_set_errmsg("%s: the programs are attached to no cgroup: nothing is enforced; "
+				   "run 'portrsv restore' or 'portrsv attach DIR'", pin_dir);
+		return -PORTRSV_ENOTLOADED;
+	}
+	return 0;
 }

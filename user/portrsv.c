@@ -616,6 +616,35 @@ static void problem(struct health *h, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A stored reservation the kernel lacks is not enforced (a load or restore killed before it
+ * applied the store). One whose netns does not exist (yet) is waiting, not a problem here.
+ */
+static void check_applied(struct health *h, const struct portrsv_store *s,
+			  const struct portrsv_reservation *v, int n)
+{
+	const struct portrsv_store_entry *first = NULL;
+	unsigned missing = 0;
+	int saved;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct portrsv_store_entry *e = &s->v[i];
+		bool in = false;
+
+		for (int j = 0; j < n && !in; j++)
+			in = v[j].token == e->token;
+		if (in || portrsv_netns_enter_name(e->netns, &saved))
+			continue;
+		portrsv_netns_leave(saved);
+		if (!missing++)
+			first = e;
+	}
+	if (missing)
+		problem(h, "%u stored reservation%s not in the kernel, so not enforced (first: %s "
+			"%u+%u); run 'portrsv restore'", missing, missing == 1 ? " is" : "s are",
+			portrsv_proto_name(first->proto), first->start, first->count);
+}
+
 static void check_health(struct health *h, const struct portrsv_reservation *v, int n,
 			 const uint64_t *ids, int nids)
 {
@@ -646,6 +675,7 @@ static void check_health(struct health *h, const struct portrsv_reservation *v, 
 				problem(h, "stored cgroup %s is not enforced (run 'portrsv restore')",
 					s.cgroups[i]);
 		}
+		check_applied(h, &s, v, n);
 		portrsv_store_free(&s);
 	}
 	/* ip_local_reserved_ports of this netns: a sysctl.d or an admin may have rewritten it. */
@@ -742,6 +772,11 @@ static int cmd_status(int argc, char **argv)
 		return fail(nids, "%s", portrsv_pin_dir(NULL));
 	}
 	check_health(&h, v, n, ids, nids);
+	/* Maps without programs or links: loaded to look at, enforcing nothing. */
+	portrsv_set_errmsg(NULL);
+	if (portrsv_enforcing(NULL) && portrsv_errmsg()[0])
+		problem(&h, "%s", portrsv_errmsg());
+	portrsv_set_errmsg(NULL);
 	free(v);
 	if (a.json) {
 		printf("{\"loaded\": true, \"pin_dir\": ");

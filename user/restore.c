@@ -166,6 +166,24 @@ static int kernel_persistent(struct portrsv *p, struct kresv **out)
 	return (int)n;
 }
 
+/*
+ * Does every port of a kernel reservation have its entry? A crash between the unpinning of
+ * two maps (unload) leaves maps that a later load pins again beside fresh ones: a
+ * reservation without its ports refuses nothing, and must be made again, not kept.
+ */
+static bool ports_whole(struct portrsv *p, const struct kresv *x)
+{
+	for (uint32_t port = x->k.port; port < (uint32_t)x->k.port + x->r.count; port++) {
+		struct portrsv_key k = x->k;
+		struct portrsv_port pv;
+
+		k.port = port;
+		if (bpf_map_lookup_elem(p->ports_fd, &k, &pv) || pv.start != x->k.port)
+			return false;
+	}
+	return true;
+}
+
 /* Remove a kernel reservation the store does not have, in its netns when we know one. */
 static void remove_extra(struct applier *a, const struct portrsv_store *s,
 			 const struct resolved *rs, struct kresv *x)
@@ -365,6 +383,8 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 			       (rs[i].netns == x->k.netns && e->proto == x->k.proto &&
 				e->start == x->k.port && e->count == x->r.count &&
 				rs[i].cgid == x->r.owner_cgid);
+			if (keep && rs[i].ok && !ports_whole(a->p, x))
+				keep = false; /* removed below, then made again */
 			if (keep && rs[i].ok)
 				rs[i].present = true;
 		}
@@ -374,6 +394,7 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 	free(byt);
 	if (n >= 0)
 		sweep_orphans(a->p); /* before adding: an orphan port would refuse its block */
+	portrsv_fault("apply-before-add");
 	done = calloc(s->n ? s->n : 1, sizeof(*done));
 	for (size_t i = 0; i < s->n && n >= 0 && done; i++)
 		if (rs[i].ok && !done[i])
@@ -475,6 +496,7 @@ int portrsv_load(const struct portrsv_load_opts *opts)
 		if (!err)
 			err = record_cgroup(&s, root);
 	}
+	portrsv_fault("load-before-store");
 	if (!err)
 		err = portrsv_store_commit(state_dir, &s);
 	if (!err) {
@@ -510,17 +532,26 @@ int portrsv_restore(const struct portrsv_restore_opts *opts)
 		a.report("no enforced cgroup recorded: the reservations are not enforced anywhere "
 			 "(portrsv attach DIR)", a.ctx);
 	a.p = open_dirs(pin_dir, state_dir);
-	if (!a.p && errno == PORTRSV_ENOTLOADED) {
-		/* Never the whole host by default here: a store whose last cgroup was detached
-		 * must not come back as host-wide enforcement at boot. */
+	if (!a.p && errno != PORTRSV_ENOTLOADED) {
+		err = -errno;
+	} else if (!a.p || portrsv_enforcing(pin_dir) == -PORTRSV_ENOTLOADED) {
+		/*
+		 * Not loaded, or half-loaded (a killed load or unload left maps without programs
+		 * or links): load again, which keeps what is pinned and attaches the stored
+		 * cgroups. Never the whole host by default here: a store whose last cgroup was
+		 * detached must not come back as host-wide enforcement at boot.
+		 */
+		portrsv_close(a.p);
+		portrsv_set_errmsg(NULL);
 		err = portrsv_load_progs(pin_dir, live, n_live, false);
 		a.p = err ? NULL : open_dirs(pin_dir, state_dir);
+		if (!err && !a.p)
+			err = -errno;
+		portrsv_fault("restore-after-load");
 	} else {
 		for (int i = 0; i < n_live && !err; i++)
 			err = portrsv_attach_progs(pin_dir, live[i]);
 	}
-	if (!err && !a.p)
-		err = -errno;
 	if (!err)
 		err = apply(&a, &s);
 out:
@@ -599,20 +630,28 @@ int portrsv_unload(const char *pin_dir)
 {
 	const char *state_dir = portrsv_state_dir(NULL);
 	struct portrsv_store s = { 0 };
+	char msg[512];
 	struct portrsv *p;
-	int lock;
+	int lock, err;
 
 	pin_dir = portrsv_pin_dir(pin_dir);
 	portrsv_set_errmsg(NULL);
+	/*
+	 * The store's lock for the whole unload, as load, restore, attach and detach hold it:
+	 * racing with a load, an unload half-way would leave maps without programs. A state
+	 * directory we cannot lock only costs that: unload must always work.
+	 */
+	lock = portrsv_store_lock(state_dir);
 	p = open_dirs(pin_dir, state_dir);
-	if (!p)
-		return -errno;
-	/* A store we cannot read only costs the sysctl cleanup: unload must always work. */
-	lock = portrsv_store_begin(state_dir, &s);
-	if (lock >= 0)
+	err = p ? 0 : -errno;
+	/* A store we cannot read only costs the sysctl cleanup. */
+	if (p && lock >= 0 && !portrsv_store_read(state_dir, &s, msg, sizeof(msg)))
 		release_all(p, &s);
-	portrsv_set_errmsg(NULL);
-	portrsv_store_end(lock, &s);
 	portrsv_close(p);
-	return portrsv_unload_progs(pin_dir);
+	portrsv_set_errmsg(NULL);
+	/* Maps half-unpinned (a killed unload) are not loaded, but unpinned all the same. */
+	if (!err || err == -PORTRSV_ENOTLOADED)
+		err = portrsv_unload_progs(pin_dir);
+	portrsv_store_end(lock, &s);
+	return err;
 }
