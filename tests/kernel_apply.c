@@ -371,6 +371,45 @@ ParameterizedTest(struct fault_row *row, apply, killed, .init = kt_setup, .fini 
 	cr_assert_eq(try_bind(IPPROTO_TCP, 7500), -EACCES, "%s: tcp 7500", row->name);
 }
 
+/* The command that ships has none of these fault points: each run goes through. */
+ParameterizedTestParameters(apply, release_has_no_faults)
+{
+	static struct fault_row rows[] = {
+		{ "load", OP_LOAD, "load-after-maps", 0, 0 },
+		{ "load", OP_LOAD, "attach-mid-hooks", 0, 0 },
+		{ "restore", OP_RESTORE, "restore-after-load", 0, 0 },
+		{ "restore", OP_RESTORE, "apply-before-add", 0, 0 },
+		{ "unload", OP_UNLOAD, "unload-after-links", 0, 0 },
+	};
+
+	return cr_make_param_array(struct fault_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct fault_row *row, apply, release_has_no_faults, .init = kt_setup,
+		  .fini = teardown)
+{
+	const char *bin = getenv("PORTRSV_RELEASE_BIN");
+	char *load[] = { (char *)bin, "load", "--cgroup", kt.cgroup, NULL };
+	char *restore[] = { (char *)bin, "restore", NULL };
+	char *unload[] = { (char *)bin, "unload", NULL };
+	struct run_opts o = { .fault = row->point };
+
+	cr_assert(bin && *bin, "PORTRSV_RELEASE_BIN names the release build (make kernel-test)");
+	cli("add", "tcp", "7000", "4", NULL);
+	assert_token("add");
+	portrsv_close(kt.p);
+	kt.p = NULL;
+	if (row->op != OP_UNLOAD) {
+		cli("unload", NULL);
+		assert_silent_ok("unload");
+	}
+	run_argv_opts(&o, row->op == OP_LOAD ? load : row->op == OP_RESTORE ? restore : unload);
+	cr_assert_eq(R.status, 0, "%s with PORTRSV_FAULT=%s: exit %d [%s]", row->name, row->point,
+		     R.status, R.err);
+	cr_assert_eq(try_bind(IPPROTO_TCP, SQUAT_PORT), row->op == OP_UNLOAD ? 0 : -EACCES,
+		     "%s with PORTRSV_FAULT=%s", row->name, row->point);
+}
+
 /* Concurrent unload and load: each round ends loaded and enforcing, or cleanly unloaded. */
 #define RACE_ROUNDS 20
 
