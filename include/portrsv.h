@@ -178,9 +178,11 @@ struct portrsv_restore_opts {
  * What boot runs: load if needed (attached to the stored cgroups, or to the cgroup v2 root
  * when the store records none), attach every stored cgroup, and make the kernel's persistent
  * reservations equal to the store's, tokens included: stored ones missing from the kernel
- * are added, kernel ones the store does not have are removed. Idempotent. A stored netns,
- * owner or cgroup that no longer exists is reported and skipped, and stays in the store.
- * Returns the number of skipped items, or a negative errno as portrsv_load.
+ * are added, kernel ones the store does not have are removed. Idempotent. A stored netns
+ * or cgroup that no longer exists is reported and skipped, and stays in the store. A
+ * reservation whose owner cgroup does not exist yet is applied (refused to everyone until a
+ * cgroup is made at the owner's path) and reported, not counted. Returns the number of
+ * skipped items, or a negative errno as portrsv_load.
  */
 PORTRSV_API int portrsv_restore(const struct portrsv_restore_opts *opts);
 
