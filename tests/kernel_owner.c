@@ -442,3 +442,53 @@ ParameterizedTest(struct oerr_row *row, owner, path_length, .init = kt_setup, .f
 	cr_assert_eq(portrsv_lookup(kt.p, PORTRSV_TCP, PSTART, PCOUNT, NULL, &tok),
 		     row->want ? -ENOENT : 0);
 }
+
+/*
+ * A delegated user (a subtree chowned to it, as systemd delegates to user services and
+ * rootless containers) makes cgroups only below its subtree: none of them is at the owner's
+ * path, whatever it is named, and the owner's own path is not its to make.
+ */
+static int delegated_child(void *arg)
+{
+	char path[PATH_MAX];
+	int err;
+
+	(void)arg;
+	sub(path, sizeof(path), "own");
+	if (mkdir(path, 0755) == 0 || errno != EACCES)
+		return 10; /* it made the owner's cgroup itself */
+	sub(path, sizeof(path), "other/own");
+	if (mkdir(path, 0755))
+		return 11;
+	err = bind_in("other/own", PORTRSV_TCP, PSTART);
+	rmdir(path);
+	return err == -EACCES ? 0 : 12;
+}
+
+KT_TEST(owner, delegated_user)
+{
+	char owner[PATH_MAX], path[PATH_MAX + 32];
+	uint64_t tok;
+	int rc;
+
+	make_sub("own");
+	make_sub("other");
+	sub(owner, sizeof(owner), "own");
+	PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = owner);
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, PSTART, PCOUNT, &o, &tok), 0);
+	remove_sub("own");
+	/* Delegation: the directory and its cgroup.procs belong to the user. */
+	sub(path, sizeof(path), "other");
+	cr_assert_eq(chown(path, NOBODY, NOBODY), 0);
+	strcat(path, "/cgroup.procs");
+	cr_assert_eq(chown(path, NOBODY, NOBODY), 0);
+	/* Writing to cgroup.procs needs write access to the common ancestor's, too: the
+	 * test's cgroup, whose procs the child may write as the delegated user's manager. */
+	sub(path, sizeof(path), "cgroup.procs");
+	cr_assert_eq(chmod(path, 0666), 0);
+	rc = kt_unprivileged(delegated_child, NULL);
+	chmod(path, 0644);
+	cr_assert_eq(rc, 0, "delegated user: step %d", rc);
+	cr_assert_eq(portrsv_cgroup_path(owner_now(PORTRSV_TCP), path, sizeof(path)), -ENOENT,
+		     "the owner's slot names a live cgroup");
+}

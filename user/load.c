@@ -450,10 +450,13 @@ int portrsv_unload_progs(const char *pin_dir)
 	uint64_t *ids = NULL;
 	int n, err = 0, fd;
 
+	/* Loaded, maybe by another version (-EPROTO): its pins go all the same. */
 	fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RESV);
-	if (fd < 0)
+	if (fd < 0 && fd != -EPROTO)
 		return fd;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	portrsv_set_errmsg(NULL);
 	n = portrsv_attached(pin_dir, &ids);
 	for (int i = 0; i < n && !err; i++)
 		err = detach_id(pin_dir, ids[i]);

@@ -488,12 +488,14 @@ int portrsv_restore(const struct portrsv_restore_opts *opts)
 		 * must not come back as host-wide enforcement at boot. */
 		err = portrsv_load_progs(pin_dir, live, n_live, false);
 		a.p = err ? NULL : open_dirs(pin_dir, state_dir);
+		if (!err && !a.p)
+			err = -errno;
+	} else if (!a.p) {
+		err = -errno; /* maps we cannot use: attaching programs to them would not help */
 	} else {
 		for (int i = 0; i < n_live && !err; i++)
 			err = portrsv_attach_progs(pin_dir, live[i]);
 	}
-	if (!err && !a.p)
-		err = -errno;
 	if (!err)
 		err = apply(&a, &s);
 out:
@@ -578,10 +580,12 @@ int portrsv_unload(const char *pin_dir)
 	pin_dir = portrsv_pin_dir(pin_dir);
 	portrsv_set_errmsg(NULL);
 	p = open_dirs(pin_dir, state_dir);
-	if (!p)
+	/* Maps of another version cannot be read here (portrsv_obj_get): unload them anyway,
+	 * leaving their ports in the sysctl for the next restore to merge. */
+	if (!p && errno != EPROTO)
 		return -errno;
 	/* A store we cannot read only costs the sysctl cleanup: unload must always work. */
-	lock = portrsv_store_begin(state_dir, &s);
+	lock = p ? portrsv_store_begin(state_dir, &s) : -1;
 	if (lock >= 0)
 		release_all(p, &s);
 	portrsv_set_errmsg(NULL);
