@@ -549,6 +549,7 @@ struct mkdir_ctx {
 	__u64 cg;
 	__u64 id;
 	int level;
+	int path_len;             /* of s->path, once read: 0 not yet, -1 unusable */
 	const char *path;         /* the tracepoint's (kernel memory) */
 	struct mkdir_scratch *s;
 };
@@ -569,6 +570,14 @@ static long anchor_step(__u32 i, struct mkdir_ctx *m)
 	bpf_loop(PORTRSV_OWNER_DEPTH, level_step, &lc, 0);
 	if (lc.found < 0)
 		return 0;
+	/* The path only now: most cgroups are made where no owner is. */
+	if (!m->path_len) {
+		m->path_len = bpf_probe_read_kernel_str(m->s->path, sizeof(m->s->path), m->path);
+		if (m->path_len <= 1 || m->path_len >= MKDIR_PATH_LEN)
+			m->path_len = -1;
+	}
+	if (m->path_len < 0)
+		return 1;
 	if (lc.found > 0) {
 		c.level = lc.found;
 		bpf_loop(MKDIR_PATH_LEN, skip_step, &c, 0);
@@ -600,15 +609,11 @@ int BPF_PROG(portrsv_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 {
 	struct mkdir_ctx m = { .cg = (__u64)cgrp, .path = path };
 	__u32 zero = 0;
-	int len;
 
 	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
 		return 0;
 	m.s = bpf_map_lookup_elem(&portrsv_mkdir_scratch, &zero);
 	if (!m.s)
-		return 0;
-	len = bpf_probe_read_kernel_str(m.s->path, sizeof(m.s->path), path);
-	if (len <= 1 || len >= MKDIR_PATH_LEN)
 		return 0;
 	m.level = BPF_CORE_READ(cgrp, level);
 	m.id = BPF_CORE_READ(cgrp, kn, id);
