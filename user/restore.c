@@ -25,6 +25,7 @@ struct applier {
 	portrsv_report_fn report;
 	void *ctx;
 	int skipped;
+	int waiting;
 };
 
 static void skip(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -35,6 +36,26 @@ static void skip(struct applier *a, const char *fmt, ...)
 	va_list ap;
 
 	a->skipped++;
+	if (!a->report)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	a->report(msg, a->ctx);
+}
+
+/*
+ * Something stored that is applied but waits for the world to catch up (an owner cgroup not
+ * made yet): reported, counted apart, not a failure.
+ */
+static void waiting(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void waiting(struct applier *a, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 256];
+	va_list ap;
+
+	a->waiting++;
 	if (!a->report)
 		return;
 	va_start(ap, fmt);
@@ -95,11 +116,11 @@ static void note_busy(struct applier *a, const struct portrsv_store_entry *e)
 		portrsv_holders_free(&h);
 }
 
-/* A stored reservation resolved against this boot: its netns cookie and owner id. */
+/* A stored reservation resolved against this boot: its netns cookie and owner slot. */
 struct resolved {
-	uint64_t netns, cgid;
-	uint32_t level;
-	bool ok;       /* netns and owner exist */
+	uint64_t netns;
+	uint32_t owner; /* slot in portrsv_owners */
+	bool ok;       /* the netns exists and the owner has a slot */
 	bool present;  /* the kernel has it exactly */
 };
 
@@ -122,10 +143,20 @@ static void resolve(struct applier *a, const struct portrsv_store_entry *e, stru
 		     e->count, ns_label(e), strerror(-err));
 		return;
 	}
-	if (e->owner && (err = portrsv_cgroup_id(e->owner, &r->cgid, &r->level))) {
-		skip(a, "skipped %s %u+%u: owner cgroup %s: %s", portrsv_proto_name(e->proto),
-		     e->start, e->count, e->owner, strerror(-err));
-		return;
+	if (e->owner) {
+		bool present;
+
+		err = portrsv_owner_slot(a->p, e->owner, &r->owner, &present);
+		if (err) {
+			skip(a, "skipped %s %u+%u: owner cgroup %s: %s", portrsv_proto_name(e->proto),
+			     e->start, e->count, e->owner, portrsv_strerror(err));
+			return;
+		}
+		/* Fail closed: in force for everyone until the owner is made (the tracepoint). */
+		if (!present)
+			waiting(a, "owner %s of %s %u+%u not present yet: the block is enforced "
+				"for everyone until it appears", e->owner, portrsv_proto_name(e->proto),
+				e->start, e->count);
 	}
 	r->ok = true;
 }
@@ -236,7 +267,7 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 			items[n] = (struct portrsv_item){
 				.proto = e->proto, .start = e->start, .token = e->token,
 				.r = { .count = e->count, .flags = PORTRSV_F_PERSISTENT,
-				       .owner_cgid = rs[i].cgid, .owner_level = rs[i].level,
+				       .owner = rs[i].owner,
 				       .created = e->created, .netns_ino = ino },
 			};
 			memcpy(items[n].r.comment, e->comment, sizeof(items[n].r.comment));
@@ -382,7 +413,7 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 			keep = !rs[i].ok ||
 			       (rs[i].netns == x->k.netns && e->proto == x->k.proto &&
 				e->start == x->k.port && e->count == x->r.count &&
-				rs[i].cgid == x->r.owner_cgid);
+				rs[i].owner == x->r.owner);
 			if (keep && rs[i].ok && !ports_whole(a->p, x))
 				keep = false; /* removed below, then made again */
 			if (keep && rs[i].ok)
@@ -403,6 +434,8 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 		n = -ENOMEM;
 	if (n >= 0)
 		n = portrsv_any_recount(a->p) ?: n;
+	if (n >= 0)
+		portrsv_owner_sweep(a->p); /* slots of removed or failed reservations */
 	free(done);
 	free(kv);
 	free(rs);
@@ -649,8 +682,12 @@ int portrsv_unload(const char *pin_dir)
 		release_all(p, &s);
 	portrsv_close(p);
 	portrsv_set_errmsg(NULL);
-	/* Maps half-unpinned (a killed unload) are not loaded, but unpinned all the same. */
-	if (!err || err == -PORTRSV_ENOTLOADED)
+	/*
+	 * Maps half-unpinned (a killed unload) are not loaded, and maps of another version
+	 * cannot be read here (portrsv_obj_get): both are unpinned all the same, the latter
+	 * leaving their ports in the sysctl for the next restore to merge.
+	 */
+	if (!err || err == -PORTRSV_ENOTLOADED || err == -EPROTO)
 		err = portrsv_unload_progs(pin_dir);
 	portrsv_store_end(lock, &s);
 	return err;
