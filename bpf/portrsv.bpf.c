@@ -8,6 +8,7 @@
  *                            allowed, must not land inside a reservation
  *   cgroup/setsockopt        SOL_PORTRSV/PORTRSV_SO_ASSOCIATE: record a token on the socket
  *   cgroup/sock_release      give the socket's held port back to the pool
+ *   cgroup/sysctl            keep portrsv's ports in every write of ip_local_reserved_ports
  *
  * MPTCP: the association is made on the MPTCP socket, but the kernel binds its first subflow
  * (a TCP socket) and runs bind4/post_bind4 on that. The "user socket" below is the MPTCP
@@ -444,5 +445,146 @@ int portrsv_release(struct bpf_sock *ctx)
 
 	if (ss && ss->held_port)
 		port_put(bpf_get_netns_cookie(ctx), ss->held_proto, ss->held_port);
+	return 1;
+}
+
+/*
+ * cgroup/sysctl: the kernel's own port choice, guarded in the kernel (SPEC rule 12; the
+ * rules and worked examples are in abi.h, "The sysctl guard"). A write of
+ * net/ipv4/ip_local_reserved_ports at offset 0 replaces the netns's bitmap: this program
+ * makes it "WRITTEN,RANGES" so that portrsv's ports of that netns stay reserved whatever the
+ * writer (sysctl --system, root of a user namespace) put there. What does not fit, or what
+ * cannot be checked, is refused: never a write that drops portrsv's ports.
+ *
+ * The netns is the one whose table is written, found from the table's header: its set is
+ * the struct net's sysctls. Read with bpf_probe_read_kernel at CO-RE offsets (Linux 6.1
+ * has no bpf_rdonly_cast), like in_owner_cgroup.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* readers see the old value or the new, whole */
+	__uint(max_entries, PORTRSV_MAX_GUARDS);
+	__type(key, __u64);
+	__type(value, struct portrsv_sysctl_guard);
+} portrsv_sysctl SEC(".maps");
+
+/* The value being built. Per CPU, and the program may be preempted: busy says so. */
+struct sysctl_scratch {
+	__u32 busy;
+	__u32 pad;
+	char buf[2 * PORTRSV_GUARD_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sysctl_scratch);
+} portrsv_sysctl_buf SEC(".maps");
+
+/* In .rodata: the skeleton shows it, and it is what a write must name. */
+const volatile char sysctl_name[] = PORTRSV_SYSCTL_NAME;
+
+/* The cookie of the netns that owns the sysctl table being written; 0 if unknown. */
+static __always_inline __u64 sysctl_netns(struct bpf_sysctl *ctx)
+{
+	__u64 head = 0, set = 0, cookie = 0;
+
+	bpf_probe_read_kernel(&head, sizeof(head),
+			      (void *)ctx + bpf_core_field_offset(struct bpf_sysctl_kern, head));
+	if (!head)
+		return 0;
+	bpf_probe_read_kernel(&set, sizeof(set),
+			      (void *)(head + bpf_core_field_offset(struct ctl_table_header, set)));
+	if (!set)
+		return 0;
+	bpf_probe_read_kernel(&cookie, sizeof(cookie),
+			      (void *)(set - bpf_core_field_offset(struct net, sysctls) +
+				       bpf_core_field_offset(struct net, net_cookie)));
+	return cookie;
+}
+
+struct scan_ctx {
+	__u32 n;    /* bytes the writer wrote */
+	__u32 eff;  /* up to the first NUL, trailing white space left out */
+};
+
+static long scan_step(__u32 i, struct scan_ctx *s)
+{
+	__u32 zero = 0;
+	struct sysctl_scratch *b = bpf_map_lookup_elem(&portrsv_sysctl_buf, &zero);
+	char c;
+
+	if (!b || i >= s->n)
+		return 1;
+	c = b->buf[i & (PORTRSV_GUARD_LEN - 1)];
+	if (!c)
+		return 1;
+	if (c != ' ' && c != '\n' && c != '\t')
+		s->eff = i + 1;
+	return 0;
+}
+
+static __always_inline int sysctl_refuse(struct sysctl_scratch *b)
+{
+	if (b)
+		b->busy = 0;
+	return 0; /* EPERM for the writer; the sysctl keeps its value */
+}
+
+SEC("cgroup/sysctl")
+int portrsv_sysctl_write(struct bpf_sysctl *ctx)
+{
+	struct portrsv_sysctl_guard *g;
+	struct scan_ctx s = {};
+	struct sysctl_scratch *b;
+	char name[sizeof(sysctl_name) + 1];
+	__u32 zero = 0, len, total, off;
+	__u64 netns;
+	long n;
+
+	if (!ctx->write || ctx->file_pos)
+		return 1; /* a read, or a write the kernel ORs in: neither removes a port */
+	n = bpf_sysctl_get_name(ctx, name, sizeof(name), 0);
+	if (n != sizeof(sysctl_name) - 1)
+		return 1;
+	for (int i = 0; i < sizeof(sysctl_name) - 1; i++)
+		if (name[i] != sysctl_name[i])
+			return 1;
+	netns = sysctl_netns(ctx);
+	if (!netns)
+		return 0; /* cannot tell whose ports: refuse */
+	g = bpf_map_lookup_elem(&portrsv_sysctl, &netns);
+	if (!g || (!g->len && !(g->flags & PORTRSV_GUARD_TOO_LONG)))
+		return 1; /* portrsv reserves nothing in this netns */
+	if (g->flags & PORTRSV_GUARD_TOO_LONG)
+		return 0;
+	len = g->len;
+	if (len >= PORTRSV_GUARD_LEN)
+		return 0;
+
+	b = bpf_map_lookup_elem(&portrsv_sysctl_buf, &zero);
+	if (!b || __sync_val_compare_and_swap(&b->busy, 0, 1) != 0)
+		return 0;
+	/* -E2BIG: the writer's value fills a page (the kernel would parse a part of it). */
+	n = bpf_sysctl_get_new_value(ctx, b->buf, PORTRSV_GUARD_LEN);
+	if (n < 0 || n >= PORTRSV_GUARD_LEN)
+		return sysctl_refuse(b);
+	s.n = n;
+	bpf_loop(n, scan_step, &s, 0);
+	total = s.eff ? s.eff + 1 + len : len;
+	if (total > PORTRSV_SYSCTL_VALUE_MAX || s.eff >= PORTRSV_GUARD_LEN)
+		return sysctl_refuse(b);
+	/* total <= PORTRSV_SYSCTL_VALUE_MAX: the masks change nothing, they tell the verifier. */
+	off = s.eff & (PORTRSV_GUARD_LEN - 1);
+	if (off)
+		b->buf[off++] = ',';
+	off &= PORTRSV_GUARD_LEN - 1;
+	len &= PORTRSV_GUARD_LEN - 1;
+	bpf_probe_read_kernel(b->buf + off, len, g->ranges);
+	if (total == 0 || total > PORTRSV_SYSCTL_VALUE_MAX ||
+	    bpf_sysctl_set_new_value(ctx, b->buf, total))
+		return sysctl_refuse(b);
+	b->busy = 0;
 	return 1;
 }

@@ -66,6 +66,14 @@ void portrsv_store_end(int lock, struct portrsv_store *s);
 /* sysctl.c: ip_local_reserved_ports of the calling thread's netns, as a 65536-bit map. */
 int portrsv_sysctl_read(unsigned char *bits);
 int portrsv_sysctl_write(const unsigned char *bits);
+/* "1,5-9" <-> bitmap: parse ORs into bits; format returns the length or -ENOSPC. */
+int portrsv_ranges_parse(const char *s, unsigned char *bits);
+int portrsv_ranges_format(const unsigned char *bits, char *buf, size_t cap);
+/* The sysctl guard (abi.h): set portrsv_sysctl's entry of netns from this instance's ports. */
+int portrsv_guard_sync(struct portrsv *p, uint64_t netns);
+/* Ports other instances hold in netns, and those they know were the administrator's. */
+int portrsv_guard_others(struct portrsv *p, uint64_t netns, unsigned char *held,
+			 unsigned char *admin);
 
 /* parse.c: strict parsing of untrusted text; each returns 0 or -EINVAL / -ERANGE. */
 int portrsv_parse_proto(const char *s, enum portrsv_proto *proto);

@@ -7,8 +7,8 @@
  *   1. per port, the reserved_anywhere count, then one portrsv_ports entry, BPF_NOEXIST:
  *      whoever inserts a port first owns it, so two overlapping creates can never both
  *      succeed; from here on bind4 refuses the ports (an entry without its reservation
- *      denies). The ports also go into the netns's ip_local_reserved_ports, so no autobind
- *      takes one either;
+ *      denies). The ports also go into the netns's sysctl guard (abi.h) and then its
+ *      ip_local_reserved_ports, so no autobind takes one either, whoever writes the sysctl;
  *   2. sock_diag: a port already in use fails the create (nothing can slip in between, step
  *      1 already refuses new binds);
  *   3. the token, BPF_NOEXIST, so that tokens are unique among live reservations;
@@ -180,41 +180,51 @@ int portrsv_any_recount(struct portrsv *p)
 
 /*
  * Give the ports of a block back: from ip_local_reserved_ports each port that neither the
- * administrator had there (PORTRSV_PORT_ADMIN) nor a reservation of the other protocol still
- * covers, then from the ports map. sysctl = false: the map only (a netns we cannot enter).
+ * administrator had there (PORTRSV_PORT_ADMIN), nor a reservation of the other protocol,
+ * nor another instance still covers, then from the ports map. The sysctl guard drops the
+ * ports before the sysctl is written: our own write, from an enforced cgroup, would get
+ * them back. sysctl = false: the maps only (a netns we cannot enter).
  */
 void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 			   uint32_t n, bool sysctl)
 {
 	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
-	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
+	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8], others[(PORTRSV_PORT_MAX + 1) / 8],
+		others_admin[(PORTRSV_PORT_MAX + 1) / 8];
 	bool changed = false;
 
 	sysctl = sysctl && portrsv_sysctl_read(bits) == 0;
+	/* Not knowing what the other instances hold, keep every port in the sysctl. */
+	sysctl = sysctl && portrsv_guard_others(p, netns, others, others_admin) == 0;
 	for (uint32_t port = start; port < start + n; port++) {
 		struct portrsv_key k = key_of(netns, proto, port), o = key_of(netns, other, port);
 		struct portrsv_port pv, ov;
 
 		if (sysctl && !bpf_map_lookup_elem(p->ports_fd, &k, &pv) && pv.start == start &&
 		    !(pv.flags & PORTRSV_PORT_ADMIN) && bpf_map_lookup_elem(p->ports_fd, &o, &ov) &&
-		    BIT_SET(bits, port)) {
+		    !BIT_SET(others, port) && BIT_SET(bits, port)) {
 			bits[port / 8] &= ~(1 << (port % 8));
 			changed = true;
 		}
 		if (!bpf_map_delete_elem(p->ports_fd, &k))
 			portrsv_any_add(p, proto, port, -1); /* after the entry is gone, never before */
 	}
+	if (portrsv_guard_sync(p, netns))
+		return; /* the guard still has them: the sysctl keeps them too */
 	if (changed)
 		portrsv_sysctl_write(bits);
 }
 
 /*
  * Insert the ports of a block (step 1) and mark them in bits, the netns's
- * ip_local_reserved_ports, noting per port whether the administrator had it there already.
+ * ip_local_reserved_ports, noting per port whether the administrator had it there already:
+ * a port in the sysctl is the administrator's unless another reservation (this instance's
+ * of the other protocol, or another instance's, others) put it there, which then knows.
  * Sets *n to the number of ports inserted, for the undo.
  */
 static int claim_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
-		       uint16_t count, unsigned char *bits, uint32_t *n)
+		       uint16_t count, unsigned char *bits, const unsigned char *others,
+		       const unsigned char *others_admin, uint32_t *n)
 {
 	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
 	int err;
@@ -224,9 +234,10 @@ static int claim_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t st
 		struct portrsv_key k = key_of(netns, proto, port), o = key_of(netns, other, port);
 		struct portrsv_port pv = { .start = start }, ov;
 
-		/* The other protocol's reservation knows whose the port was before us. */
 		if (!bpf_map_lookup_elem(p->ports_fd, &o, &ov))
 			pv.flags = ov.flags & PORTRSV_PORT_ADMIN;
+		else if (BIT_SET(others, port))
+			pv.flags = BIT_SET(others_admin, port) ? PORTRSV_PORT_ADMIN : 0;
 		else if (BIT_SET(bits, port))
 			pv.flags = PORTRSV_PORT_ADMIN;
 		/* The count first: a bind must never find the entry with a count of 0. */
@@ -263,22 +274,35 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 			  size_t n)
 {
 	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8], used[2][(PORTRSV_PORT_MAX + 1) / 8];
+	unsigned char *others = used[0], *others_admin = used[1]; /* until the dumps */
 	bool need[2] = { false, false };
 	int err;
 
 	err = portrsv_sysctl_read(bits);
-	if (err) {
+	if (err)
 		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+	if (!err) {
+		err = portrsv_guard_others(p, netns, others, others_admin);
+		if (err)
+			portrsv_set_errmsg("the other portrsv instances' %s maps: %s",
+					   PORTRSV_GUARD_MAP_NAME, strerror(-err));
+	}
+	if (err) {
 		for (size_t i = 0; i < n; i++)
 			items[i].err = err;
 		return err;
 	}
 	for (size_t i = 0; i < n; i++)
 		items[i].err = claim_ports(p, netns, items[i].proto, items[i].start,
-					   items[i].r.count, bits, &items[i].claimed);
-	err = portrsv_sysctl_write(bits);
-	if (err)
-		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+					   items[i].r.count, bits, others, others_admin,
+					   &items[i].claimed);
+	/* The guard before the sysctl: from here on no write can take the ports out. */
+	err = portrsv_guard_sync(p, netns);
+	if (!err) {
+		err = portrsv_sysctl_write(bits);
+		if (err)
+			portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+	}
 	/* Dump only the socket tables of the protocols the batch reserves in. */
 	for (size_t i = 0; i < n; i++)
 		need[items[i].proto == PORTRSV_UDP] = true;

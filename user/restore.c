@@ -170,6 +170,9 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 			memcpy(items[n].r.comment, e->comment, sizeof(items[n].r.comment));
 			idx[n++] = i;
 		}
+		/* The guard first (after a crash it may lack ports the maps have). */
+		if (!err)
+			err = portrsv_guard_sync(a->p, rs[first].netns);
 		if (!err)
 			err = portrsv_sysctl_write(bits);
 		if (!err && n)
