@@ -539,7 +539,8 @@ int portrsv_sysctl_write(struct bpf_sysctl *ctx)
 	struct scan_ctx s = {};
 	struct sysctl_scratch *b;
 	char name[sizeof(sysctl_name) + 1];
-	__u32 zero = 0, len, total, off;
+	__u64 len, total, off; /* 64-bit: Linux 6.1's verifier bounds a size by 64-bit compares */
+	__u32 zero = 0;
 	__u64 netns;
 	long n;
 
