@@ -21,6 +21,7 @@
 
 #define SYSCTL "/proc/sys/net/ipv4/ip_local_reserved_ports"
 #define NPORTS (PORTRSV_PORT_MAX + 1)
+#define BATCH 1024
 
 /* Parse "1,5-9,..." into a bitmap (ORed in); the kernel writes it, but check anyway. */
 int portrsv_ranges_parse(const char *s, unsigned char *bits)
@@ -144,10 +145,11 @@ int portrsv_sysctl_write(const unsigned char *bits)
 int portrsv_guard_sync(struct portrsv *p, uint64_t netns)
 {
 	unsigned char held[NPORTS / 8], admin[NPORTS / 8];
+	struct portrsv_key keys[BATCH];
+	struct portrsv_port vals[BATCH];
 	struct portrsv_sysctl_guard g;
-	struct portrsv_key k, next;
-	struct portrsv_port pv;
 	bool any = false;
+	__u32 batch = 0;
 	int fd, err, n;
 
 	fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_SYSCTL);
@@ -158,18 +160,24 @@ int portrsv_guard_sync(struct portrsv *p, uint64_t netns)
 	}
 	memset(held, 0, sizeof(held));
 	memset(admin, 0, sizeof(admin));
-	for (err = bpf_map_get_next_key(p->ports_fd, NULL, &next); !err;
-	     err = bpf_map_get_next_key(p->ports_fd, &k, &next)) {
-		k = next;
-		if (k.netns != netns || bpf_map_lookup_elem(p->ports_fd, &k, &pv))
-			continue;
-		held[k.port / 8] |= 1 << (k.port % 8);
-		if (pv.flags & PORTRSV_PORT_ADMIN)
-			admin[k.port / 8] |= 1 << (k.port % 8);
-		any = true;
+	/* In batches: the walk is what an add costs with many ports reserved. */
+	for (bool first = true, last = false; !last; first = false) {
+		__u32 n = BATCH;
+
+		err = bpf_map_lookup_batch(p->ports_fd, first ? NULL : &batch, &batch, keys, vals,
+					   &n, NULL);
+		if (err && err != -ENOENT)
+			goto out;
+		last = err == -ENOENT;
+		for (__u32 i = 0; i < n; i++) {
+			if (keys[i].netns != netns)
+				continue;
+			held[keys[i].port / 8] |= 1 << (keys[i].port % 8);
+			if (vals[i].flags & PORTRSV_PORT_ADMIN)
+				admin[keys[i].port / 8] |= 1 << (keys[i].port % 8);
+			any = true;
+		}
 	}
-	if (err != -ENOENT)
-		goto out;
 	if (!any) {
 		err = bpf_map_delete_elem(fd, &netns);
 		err = err == -ENOENT ? 0 : err;
