@@ -583,8 +583,17 @@ int portrsv_sysctl_write(struct bpf_sysctl *ctx)
 	off &= PORTRSV_GUARD_LEN - 1;
 	len &= PORTRSV_GUARD_LEN - 1;
 	bpf_probe_read_kernel(b->buf + off, len, g->ranges);
-	if (total == 0 || total > PORTRSV_SYSCTL_VALUE_MAX ||
-	    bpf_sysctl_set_new_value(ctx, b->buf, total))
+	if (total == 0 || total > PORTRSV_SYSCTL_VALUE_MAX)
+		return sysctl_refuse(b);
+	/*
+	 * Linux 6.1's verifier learns nothing from "total != 0", and a size must be at least 1:
+	 * (total - 1) & 0xfff + 1 is total, in a form it can bound (the asm keeps the compiler
+	 * from folding it back).
+	 */
+	total -= 1;
+	asm volatile("%0 &= 0xfff" : "+r"(total));
+	total += 1;
+	if (bpf_sysctl_set_new_value(ctx, b->buf, total))
 		return sysctl_refuse(b);
 	b->busy = 0;
 	return 1;
