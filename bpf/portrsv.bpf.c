@@ -8,6 +8,7 @@
  *                            allowed, must not land inside a reservation
  *   cgroup/setsockopt        SOL_PORTRSV/PORTRSV_SO_ASSOCIATE: record a token on the socket
  *   cgroup/sock_release      give the socket's held port back to the pool
+ *   tp_btf/cgroup_mkdir      a cgroup made at an owner's path becomes that owner at once
  *   cgroup/sysctl            keep portrsv's ports in every write of ip_local_reserved_ports
  *
  * MPTCP: the association is made on the MPTCP socket, but the kernel binds its first subflow
@@ -18,6 +19,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "portrsv/abi.h"
 
 #define AF_INET 2
@@ -71,6 +73,42 @@ struct {
 } portrsv_denials SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PORTRSV_MAX_OWNERS);
+	__type(key, struct portrsv_owner_key);
+	__type(value, __u32);
+} portrsv_owner_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PORTRSV_MAX_OWNERS);
+	__type(key, __u32);
+	__type(value, struct portrsv_owner);
+} portrsv_owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PORTRSV_MAX_ANCHORS);
+	__type(key, __u32);
+	__type(value, __u64);
+} portrsv_anchors SEC(".maps");
+
+/* Scratch for cgroup_mkdir: the tracepoint's path, and the key made from it. */
+#define MKDIR_PATH_LEN 1024 /* the kernel's TRACE_CGROUP_PATH_LEN */
+struct mkdir_scratch {
+	char path[MKDIR_PATH_LEN];
+	struct portrsv_owner_key key;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mkdir_scratch);
+} portrsv_mkdir_scratch SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, PORTRSV_EVENTS_BYTES);
 } portrsv_events SEC(".maps");
@@ -109,10 +147,31 @@ static __always_inline struct portrsv_port *port_entry(__u64 netns, __u8 proto, 
 	return bpf_map_lookup_elem(&portrsv_ports, &key);
 }
 
+/* The cgroup v2 id of ancestor level of cgroup cg (a kernel pointer), or 0. */
+static __always_inline __u64 ancestor_id(__u64 cg, __u32 level)
+{
+	__u64 anc = 0, kn = 0, id = 0;
+
+	bpf_probe_read_kernel(&anc, sizeof(anc),
+			      (void *)(cg + bpf_core_field_offset(struct cgroup, ancestors) +
+				       level * sizeof(void *)));
+	if (!anc)
+		return 0;
+	bpf_probe_read_kernel(&kn, sizeof(kn),
+			      (void *)(anc + bpf_core_field_offset(struct cgroup, kn)));
+	if (!kn)
+		return 0;
+	bpf_probe_read_kernel(&id, sizeof(id),
+			      (void *)(kn + bpf_core_field_offset(struct kernfs_node, id)));
+	return id;
+}
+
 /*
  * Is the socket's cgroup the owner cgroup or below it? The socket's, not the binding task's:
  * a socket made in a container and bound by a helper elsewhere is the container's. Only on
- * the slow path of a reserved port.
+ * the slow path of a reserved port. The owner is the cgroup now at the owner's path
+ * (portrsv_owners); its depth is not known to user space inside a cgroup namespace, so every
+ * level of the socket's cgroup is compared, down to PORTRSV_OWNER_DEPTH.
  *
  * Linux 6.1 has no bpf_rdonly_cast (6.2), so the socket is reached the way the kernel passes
  * it: ctx is really a struct bpf_sock_addr_kern, whose first field points at the struct sock.
@@ -121,12 +180,16 @@ static __always_inline struct portrsv_port *port_entry(__u64 netns, __u8 proto, 
  */
 static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const struct portrsv_resv *r)
 {
-	__u64 sk = 0, cg = 0, anc = 0, kn = 0, id = 0;
-	__u32 level = r->owner_level;
+	__u32 slot = r->owner;
+	struct portrsv_owner *o;
+	__u64 sk = 0, cg = 0, want;
 	int cg_level = -1;
 
-	if (!r->owner_cgid || level > 4096)
+	if (!slot)
 		return false;
+	o = bpf_map_lookup_elem(&portrsv_owners, &slot);
+	if (!o || !(want = o->cgid))
+		return false; /* the owner is not there (yet): nobody binds in its name */
 	bpf_probe_read_kernel(&sk, sizeof(sk),
 			      (void *)ctx + bpf_core_field_offset(struct bpf_sock_addr_kern, sk));
 	if (!sk)
@@ -137,20 +200,13 @@ static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const str
 		return false;
 	bpf_probe_read_kernel(&cg_level, sizeof(cg_level),
 			      (void *)(cg + bpf_core_field_offset(struct cgroup, level)));
-	if (cg_level < 0 || level > (__u32)cg_level)
-		return false;
-	bpf_probe_read_kernel(&anc, sizeof(anc),
-			      (void *)(cg + bpf_core_field_offset(struct cgroup, ancestors) +
-				       level * sizeof(void *)));
-	if (!anc)
-		return false;
-	bpf_probe_read_kernel(&kn, sizeof(kn),
-			      (void *)(anc + bpf_core_field_offset(struct cgroup, kn)));
-	if (!kn)
-		return false;
-	bpf_probe_read_kernel(&id, sizeof(id),
-			      (void *)(kn + bpf_core_field_offset(struct kernfs_node, id)));
-	return id == r->owner_cgid;
+	for (__u32 l = 0; l < PORTRSV_OWNER_DEPTH; l++) {
+		if ((int)l > cg_level)
+			return false;
+		if (ancestor_id(cg, l) == want)
+			return true;
+	}
+	return false;
 }
 
 static __always_inline bool entitled(struct bpf_sock_addr *ctx, const struct portrsv_resv *r,
@@ -446,6 +502,124 @@ int portrsv_release(struct bpf_sock *ctx)
 	if (ss && ss->held_port)
 		port_put(bpf_get_netns_cookie(ctx), ss->held_proto, ss->held_port);
 	return 1;
+}
+
+/* Find the offset in path just past the first level components ("/a/b/c", 1 -> "/b/c"). */
+struct skip_ctx {
+	const char *path;
+	__u32 level;  /* components still to skip */
+	__u32 off;    /* offset of the '/' that starts the rest, once level is 0 */
+};
+
+static long skip_step(__u32 i, struct skip_ctx *c)
+{
+	char ch;
+
+	if (i >= MKDIR_PATH_LEN)
+		return 1;
+	ch = c->path[i & (MKDIR_PATH_LEN - 1)];
+	if (!ch)
+		return 1;
+	if (ch == '/' && i > 0 && c->level-- == 1) {
+		c->off = i;
+		return 1;
+	}
+	return 0;
+}
+
+/* One level of the anchor search: is the anchor the new cgroup's ancestor at level l? */
+struct level_ctx {
+	__u64 cg;
+	__u64 want;
+	int level;  /* the new cgroup's level: the anchor is strictly above */
+	int found;  /* the anchor's level, or -1 */
+};
+
+static long level_step(__u32 l, struct level_ctx *c)
+{
+	if ((int)l >= c->level)
+		return 1;
+	if (ancestor_id(c->cg, l) == c->want) {
+		c->found = (int)l;
+		return 1;
+	}
+	return 0;
+}
+
+struct mkdir_ctx {
+	__u64 cg;
+	__u64 id;
+	int level;
+	int path_len;             /* of s->path, once read: 0 not yet, -1 unusable */
+	const char *path;         /* the tracepoint's (kernel memory) */
+	struct mkdir_scratch *s;
+};
+
+/* One anchor: the new cgroup's path below it, looked up among the owners. */
+static long anchor_step(__u32 i, struct mkdir_ctx *m)
+{
+	struct level_ctx lc = { .cg = m->cg, .level = m->level, .found = -1 };
+	struct skip_ctx c = { .path = m->s->path };
+	struct portrsv_owner o = { .cgid = m->id };
+	__u64 *anchor = bpf_map_lookup_elem(&portrsv_anchors, &i);
+	__u32 *slot;
+	int n;
+
+	if (!anchor || !*anchor)
+		return 0;
+	lc.want = *anchor;
+	bpf_loop(PORTRSV_OWNER_DEPTH, level_step, &lc, 0);
+	if (lc.found < 0)
+		return 0;
+	/* The path only now: most cgroups are made where no owner is. */
+	if (!m->path_len) {
+		m->path_len = bpf_probe_read_kernel_str(m->s->path, sizeof(m->s->path), m->path);
+		if (m->path_len <= 1 || m->path_len >= MKDIR_PATH_LEN)
+			m->path_len = -1;
+	}
+	if (m->path_len < 0)
+		return 1;
+	if (lc.found > 0) {
+		c.level = lc.found;
+		bpf_loop(MKDIR_PATH_LEN, skip_step, &c, 0);
+		if (c.level || !c.off)
+			return 0;
+	}
+	__builtin_memset(&m->s->key, 0, sizeof(m->s->key));
+	m->s->key.anchor = lc.want;
+	/* A path that fills the key may have been cut: user space allows one char less. */
+	n = bpf_probe_read_kernel_str(m->s->key.path, sizeof(m->s->key.path),
+				      m->path + (c.off & (MKDIR_PATH_LEN - 1)));
+	if (n <= 1 || n >= (int)sizeof(m->s->key.path))
+		return 0;
+	slot = bpf_map_lookup_elem(&portrsv_owner_paths, &m->s->key);
+	if (slot && *slot)
+		bpf_map_update_elem(&portrsv_owners, slot, &o, BPF_ANY);
+	return 0;
+}
+
+/*
+ * A cgroup was made: if its path below an anchor is an owner's, that owner is now this
+ * cgroup. The tracepoint fires inside mkdir, under the cgroup mutex that attaching a task
+ * also takes, so no task (no socket) is in the new cgroup before its slot names it. Only the
+ * cgroup v2 hierarchy (hierarchy id 0) counts: a v1 cgroup at the same path is not the owner.
+ * A path the kernel had to truncate (TRACE_CGROUP_PATH_LEN) is ignored.
+ */
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(portrsv_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	struct mkdir_ctx m = { .cg = (__u64)cgrp, .path = path };
+	__u32 zero = 0;
+
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;
+	m.s = bpf_map_lookup_elem(&portrsv_mkdir_scratch, &zero);
+	if (!m.s)
+		return 0;
+	m.level = BPF_CORE_READ(cgrp, level);
+	m.id = BPF_CORE_READ(cgrp, kn, id);
+	bpf_loop(PORTRSV_MAX_ANCHORS, anchor_step, &m, 0);
+	return 0;
 }
 
 /*

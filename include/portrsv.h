@@ -100,7 +100,8 @@ struct portrsv_reservation {
 	uint64_t token;
 	uint64_t netns_cookie;
 	uint64_t netns_ino;   /* the netns as in net:[ino] */
-	uint64_t owner_cgid;  /* 0 = no owner cgroup; portrsv_cgroup_path() names it */
+	uint64_t owner_cgid;  /* the cgroup now at the owner's path (portrsv_owner_path());
+			       * 0 = no owner, or no cgroup there yet */
 	uint64_t created;     /* seconds since the epoch */
 	uint64_t denied;      /* binds refused so far */
 	uint32_t flags;       /* PORTRSV_F_PERSISTENT, PORTRSV_F_RUNTIME */
@@ -116,6 +117,13 @@ PORTRSV_API int portrsv_list(struct portrsv *p, struct portrsv_reservation **out
 /* The reservation covering (proto, port) in the netns of opts: 0, or -ENOENT if none. */
 PORTRSV_API int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
 			      const struct portrsv_ns_opts *opts, struct portrsv_reservation *out);
+
+/*
+ * The owner cgroup of a listed or queried reservation, by path (the owner follows its path:
+ * a cgroup made again there is the owner at once). 0, or -ENOENT when it has no owner.
+ */
+PORTRSV_API int portrsv_owner_path(struct portrsv *p, const struct portrsv_reservation *r,
+				   char *buf, size_t len);
 
 /*
  * The last refused bind of (proto, port) in the netns of opts, with how many were refused
@@ -170,9 +178,11 @@ struct portrsv_restore_opts {
  * What boot runs: load if needed (attached to the stored cgroups, or to the cgroup v2 root
  * when the store records none), attach every stored cgroup, and make the kernel's persistent
  * reservations equal to the store's, tokens included: stored ones missing from the kernel
- * are added, kernel ones the store does not have are removed. Idempotent. A stored netns,
- * owner or cgroup that no longer exists is reported and skipped, and stays in the store.
- * Returns the number of skipped items, or a negative errno as portrsv_load.
+ * are added, kernel ones the store does not have are removed. Idempotent. A stored netns
+ * or cgroup that no longer exists is reported and skipped, and stays in the store. A
+ * reservation whose owner cgroup does not exist yet is applied (refused to everyone until a
+ * cgroup is made at the owner's path) and reported, not counted. Returns the number of
+ * skipped items, or a negative errno as portrsv_load.
  */
 PORTRSV_API int portrsv_restore(const struct portrsv_restore_opts *opts);
 

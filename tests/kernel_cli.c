@@ -644,6 +644,46 @@ KT_TEST(cli, load_without_btf)
 }
 
 /*
+ * Maps pinned by another version of portrsv (another layout) are refused by every command
+ * that would read or write them, with a message saying what to do; unload still removes
+ * them, and restore then brings the store back.
+ */
+KT_TEST(cli, maps_of_another_version)
+{
+	char path[PATH_MAX + 32], cmd[2 * PATH_MAX];
+	const char *const cmds[][4] = { { "show" }, { "add", "udp", "7100", "1" },
+					{ "lookup", "tcp", "7000", "10" }, { "restore" } };
+	uint64_t tok = add_ok("tcp", "7000", "10");
+
+	snprintf(path, sizeof(path), "%s/" PORTRSV_PIN_RESV, kt.pin_dir);
+	portrsv_close(kt.p);
+	kt.p = NULL;
+	cr_assert_eq(unlink(path), 0);
+	snprintf(cmd, sizeof(cmd), "bpftool map create '%s' type hash key %zu value 120 "
+		 "entries 8 name portrsv_resv", path, sizeof(struct portrsv_key));
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char *argv[6] = { (char *)portrsv_bin() };
+
+		for (int j = 0; j < 4 && cmds[i][j]; j++)
+			argv[j + 1] = (char *)cmds[i][j];
+		run_argv_opts(&(struct run_opts){ 0 }, argv);
+		assert_failed(1, cmds[i][0]);
+		assert_mentions(cmds[i][0], "another version of portrsv");
+	}
+	cli("unload", NULL);
+	assert_silent_ok("unload of another version's maps");
+	cr_assert(access(kt.pin_dir, F_OK) != 0, "unload left %s", kt.pin_dir);
+	cli("restore", NULL);
+	assert_silent_ok("restore after unload");
+	cli("lookup", "tcp", "7000", "10", NULL);
+	cr_assert_eq(assert_token("lookup after restore"), tok);
+	kt.p = portrsv_open(NULL);
+	cr_assert(kt.p);
+	cr_assert_eq(try_bind(IPPROTO_TCP, 7001), -EACCES);
+}
+
+/*
  * A privileged copy run by someone else (here setuid root, run by nobody) must not let the
  * environment choose its pins or store: PORTRSV_PIN_DIR and PORTRSV_STATE_DIR are read with
  * secure_getenv, so it uses the defaults. (A file system mounted nosuid would not make the

@@ -24,6 +24,9 @@ struct portrsv {
 	int resv_fd;
 	int tokens_fd;
 	int any_fd;
+	int owner_paths_fd;
+	int owners_fd;
+	int anchors_fd;
 	char pin_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 };
@@ -95,6 +98,21 @@ int portrsv_errno_to_exit(int err);
 int portrsv_cgroup2_mount(char *buf, size_t len);
 /* Id and depth below the cgroup v2 root of a cgroup v2 directory. -ENOENT, or -EINVAL if not a cgroup v2 directory. */
 int portrsv_cgroup_id(const char *dir, uint64_t *id, uint32_t *level);
+
+/* owner.c: owner cgroups by path (abi.h, "Owner cgroups follow their path"). */
+/* The key path of a canonical absolute cgroup v2 directory (which need not exist), and the
+ * id of the cgroup v2 root it is below (anchor may be NULL). */
+int portrsv_owner_rel(const char *dir, uint64_t *anchor, char *rel, size_t len);
+/* The slot of owner dir, made if needed and filled with the id of the cgroup there now;
+ * *present (may be NULL): whether there is one. */
+int portrsv_owner_slot(struct portrsv *p, const char *dir, uint32_t *slot, bool *present);
+/* Free the slot when no reservation uses it any more. */
+void portrsv_owner_put(struct portrsv *p, uint32_t slot);
+/* Free every slot no reservation uses (restore, after a crash). */
+void portrsv_owner_sweep(struct portrsv *p);
+/* The path of a slot's owner, the id last seen there and whether that cgroup exists. */
+int portrsv_owner_of(struct portrsv *p, uint32_t slot, char *path, size_t len, uint64_t *cgid,
+		     bool *present);
 
 /* netns.c */
 /*

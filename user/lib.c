@@ -40,9 +40,10 @@ bool portrsv_proto_valid(int proto)
 struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 {
 	const char *dirs[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
-			       PORTRSV_PIN_ANY };
+			       PORTRSV_PIN_ANY, PORTRSV_PIN_OWNER_PATHS, PORTRSV_PIN_OWNERS,
+			       PORTRSV_PIN_ANCHORS };
 	struct portrsv *p;
-	int *fds[4], err = 0;
+	int *fds[7], err = 0;
 
 	if (!OPTS_VALID(opts, portrsv_open_opts)) {
 		errno = EINVAL;
@@ -52,15 +53,19 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 	if (!p)
 		return NULL;
 	p->ports_fd = p->resv_fd = p->tokens_fd = p->any_fd = -1;
+	p->owner_paths_fd = p->owners_fd = p->anchors_fd = -1;
 	fds[0] = &p->ports_fd;
 	fds[1] = &p->resv_fd;
 	fds[2] = &p->tokens_fd;
 	fds[3] = &p->any_fd;
+	fds[4] = &p->owner_paths_fd;
+	fds[5] = &p->owners_fd;
+	fds[6] = &p->anchors_fd;
 	snprintf(p->pin_dir, sizeof(p->pin_dir), "%s",
 		 portrsv_pin_dir(OPTS_GET(opts, pin_dir, NULL)));
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s",
 		 portrsv_state_dir(OPTS_GET(opts, state_dir, NULL)));
-	for (int i = 0; i < 4 && !err; i++) {
+	for (int i = 0; i < 7 && !err; i++) {
 		*fds[i] = portrsv_obj_get(p->pin_dir, dirs[i]);
 		if (*fds[i] < 0)
 			err = *fds[i];
@@ -85,6 +90,12 @@ void portrsv_close(struct portrsv *p)
 		close(p->tokens_fd);
 	if (p->any_fd >= 0)
 		close(p->any_fd);
+	if (p->owner_paths_fd >= 0)
+		close(p->owner_paths_fd);
+	if (p->owners_fd >= 0)
+		close(p->owners_fd);
+	if (p->anchors_fd >= 0)
+		close(p->anchors_fd);
 	free(p);
 }
 
@@ -366,7 +377,7 @@ int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
 	if (err && err != -ENOENT)
 		return map_err(err);
 	portrsv_release_ports(p, k->netns, k->proto, k->port, r->count, sysctl);
-	return 0;
+	return 0; /* the owner slot is the caller's to put: restore reuses it */
 }
 
 /* Take the store's lock and read it; a store that cannot be read refuses every change. */
@@ -439,7 +450,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	struct portrsv_store_entry e = { .proto = proto, .start = start, .count = count };
 	char nsname[PATH_MAX], owner_path[PATH_MAX];
 	struct portrsv_store s;
-	uint64_t netns, ino, cgid, t = 0;
+	uint64_t netns, ino, t = 0;
 	int err, saved, lock;
 
 	portrsv_set_errmsg(NULL);
@@ -458,12 +469,15 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		strcpy(e.comment, comment);
 	}
 	if (owner) {
-		err = portrsv_cgroup_id(owner, &cgid, &r.owner_level);
+		/* It must exist now (a typo must not wait forever); later it follows its path. */
+		err = portrsv_cgroup_id(owner, NULL, NULL);
 		if (err)
 			return err;
 		if (!realpath(owner, owner_path))
 			return -errno;
-		r.owner_cgid = cgid;
+		err = portrsv_owner_rel(owner_path, NULL, nsname, sizeof(nsname));
+		if (err)
+			return err;
 		e.owner = owner_path;
 	}
 	e.created = r.created = time(NULL);
@@ -471,6 +485,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	lock = portrsv_store_begin(p->state_dir, &s);
 	if (lock < 0)
 		return lock;
+	if (owner && (err = portrsv_owner_slot(p, owner_path, &r.owner, NULL)))
+		goto out;
 	err = portrsv_netns_enter(ns, &saved);
 	if (err)
 		goto out;
@@ -511,6 +527,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	if (!err)
 		*token = t;
 out:
+	if (err)
+		portrsv_owner_put(p, r.owner);
 	portrsv_store_end(lock, &s);
 	return err;
 }
@@ -631,6 +649,7 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	if (!err) {
 		err = portrsv_unreserve(p, &k, &r, true);
 		portrsv_netns_leave(saved);
+		portrsv_owner_put(p, r.owner);
 	}
 out:
 	portrsv_store_end(lock, &s);
@@ -652,17 +671,20 @@ int portrsv_lookup(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	return err;
 }
 
-static void fill(struct portrsv_reservation *out, const struct portrsv_key *k,
-		 const struct portrsv_resv *r)
+static void fill(struct portrsv *p, struct portrsv_reservation *out,
+		 const struct portrsv_key *k, const struct portrsv_resv *r)
 {
+	struct portrsv_owner o = { 0 };
+
 	memset(out, 0, sizeof(*out));
+	if (r->owner && !bpf_map_lookup_elem(p->owners_fd, &r->owner, &o))
+		out->owner_cgid = o.cgid;
 	out->proto = k->proto;
 	out->start = k->port;
 	out->count = r->count;
 	out->token = r->token;
 	out->netns_cookie = k->netns;
 	out->netns_ino = r->netns_ino;
-	out->owner_cgid = r->owner_cgid;
 	out->created = r->created;
 	out->denied = r->denied;
 	out->flags = r->flags & (PORTRSV_F_PERSISTENT | PORTRSV_F_RUNTIME); /* the rest is ours */
@@ -705,7 +727,7 @@ int portrsv_list(struct portrsv *p, struct portrsv_reservation **out)
 			}
 			v = nv;
 		}
-		fill(&v[n++], &k, &r);
+		fill(p, &v[n++], &k, &r);
 	}
 	if (err != -ENOENT) {
 		free(v);
@@ -739,7 +761,7 @@ int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
 	err = bpf_map_lookup_elem(p->resv_fd, &k, &r);
 	if (err)
 		return err == -ENOENT ? -ENOENT : map_err(err);
-	fill(out, &k, &r);
+	fill(p, out, &k, &r);
 	return 0;
 }
 
@@ -765,6 +787,24 @@ int portrsv_last_denial(struct portrsv *p, enum portrsv_proto proto, uint16_t po
 		return err == -ENOENT ? -ENOENT : map_err(err);
 	out->comm[sizeof(out->comm) - 1] = '\0'; /* map contents are input too */
 	return 0;
+}
+
+int portrsv_owner_path(struct portrsv *p, const struct portrsv_reservation *res, char *buf,
+		       size_t len)
+{
+	struct portrsv_key k;
+	struct portrsv_resv r;
+	int err;
+
+	if (!p || !res || !buf || !len || !portrsv_proto_valid(res->proto))
+		return -EINVAL;
+	k = key_of(res->netns_cookie, res->proto, res->start);
+	err = bpf_map_lookup_elem(p->resv_fd, &k, &r);
+	if (err)
+		return err == -ENOENT ? -ENOENT : map_err(err);
+	if (!r.owner)
+		return -ENOENT;
+	return portrsv_owner_of(p, r.owner, buf, len, NULL, NULL);
 }
 
 int portrsv_associate(int sockfd, uint64_t token)

@@ -7,6 +7,8 @@
  *   reserved_anywhere denials sysctl_guard     abi.h, PORTRSV_PIN_*)
  *   progs/<hook>                               the programs, replaced on every load
  *   links/<cgroup id>/<hook>                   one bpf_link per hook and enforced cgroup
+ *   links/cgroup_mkdir                         the owner tracepoint's link (one per
+ *                                              instance: it only writes owner slots)
  * Pinned links keep enforcement alive with no portrsv process running; a new load switches
  * each pinned link to the new program with bpf_link_update, so there is no moment without
  * a program attached.
@@ -30,6 +32,7 @@
 #include "portrsv.skel.h"
 
 #define BPFFS_DEFAULT "/sys/fs/bpf"
+#define MKDIR_LINK "cgroup_mkdir"
 
 /*
  * The hooks, in attach order: release and setsockopt first so that no port is ever held
@@ -286,6 +289,9 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 		{ skel->maps.portrsv_events, PORTRSV_PIN_EVENTS },
 		{ skel->maps.portrsv_any, PORTRSV_PIN_ANY },
 		{ skel->maps.portrsv_denials, PORTRSV_PIN_DENIALS },
+		{ skel->maps.portrsv_owner_paths, PORTRSV_PIN_OWNER_PATHS },
+		{ skel->maps.portrsv_owners, PORTRSV_PIN_OWNERS },
+		{ skel->maps.portrsv_anchors, PORTRSV_PIN_ANCHORS },
 		{ skel->maps.portrsv_sysctl, PORTRSV_PIN_SYSCTL },
 	};
 	char path[PATH_MAX];
@@ -299,6 +305,29 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 			return err;
 	}
 	return 0;
+}
+
+/*
+ * The owner tracepoint: attach the new program, then let its pin replace the old link's, so
+ * that some program always watches cgroup creation (two at once write the same ids). A
+ * tracing link cannot be switched to another program in place as cgroup links are.
+ */
+static int attach_mkdir(struct portrsv_bpf *skel, const char *pin_dir)
+{
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int err;
+
+	err = path_fmt(path, sizeof(path), "%s/links/" MKDIR_LINK, pin_dir);
+	if (err)
+		return err;
+	link = bpf_program__attach_trace(skel->progs.portrsv_cgroup_mkdir);
+	err = libbpf_get_error(link);
+	if (err)
+		return err;
+	err = pin_replace(bpf_link__fd(link), path);
+	bpf_link__destroy(link); /* the pin holds it now */
+	return err;
 }
 
 /*
@@ -341,9 +370,14 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 	if (err)
 		goto out;
 
+	err = attach_mkdir(skel, pin_dir);
+	if (err)
+		goto out;
 	bpf_object__for_each_program(prog, skel->obj) {
 		const struct hook *h = hook_of(bpf_program__expected_attach_type(prog));
 
+		if (prog == skel->progs.portrsv_cgroup_mkdir)
+			continue;
 		if (!h) {
 			err = -EINVAL;
 			goto out;
@@ -412,15 +446,19 @@ int portrsv_unload_progs(const char *pin_dir)
 {
 	const char *pins[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
 			       PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS, PORTRSV_PIN_ANY,
-			       PORTRSV_PIN_DENIALS, PORTRSV_PIN_SYSCTL };
+			       PORTRSV_PIN_DENIALS, PORTRSV_PIN_OWNER_PATHS, PORTRSV_PIN_OWNERS,
+			       PORTRSV_PIN_ANCHORS, PORTRSV_PIN_SYSCTL };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
 	int n, err = 0, fd;
 
+	/* Loaded, maybe by another version (-EPROTO): its pins go all the same. */
 	fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RESV);
-	if (fd < 0)
+	if (fd < 0 && fd != -EPROTO)
 		return fd;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	portrsv_set_errmsg(NULL);
 	n = portrsv_attached(pin_dir, &ids);
 	for (int i = 0; i < n && !err; i++)
 		err = detach_id(pin_dir, ids[i]);
@@ -440,6 +478,10 @@ int portrsv_unload_progs(const char *pin_dir)
 		if (unlink(path) && errno != ENOENT)
 			return -errno;
 	}
+	if (path_fmt(path, sizeof(path), "%s/links/" MKDIR_LINK, pin_dir))
+		return -ENAMETOOLONG;
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
 	if (path_fmt(path, sizeof(path), "%s/links", pin_dir) == 0)
 		rmdir(path);
 	if (path_fmt(path, sizeof(path), "%s/progs", pin_dir) == 0)

@@ -56,6 +56,49 @@ int portrsv_pin_errno(const char *pin_dir, int err)
 	return -PORTRSV_ENOTLOADED;
 }
 
+/*
+ * The layout of each pinned map, as this build reads and writes it. Maps pinned by another
+ * version may differ: reading one into our structs would overrun them, writing would fill
+ * the kernel's with garbage. (The events ring buffer has no key or value.)
+ */
+static const struct {
+	const char *name;
+	__u32 key, value;
+} layouts[] = {
+	{ PORTRSV_PIN_PORTS, sizeof(struct portrsv_key), sizeof(struct portrsv_port) },
+	{ PORTRSV_PIN_RESV, sizeof(struct portrsv_key), sizeof(struct portrsv_resv) },
+	{ PORTRSV_PIN_TOKENS, sizeof(__u64), sizeof(struct portrsv_token) },
+	{ PORTRSV_PIN_SOCKS, sizeof(int), sizeof(struct portrsv_sock) },
+	{ PORTRSV_PIN_ANY, sizeof(__u32), sizeof(__u32) },
+	{ PORTRSV_PIN_DENIALS, sizeof(struct portrsv_key), sizeof(struct portrsv_denial) },
+	{ PORTRSV_PIN_OWNER_PATHS, sizeof(struct portrsv_owner_key), sizeof(__u32) },
+	{ PORTRSV_PIN_OWNERS, sizeof(__u32), sizeof(struct portrsv_owner) },
+	{ PORTRSV_PIN_ANCHORS, sizeof(__u32), sizeof(__u64) },
+	{ PORTRSV_PIN_SYSCTL, sizeof(__u64), sizeof(struct portrsv_sysctl_guard) },
+};
+
+static int check_layout(int fd, const char *path, const char *name)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		if (strcmp(layouts[i].name, name))
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		if (info.key_size == layouts[i].key && info.value_size == layouts[i].value)
+			return 0;
+		portrsv_set_errmsg("%s was pinned by another version of portrsv (key %u, value %u "
+				   "bytes; this one uses %u, %u): run 'portrsv unload', then "
+				   "'portrsv restore'", path, info.key_size, info.value_size,
+				   layouts[i].key, layouts[i].value);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 int portrsv_obj_get(const char *pin_dir, const char *name)
 {
 	char path[PATH_MAX];
@@ -67,6 +110,11 @@ int portrsv_obj_get(const char *pin_dir, const char *name)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return portrsv_pin_errno(pin_dir, errno);
+	err = check_layout(fd, path, name);
+	if (err) {
+		close(fd);
+		return err;
+	}
 	return fd;
 }
 

@@ -449,24 +449,33 @@ static void cgroup_label(uint64_t cgid, char *buf, size_t len)
 		snprintf(buf, len, "(gone: cgroup id %" PRIu64 ")", cgid);
 }
 
-/* The owner cgroup's path, or "" when there is none. */
-static void owner_path(uint64_t cgid, char *buf, size_t len)
+/*
+ * The owner cgroup's path, or "" when there is none; *present: a cgroup is there now (an
+ * owner follows its path, so one that is not there yet is waited for, not gone).
+ */
+static void owner_path(struct portrsv *p, const struct portrsv_reservation *r, char *buf,
+		       size_t len, bool *present)
 {
+	char now[PATH_MAX];
+
 	buf[0] = '\0';
-	if (cgid)
-		cgroup_label(cgid, buf, len);
+	*present = false;
+	if (portrsv_owner_path(p, r, buf, len))
+		return;
+	*present = r->owner_cgid && !portrsv_cgroup_path(r->owner_cgid, now, sizeof(now));
 }
 
-static void show_json(const struct portrsv_reservation *v, int n, enum portrsv_proto proto)
+static void show_json(struct portrsv *p, const struct portrsv_reservation *v, int n,
+		      enum portrsv_proto proto)
 {
 	char owner[PATH_MAX], when[32];
-	bool first = true;
+	bool first = true, present;
 
 	printf("[");
 	for (int i = 0; i < n; i++) {
 		if (proto && v[i].proto != proto)
 			continue;
-		owner_path(v[i].owner_cgid, owner, sizeof(owner));
+		owner_path(p, &v[i], owner, sizeof(owner), &present);
 		iso8601(v[i].created, -1, when, sizeof(when));
 		printf("%s\n  {\"proto\": \"%s\", \"start\": %u, \"count\": %u, \"end\": %u, "
 		       "\"token\": \"0x%016" PRIx64 "\", \"owner\": ", first ? "" : ",",
@@ -476,6 +485,8 @@ static void show_json(const struct portrsv_reservation *v, int n, enum portrsv_p
 			json_string(owner);
 		else
 			printf("null");
+		if (owner[0])
+			printf(", \"owner_present\": %s", present ? "true" : "false");
 		printf(", \"netns\": \"net:[%" PRIu64 "]\", \"netns_cookie\": %" PRIu64
 		       ", \"comment\": ", v[i].netns_ino, v[i].netns_cookie);
 		json_string(v[i].comment);
@@ -487,10 +498,12 @@ static void show_json(const struct portrsv_reservation *v, int n, enum portrsv_p
 }
 
 /* Like `netsh int ipv4 show excludedportrange`, one section per protocol. */
-static void show_table(const struct portrsv_reservation *v, int n, enum portrsv_proto proto)
+static void show_table(struct portrsv *p, const struct portrsv_reservation *v, int n,
+		       enum portrsv_proto proto)
 {
 	static const enum portrsv_proto protos[] = { PORTRSV_TCP, PORTRSV_UDP };
 	char owner[PATH_MAX], netns[32];
+	bool present;
 
 	for (size_t j = 0; j < 2; j++) {
 		if (proto && protos[j] != proto)
@@ -503,11 +516,12 @@ static void show_table(const struct portrsv_reservation *v, int n, enum portrsv_
 		for (int i = 0; i < n; i++) {
 			if (v[i].proto != protos[j])
 				continue;
-			owner_path(v[i].owner_cgid, owner, sizeof(owner));
+			owner_path(p, &v[i], owner, sizeof(owner), &present);
 			snprintf(netns, sizeof(netns), "net:[%" PRIu64 "]", v[i].netns_ino);
-			printf("%10u  %10u    0x%016" PRIx64 "  %6" PRIu64 "  %-18s  %s%s%s\n",
+			printf("%10u  %10u    0x%016" PRIx64 "  %6" PRIu64 "  %-18s  %s%s%s%s\n",
 			       v[i].start, v[i].start + v[i].count - 1, v[i].token, v[i].denied,
-			       netns, owner, owner[0] && v[i].comment[0] ? " / " : "", v[i].comment);
+			       netns, owner, owner[0] && !present ? " (not present yet)" : "",
+			       owner[0] && v[i].comment[0] ? " / " : "", v[i].comment);
 		}
 		printf("\n");
 	}
@@ -530,13 +544,15 @@ static int cmd_show(int argc, char **argv)
 	if (!p)
 		return err;
 	n = portrsv_list(p, &v);
-	portrsv_close(p);
-	if (n < 0)
+	if (n < 0) {
+		portrsv_close(p);
 		return fail(n, "%s", portrsv_pin_dir(NULL));
+	}
 	if (a.json)
-		show_json(v, n, proto);
+		show_json(p, v, n, proto);
 	else
-		show_table(v, n, proto);
+		show_table(p, v, n, proto);
+	portrsv_close(p);
 	free(v);
 	return 0;
 }
@@ -549,6 +565,7 @@ static int cmd_why(int argc, char **argv)
 	enum portrsv_proto proto;
 	char owner[PATH_MAX];
 	struct portrsv *p;
+	bool present = false;
 	uint16_t port;
 	struct args a;
 	int err;
@@ -565,6 +582,8 @@ static int cmd_why(int argc, char **argv)
 	err = portrsv_query(p, proto, port, &o, &r);
 	if (!err && portrsv_last_denial(p, proto, port, &o, &d) == 0)
 		have_denial = true;
+	if (!err)
+		owner_path(p, &r, owner, sizeof(owner), &present);
 	portrsv_close(p);
 	if (err == -ENOENT) {
 		fprintf(stderr, "portrsv: why: %s %u is outside every reservation%s%s\n",
@@ -573,11 +592,11 @@ static int cmd_why(int argc, char **argv)
 	}
 	if (err)
 		return fail(err, "%s %u", a.pos[0], port);
-	owner_path(r.owner_cgid, owner, sizeof(owner));
 	/* No token: it is a secret, and only add, lookup and show print it. */
 	printf("%s %u is reserved by %s %u-%u (%" PRIu64
-	       " binds denied)%s%s%s%s\n", a.pos[0], port, a.pos[0], r.start,
+	       " binds denied)%s%s%s%s%s\n", a.pos[0], port, a.pos[0], r.start,
 	       r.start + r.count - 1, r.denied, owner[0] ? ", owner " : "", owner,
+	       owner[0] && !present ? " (not present yet: refused to everyone)" : "",
 	       r.comment[0] ? ", comment: " : "", r.comment);
 	if (have_denial) {
 		/* Who was refused: what an operator asks first when a service cannot bind. */
@@ -601,6 +620,8 @@ static int cmd_why(int argc, char **argv)
 struct health {
 	char probs[8][PATH_MAX + 160];
 	int n;
+	char waits[8][PATH_MAX + 160]; /* applied, waiting for something to appear: no problem */
+	int nwait;
 };
 
 static void problem(struct health *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -616,8 +637,21 @@ static void problem(struct health *h, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void check_health(struct health *h, const struct portrsv_reservation *v, int n,
-			 const uint64_t *ids, int nids)
+static void wait_note(struct health *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void wait_note(struct health *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (h->nwait == 8)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(h->waits[h->nwait++], sizeof(h->waits[0]), fmt, ap);
+	va_end(ap);
+}
+
+static void check_health(struct health *h, struct portrsv *p, const struct portrsv_reservation *v,
+			 int n, const uint64_t *ids, int nids)
 {
 	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
 	char path[PATH_MAX], err[512];
@@ -629,10 +663,15 @@ static void check_health(struct health *h, const struct portrsv_reservation *v, 
 		if (portrsv_cgroup_path(ids[i], path, sizeof(path)))
 			problem(h, "enforced cgroup id %" PRIu64 " is gone (recreated? run "
 				"'portrsv restore')", ids[i]);
-	for (int i = 0; i < n; i++)
-		if (v[i].owner_cgid && portrsv_cgroup_path(v[i].owner_cgid, path, sizeof(path)))
-			problem(h, "owner cgroup of %s %u+%u is gone (recreated? run 'portrsv restore')",
-				portrsv_proto_name(v[i].proto), v[i].start, v[i].count);
+	for (int i = 0; i < n; i++) {
+		bool present;
+
+		owner_path(p, &v[i], path, sizeof(path), &present);
+		if (path[0] && !present)
+			wait_note(h, "owner %s of %s %u+%u not present yet: refused to everyone "
+				  "until it appears", path, portrsv_proto_name(v[i].proto),
+				  v[i].start, v[i].count);
+	}
 	if (portrsv_store_read(portrsv_state_dir(NULL), &s, err, sizeof(err))) {
 		problem(h, "%s", err);
 	} else {
@@ -733,16 +772,13 @@ static int cmd_status(int argc, char **argv)
 		return fail(-PORTRSV_ENOTLOADED, "%s", portrsv_pin_dir(NULL));
 	}
 	n = portrsv_list(p, &v);
+	nids = n < 0 ? 0 : portrsv_attached(NULL, &ids);
+	if (n >= 0 && nids >= 0)
+		check_health(&h, p, v, n, ids, nids);
 	portrsv_close(p);
-	if (n < 0)
-		return fail(n, "%s", portrsv_pin_dir(NULL));
-	nids = portrsv_attached(NULL, &ids);
-	if (nids < 0) {
-		free(v);
-		return fail(nids, "%s", portrsv_pin_dir(NULL));
-	}
-	check_health(&h, v, n, ids, nids);
 	free(v);
+	if (n < 0 || nids < 0)
+		return fail(n < 0 ? n : nids, "%s", portrsv_pin_dir(NULL));
 	if (a.json) {
 		printf("{\"loaded\": true, \"pin_dir\": ");
 		json_string(portrsv_pin_dir(NULL));
@@ -763,12 +799,20 @@ static int cmd_status(int argc, char **argv)
 			printf("  %s (id %" PRIu64 ")\n", path, ids[i]);
 		}
 	}
-	if (!a.json)
+	if (!a.json) {
+		for (int i = 0; i < h.nwait; i++)
+			printf("%s  %s\n", i ? "" : "waiting:\n", h.waits[i]);
 		print_kernel(false);
+	}
 	if (a.json) {
 		printf("], ");
 		print_kernel(true);
-		printf(", \"problems\": [");
+		printf(", \"waiting\": [");
+		for (int i = 0; i < h.nwait; i++) {
+			printf("%s", i ? ", " : "");
+			json_string(h.waits[i]);
+		}
+		printf("], \"problems\": [");
 		for (int i = 0; i < h.n; i++) {
 			printf("%s", i ? ", " : "");
 			json_string(h.probs[i]);

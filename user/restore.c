@@ -23,6 +23,7 @@ struct applier {
 	portrsv_report_fn report;
 	void *ctx;
 	int skipped;
+	int waiting;
 };
 
 static void skip(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -41,11 +42,31 @@ static void skip(struct applier *a, const char *fmt, ...)
 	a->report(msg, a->ctx);
 }
 
-/* A stored reservation resolved against this boot: its netns cookie and owner id. */
+/*
+ * Something stored that is applied but waits for the world to catch up (an owner cgroup not
+ * made yet): reported, counted apart, not a failure.
+ */
+static void waiting(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void waiting(struct applier *a, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 256];
+	va_list ap;
+
+	a->waiting++;
+	if (!a->report)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	a->report(msg, a->ctx);
+}
+
+/* A stored reservation resolved against this boot: its netns cookie and owner slot. */
 struct resolved {
-	uint64_t netns, cgid;
-	uint32_t level;
-	bool ok;       /* netns and owner exist */
+	uint64_t netns;
+	uint32_t owner; /* slot in portrsv_owners */
+	bool ok;       /* the netns exists and the owner has a slot */
 	bool present;  /* the kernel has it exactly */
 };
 
@@ -68,10 +89,20 @@ static void resolve(struct applier *a, const struct portrsv_store_entry *e, stru
 		     e->count, ns_label(e), strerror(-err));
 		return;
 	}
-	if (e->owner && (err = portrsv_cgroup_id(e->owner, &r->cgid, &r->level))) {
-		skip(a, "skipped %s %u+%u: owner cgroup %s: %s", portrsv_proto_name(e->proto),
-		     e->start, e->count, e->owner, strerror(-err));
-		return;
+	if (e->owner) {
+		bool present;
+
+		err = portrsv_owner_slot(a->p, e->owner, &r->owner, &present);
+		if (err) {
+			skip(a, "skipped %s %u+%u: owner cgroup %s: %s", portrsv_proto_name(e->proto),
+			     e->start, e->count, e->owner, portrsv_strerror(err));
+			return;
+		}
+		/* Fail closed: in force for everyone until the owner is made (the tracepoint). */
+		if (!present)
+			waiting(a, "owner %s of %s %u+%u not present yet: the block is enforced "
+				"for everyone until it appears", e->owner, portrsv_proto_name(e->proto),
+				e->start, e->count);
 	}
 	r->ok = true;
 }
@@ -164,7 +195,7 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 			items[n] = (struct portrsv_item){
 				.proto = e->proto, .start = e->start, .token = e->token,
 				.r = { .count = e->count, .flags = PORTRSV_F_PERSISTENT,
-				       .owner_cgid = rs[i].cgid, .owner_level = rs[i].level,
+				       .owner = rs[i].owner,
 				       .created = e->created, .netns_ino = ino },
 			};
 			memcpy(items[n].r.comment, e->comment, sizeof(items[n].r.comment));
@@ -307,7 +338,7 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 			keep = !rs[i].ok ||
 			       (rs[i].netns == x->k.netns && e->proto == x->k.proto &&
 				e->start == x->k.port && e->count == x->r.count &&
-				rs[i].cgid == x->r.owner_cgid);
+				rs[i].owner == x->r.owner);
 			if (keep && rs[i].ok)
 				rs[i].present = true;
 		}
@@ -325,6 +356,8 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 		n = -ENOMEM;
 	if (n >= 0)
 		n = portrsv_any_recount(a->p) ?: n;
+	if (n >= 0)
+		portrsv_owner_sweep(a->p); /* slots of removed or failed reservations */
 	free(done);
 	free(kv);
 	free(rs);
@@ -458,12 +491,14 @@ int portrsv_restore(const struct portrsv_restore_opts *opts)
 		 * must not come back as host-wide enforcement at boot. */
 		err = portrsv_load_progs(pin_dir, live, n_live, false);
 		a.p = err ? NULL : open_dirs(pin_dir, state_dir);
+		if (!err && !a.p)
+			err = -errno;
+	} else if (!a.p) {
+		err = -errno; /* maps we cannot use: attaching programs to them would not help */
 	} else {
 		for (int i = 0; i < n_live && !err; i++)
 			err = portrsv_attach_progs(pin_dir, live[i]);
 	}
-	if (!err && !a.p)
-		err = -errno;
 	if (!err)
 		err = apply(&a, &s);
 out:
@@ -548,10 +583,12 @@ int portrsv_unload(const char *pin_dir)
 	pin_dir = portrsv_pin_dir(pin_dir);
 	portrsv_set_errmsg(NULL);
 	p = open_dirs(pin_dir, state_dir);
-	if (!p)
+	/* Maps of another version cannot be read here (portrsv_obj_get): unload them anyway,
+	 * leaving their ports in the sysctl for the next restore to merge. */
+	if (!p && errno != EPROTO)
 		return -errno;
 	/* A store we cannot read only costs the sysctl cleanup: unload must always work. */
-	lock = portrsv_store_begin(state_dir, &s);
+	lock = p ? portrsv_store_begin(state_dir, &s) : -1;
 	if (lock >= 0)
 		release_all(p, &s);
 	portrsv_set_errmsg(NULL);

@@ -85,16 +85,46 @@ struct portrsv_port {
 /* Value of portrsv_resv. */
 struct portrsv_resv {
 	__u64 token;
-	__u64 owner_cgid;    /* cgroup v2 id whose subtree binds without token; 0 = none */
 	__u64 netns_ino;     /* inode of the netns (as in net:[ino]), for display */
 	__u64 created;       /* seconds since the epoch */
 	__u64 denied;        /* binds refused, counted by the BPF programs */
-	__u32 owner_level;   /* depth of owner_cgid below the cgroup v2 root */
+	__u32 owner;         /* slot in portrsv_owners whose cgroup binds without token; 0 = none */
 	__u32 owner_tgid;    /* runtime reservations: the only process that may associate */
 	__u32 flags;         /* PORTRSV_F_* */
 	__u16 count;
 	__u16 cursor;        /* next-fit offset of the next bind(0) allocation */
 	char comment[PORTRSV_COMMENT_LEN];
+};
+
+/*
+ * Owner cgroups follow their path, not their id (a service restart or a boot makes a new id).
+ *
+ *   portrsv_owner_paths  {anchor, path} -> slot   every owner path in use
+ *   portrsv_owners       slot -> {cgid}           the cgroup now at that path (0: none yet)
+ *   portrsv_anchors      i -> anchor              the anchors of the paths above
+ *
+ * The anchor is the cgroup v2 id of the directory the path starts from: the root of the
+ * cgroup v2 mount portrsv saw (the hierarchy's root, or a cgroup namespace's root). The path
+ * is the owner below it, "/system.slice/nginx.service", NUL-padded: the kernel compares whole
+ * keys, so a path that merely hashes alike never matches. A program on the cgroup_mkdir
+ * tracepoint looks up every cgroup v2 directory made below an anchor and, when its path is
+ * an owner's, writes its id into the slot before any task can enter it. User space fills a
+ * slot when it creates or restores an owner. A slot whose cgroup is gone holds a dead id,
+ * which matches no socket: the block is then enforced for everyone (fail closed).
+ */
+#define PORTRSV_OWNER_PATH_LEN 256  /* path below the anchor, NUL included */
+#define PORTRSV_MAX_OWNERS 4096     /* slots; slot 0 means "no owner" */
+#define PORTRSV_MAX_ANCHORS 4
+#define PORTRSV_OWNER_DEPTH 32      /* cgroup levels searched; a deeper socket is no owner's */
+
+struct portrsv_owner_key {
+	__u64 anchor;
+	char path[PORTRSV_OWNER_PATH_LEN];
+};
+
+/* Value of portrsv_owners. */
+struct portrsv_owner {
+	__u64 cgid; /* cgroup v2 id now at the path; 0 = none seen yet */
 };
 
 /* Value of portrsv_tokens. */
@@ -162,6 +192,9 @@ struct portrsv_denial {
 #define PORTRSV_PIN_EVENTS "events"
 #define PORTRSV_PIN_ANY    "reserved_anywhere"
 #define PORTRSV_PIN_DENIALS "denials"
+#define PORTRSV_PIN_OWNER_PATHS "owner_paths"
+#define PORTRSV_PIN_OWNERS "owners"
+#define PORTRSV_PIN_ANCHORS "anchors"
 #define PORTRSV_PIN_SYSCTL "sysctl_guard"
 
 /*

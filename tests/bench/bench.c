@@ -325,6 +325,10 @@ static void cleanup(void)
 	}
 	rm_tree(g.pin_top);
 	if (g.cg_top[0] && access(g.cg_top, F_OK) == 0) {
+		char churn[PATH_MAX + 16];
+
+		snprintf(churn, sizeof(churn), "%s/churn", g.cg_top);
+		rmdir(churn); /* what an interrupted mkdir_cycles left */
 		for (int round = 0; round < 50; round++) {
 			bool busy = false;
 
@@ -459,6 +463,24 @@ static void make_dirs(void)
 	for (int i = 0; i < N_INST; i++)
 		if (mkdir(g.inst[i].state_dir, 0700))
 			die("mkdir %s: %s", g.inst[i].state_dir, strerror(errno));
+}
+
+/*
+ * The owner tracepoint's cost: mkdir + rmdir of an empty cgroup, what systemd and container
+ * runtimes do on every service or container start. Wall time: the work is in the kernel.
+ */
+static void mkdir_cycles(double *out, int n)
+{
+	char dir[PATH_MAX + 16];
+
+	snprintf(dir, sizeof(dir), "%s/churn", g.cg_top);
+	for (int i = 0; i < n; i++) {
+		double t0 = now_ns();
+
+		if (mkdir(dir, 0755) || rmdir(dir))
+			die("mkdir/rmdir %s: %s", dir, strerror(errno));
+		out[i] = now_ns() - t0;
+	}
 }
 
 static double load_instance(struct instance *in)
@@ -1420,6 +1442,7 @@ static void parse_args(int argc, char **argv)
 static int worker(void)
 {
 	double t_load[3], t_restore[MAX_REPS], c_restore[MAX_REPS], t_add[1024], t_del[1024];
+	double t_mk0[1024], t_mk1[1024];
 	double t_add10k[1024];
 	struct sysctl_cost sc;
 	double t_block[2 * R60K_BLOCKS];
@@ -1451,6 +1474,8 @@ static int worker(void)
 	if (landlock_abi < 0)
 		landlock_abi = 0;
 
+	/* Cgroup creation before any program of ours watches it. */
+	mkdir_cycles(t_mk0, opt.ctl_n);
 	/* r10k first, while this netns's ip_local_reserved_ports is empty. */
 	write_store_10k(r10k);
 	t_restore[nrestore] = restore_instance(r10k, &c_restore[nrestore]);
@@ -1595,6 +1620,24 @@ static int worker(void)
 		if (err)
 			die("delete: %s %s", strerror(-err), portrsv_errmsg());
 	}
+	/* Cgroup creation with the tracepoint loaded and an owner at the path made each time. */
+	{
+		char dir[PATH_MAX + 16];
+		uint64_t tok;
+		int err;
+
+		snprintf(dir, sizeof(dir), "%s/churn", g.cg_top);
+		PORTRSV_OPTS(portrsv_create_opts, oo, .owner_cgroup = dir);
+		if (mkdir(dir, 0755))
+			die("mkdir %s: %s", dir, strerror(errno));
+		err = portrsv_create(r0->p, PORTRSV_TCP, PORT_CTL, 1, &oo, &tok);
+		if (err || rmdir(dir))
+			die("owner reservation: %s %s", strerror(-err), portrsv_errmsg());
+		mkdir_cycles(t_mk1, opt.ctl_n);
+		err = portrsv_delete(r0->p, PORTRSV_TCP, PORT_CTL, 1, NULL);
+		if (err)
+			die("delete: %s %s", strerror(-err), portrsv_errmsg());
+	}
 	for (int i = 0; i < N_INST; i++)
 		map_memory(&g.inst[i], &mem[i]);
 	/* Loading 10,000 reservations again: unload (the store stays), restore. */
@@ -1663,6 +1706,10 @@ static int worker(void)
 	printf("  %-45s %8.2f ms %8.2f ms %4d\n", "create a 15,000-port block (r60k setup)",
 	       median(t_block, 2 * R60K_BLOCKS) / 1e6,
 	       percentile(t_block, 2 * R60K_BLOCKS, 0.9) / 1e6, 2 * R60K_BLOCKS);
+	printf("  %-45s %8.3f ms %8.3f ms %4d\n", "cgroup mkdir + rmdir, nothing loaded",
+	       median(t_mk0, opt.ctl_n) / 1e6, percentile(t_mk0, opt.ctl_n, 0.9) / 1e6, opt.ctl_n);
+	printf("  %-45s %8.3f ms %8.3f ms %4d\n", "  the same, owner tracepoint, owner at the path",
+	       median(t_mk1, opt.ctl_n) / 1e6, percentile(t_mk1, opt.ctl_n, 0.9) / 1e6, opt.ctl_n);
 	printf("  %-45s %8.1f ms %8.1f ms %4d\n", "restore 10,000 reservations (programs too)",
 	       median(t_restore, nrestore) / 1e6, percentile(t_restore, nrestore, 0.9) / 1e6,
 	       nrestore);
