@@ -224,7 +224,9 @@ struct portrsv_denial {
  *   Reservations tcp 5000+10 and udp 6000+1 in netns N: ranges "5000-5009,6000".
  *     write "80,443\n" at offset 0  -> the kernel gets "80,443,5000-5009,6000"
  *     write "\n" (clear)            -> "5000-5009,6000"
- *     write "80\0junk"              -> "80,5000-5009,6000" (the kernel stops at the NUL too)
+ *     write "80 \n\n"               -> "80,5000-5009,6000" (trailing white space goes)
+ *     write "80\0junk"              -> "80,5000-5009,6000" (the value ends at a NUL; alone,
+ *                                      the kernel would refuse this one with EINVAL)
  *     write at an offset > 0        -> left alone: the kernel ORs such a write into the
  *                                      bitmap, it cannot remove a port
  *     a read                        -> left alone
