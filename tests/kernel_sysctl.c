@@ -590,3 +590,34 @@ ParameterizedTest(struct two_row *row, sysctl, two_instances, .init = setup_two,
 				 text, s->want);
 	}
 }
+
+/*
+ * The guard comes back with the store: after unload (the guard's map is gone with the other
+ * pins) a load re-applies the stored reservation, and a rewrite keeps its ports again.
+ */
+Test(sysctl, load_restores_the_guard, .init = kt_setup, .fini = kt_teardown)
+{
+	const char *cg[1] = { kt.cgroup };
+	char text[256];
+	int err;
+
+	kt_reserve(PORTRSV_TCP, START, COUNT);
+	portrsv_close(kt.p);
+	kt.p = NULL;
+	cr_assert_eq(portrsv_unload(kt.pin_dir), 0);
+	reserved_text(text, sizeof(text));
+	cr_assert_str_empty(text, "after unload [%s]", text);
+	cr_assert_eq(write_raw(RESERVED, "87\n", 3, 0), 0);
+	reserved_text(text, sizeof(text));
+	cr_assert_str_eq(text, "87", "unloaded, the write is the writer's own [%s]", text);
+	PORTRSV_OPTS(portrsv_load_opts, o, .cgroups = cg, .n_cgroups = 1);
+	err = portrsv_load(&o);
+	cr_assert_eq(err, 0, "load: %s", strerror(-err));
+	kt.p = portrsv_open(NULL);
+	cr_assert(kt.p);
+	reserved_text(text, sizeof(text));
+	cr_assert_str_eq(text, "87,40000-40009", "after load [%s]", text);
+	cr_assert_eq(write_raw(RESERVED, "\n", 1, 0), 0);
+	reserved_text(text, sizeof(text));
+	cr_assert_str_eq(text, "40000-40009", "cleared after load [%s]", text);
+}
