@@ -162,14 +162,14 @@ int portrsv_guard_sync(struct portrsv *p, uint64_t netns)
 	memset(admin, 0, sizeof(admin));
 	/* In batches: the walk is what an add costs with many ports reserved. */
 	for (bool first = true, last = false; !last; first = false) {
-		__u32 n = BATCH;
+		__u32 got = BATCH;
 
 		err = bpf_map_lookup_batch(p->ports_fd, first ? NULL : &batch, &batch, keys, vals,
-					   &n, NULL);
+					   &got, NULL);
 		if (err && err != -ENOENT)
 			goto out;
 		last = err == -ENOENT;
-		for (__u32 i = 0; i < n; i++) {
+		for (__u32 i = 0; i < got; i++) {
 			if (keys[i].netns != netns)
 				continue;
 			held[keys[i].port / 8] |= 1 << (keys[i].port % 8);
