@@ -621,3 +621,22 @@ Test(sysctl, load_restores_the_guard, .init = kt_setup, .fini = kt_teardown)
 	reserved_text(text, sizeof(text));
 	cr_assert_str_eq(text, "40000-40009", "cleared after load [%s]", text);
 }
+
+/* The guard's map carries BTF: bpftool shows the ranges as a named string field. */
+Test(sysctl, bpftool_shows_the_guard, .init = kt_setup, .fini = kt_teardown)
+{
+	char cmd[PATH_MAX + 64], out[65536] = "";
+	size_t n;
+	FILE *f;
+
+	kt_reserve(PORTRSV_UDP, START, COUNT);
+	snprintf(cmd, sizeof(cmd), "bpftool -j map dump pinned %s/" PORTRSV_PIN_SYSCTL, kt.pin_dir);
+	f = popen(cmd, "r");
+	cr_assert(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	cr_assert_eq(pclose(f), 0, "bpftool failed: %.300s", out);
+	cr_assert(strstr(out, "\"formatted\""), "no BTF-formatted dump: %.300s", out);
+	cr_assert(strstr(out, "\"ranges\":\"40000-40009\""), "ranges not shown: %.300s", out);
+	cr_assert(strstr(out, "\"len\":11"), "len not shown: %.300s", out);
+}
