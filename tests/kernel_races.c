@@ -187,3 +187,118 @@ ParameterizedTest(struct race_row *row, races, add_vs_state_change, .init = kt_s
 	cr_assert_geq(refused, 1, "%s: no add was refused: the child never held the port",
 		      row->name);
 }
+
+/*
+ * bind(0) with the token from a block of two ports, A and B, where the kernel may still
+ * hold A although no socket of ours does. Every bind(0) must get a port the kernel lets it
+ * have while one is free; EADDRINUSE only when both are really taken.
+ */
+#define ALLOC_START 7200 /* A; B is ALLOC_START + 1 */
+
+enum port_a {
+	A_TIMEWAIT, /* a connection from A closed actively: TIME_WAIT holds it */
+	A_RESET,    /* a connection from A reset at close: marked, but free in fact */
+	A_HELD,     /* a socket with the token is bound to A */
+};
+
+struct alloc_row {
+	char name[48];
+	enum port_a a;
+	bool hold_b;   /* a socket with the token is bound to B */
+	int binds;     /* bind(0)s, each closed before the next */
+	int want_err;  /* of each bind(0) */
+	int want_off;  /* offset in the block of the port each gets, when want_err is 0 */
+};
+
+ParameterizedTestParameters(races, alloc_skips_kernel_held)
+{
+	static struct alloc_row rows[] = {
+		{ "A in TIME_WAIT, B free", A_TIMEWAIT, false, 20, 0, 1 },
+		{ "A in TIME_WAIT, B held", A_TIMEWAIT, true, 1, -EADDRINUSE, 0 },
+		/* marked as in TIME_WAIT: the last resort, and it works */
+		{ "A reset (marked, free), B held", A_RESET, true, 3, 0, 0 },
+		{ "A reset (marked, free), B free", A_RESET, false, 20, 0, 1 },
+		{ "A held, B held", A_HELD, true, 1, -EADDRINUSE, 0 },
+		{ "A held, B free", A_HELD, false, 20, 0, 1 },
+	};
+
+	return cr_make_param_array(struct alloc_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/* A TCP socket with the token, bound to port (0: allocated); the fd, or -errno of bind. */
+static int token_socket(uint64_t token, uint16_t port)
+{
+	int fd = kt_socket(KT_V4, IPPROTO_TCP), err;
+
+	cr_assert_eq(portrsv_associate(fd, token), 0);
+	err = kt_bind(fd, KT_V4, port);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Connect from port of the block to a listener outside it and close, first (TIME_WAIT) or
+ * with a reset (no TIME_WAIT). */
+static void connect_and_close(uint64_t token, uint16_t port, bool reset)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int l = kt_socket(KT_V4, IPPROTO_TCP), c, s;
+
+	cr_assert_eq(kt_bind(l, KT_V4, 0), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	sa.sin_port = htons(kt_port(l));
+	c = token_socket(token, port);
+	cr_assert(c >= 0, "bind %u with the token: %s", port, strerror(-c));
+	cr_assert_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
+		     strerror(errno));
+	s = accept(l, NULL, NULL);
+	cr_assert(s >= 0);
+	if (reset)
+		cr_assert_eq(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(c); /* the active close: c's port goes to FIN_WAIT, then TIME_WAIT */
+	close(s);
+	close(l);
+}
+
+ParameterizedTest(struct alloc_row *row, races, alloc_skips_kernel_held, .init = kt_setup,
+		  .fini = kt_teardown)
+{
+	uint64_t token = kt_reserve(PORTRSV_TCP, ALLOC_START, 2);
+	int held_a = -1, held_b = -1, fd;
+
+	if (row->a == A_HELD) {
+		held_a = token_socket(token, ALLOC_START);
+		cr_assert(held_a >= 0);
+	} else {
+		connect_and_close(token, ALLOC_START, row->a == A_RESET);
+	}
+	/* A taken is what the kernel says, not only what we think. (A bind to a reset A
+	 * would succeed and clear its mark: the rows with A reset test the mark itself.) */
+	if (row->a != A_RESET)
+		cr_assert_eq(token_socket(token, ALLOC_START), -EADDRINUSE, "%s: A must be taken",
+			     row->name);
+	if (row->hold_b) {
+		held_b = token_socket(token, ALLOC_START + 1);
+		cr_assert(held_b >= 0);
+	}
+	for (int i = 0; i < row->binds; i++) {
+		fd = token_socket(token, 0);
+		if (row->want_err) {
+			cr_assert_eq(fd, row->want_err, "%s: bind(0) %d: %s, want %s", row->name, i,
+				     fd < 0 ? strerror(-fd) : "success", strerror(-row->want_err));
+			continue;
+		}
+		cr_assert(fd >= 0, "%s: bind(0) %d of %d: %s while port %u is free", row->name,
+			  i + 1, row->binds, strerror(-fd), ALLOC_START + row->want_off);
+		cr_assert_eq(kt_port(fd), ALLOC_START + row->want_off, "%s: bind(0) %d got %u",
+			     row->name, i, kt_port(fd));
+		close(fd);
+	}
+	if (held_a >= 0)
+		close(held_a);
+	if (held_b >= 0)
+		close(held_b);
+}
