@@ -186,6 +186,22 @@ struct portrsv_restore_opts {
  */
 PORTRSV_API int portrsv_restore(const struct portrsv_restore_opts *opts);
 
+struct portrsv_gc_opts {
+	size_t sz;
+	portrsv_report_fn report; /* one line for every reservation dropped */
+	void *ctx;
+};
+#define portrsv_gc_opts__last_field ctx
+
+/*
+ * Drop the persistent reservations whose unnamed network namespace (stored as
+ * net:[INO]:COOKIE, see portrsv-store(5)) is gone for good: no process, thread, open nsfs
+ * file or mount keeps it any more. They go from the store and from the kernel. A netns
+ * stored by path (/run/netns/NAME) is never dropped: it may be made again. Returns the
+ * number dropped, or -EPERM (no privilege), -EINVAL, or a negative errno of the store.
+ */
+PORTRSV_API int portrsv_gc(struct portrsv *p, const struct portrsv_gc_opts *opts);
+
 /* Detach everywhere and remove every pin. The store is kept. -PORTRSV_ENOTLOADED if not loaded. */
 PORTRSV_API int portrsv_unload(const char *pin_dir);
 /* Attach the loaded programs to a cgroup v2 directory (0 also when already attached) and
