@@ -199,6 +199,8 @@ enum port_a {
 	A_TIMEWAIT, /* a connection from A closed actively: TIME_WAIT holds it */
 	A_RESET,    /* a connection from A reset at close: marked, but free in fact */
 	A_HELD,     /* a socket with the token is bound to A */
+	A_FOREIGN,  /* a socket made outside the enforced cgroup holds A: nothing of ours
+		     * knows it until a bind fails on it */
 };
 
 struct alloc_row {
@@ -220,6 +222,7 @@ ParameterizedTestParameters(races, alloc_skips_kernel_held)
 		{ "A reset (marked, free), B free", A_RESET, false, 20, 0, 1 },
 		{ "A held, B held", A_HELD, true, 1, -EADDRINUSE, 0 },
 		{ "A held, B free", A_HELD, false, 20, 0, 1 },
+		{ "A held outside the enforced cgroup, B free", A_FOREIGN, false, 20, 0, 1 },
 	};
 
 	return cr_make_param_array(struct alloc_row, rows, sizeof(rows) / sizeof(rows[0]));
@@ -263,16 +266,58 @@ static void connect_and_close(uint64_t token, uint16_t port, bool reset)
 	close(l);
 }
 
+/* A listener on port in a child outside every enforced cgroup (rule 10: not enforced). */
+static void foreign_listener(uint16_t port)
+{
+	char procs[PATH_MAX + 16], c;
+	int p[2];
+
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", kt.orig_cgroup);
+	cr_assert_eq(pipe(p), 0);
+	racer = fork();
+	cr_assert(racer >= 0);
+	if (racer == 0) {
+		int fd = open(procs, O_WRONLY | O_CLOEXEC), s;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd < 0 || write(fd, "0\n", 2) != 2)
+			_exit(1);
+		close(fd);
+		s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0 || kt_bind(s, KT_V4, port) || listen(s, 1) || write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 1, "the foreign listener could not bind %u", port);
+	close(p[0]);
+}
+
 ParameterizedTest(struct alloc_row *row, races, alloc_skips_kernel_held, .init = kt_setup,
-		  .fini = kt_teardown)
+		  .fini = races_fini)
 {
 	uint64_t token = kt_reserve(PORTRSV_TCP, ALLOC_START, 2);
 	int held_a = -1, held_b = -1, fd;
 
-	if (row->a == A_HELD) {
+	if (row->a == A_FOREIGN) {
+		struct sockaddr_in any = { .sin_family = AF_INET };
+
+		foreign_listener(ALLOC_START);
+		/* The limit (alloc_step): the first bind(0) learns it from the kernel's refusal,
+		 * and the same socket's next bind(0) gets B. */
+		fd = kt_socket(KT_V4, IPPROTO_TCP);
+		cr_assert_eq(portrsv_associate(fd, token), 0);
+		cr_assert_eq(kt_bind(fd, KT_V4, 0), -EADDRINUSE, "%s: A is the first choice",
+			     row->name);
+		cr_assert_eq(bind(fd, (struct sockaddr *)&any, sizeof(any)), 0,
+			     "%s: bind(0) again: %s", row->name, strerror(errno));
+		cr_assert_eq(kt_port(fd), ALLOC_START + 1);
+		close(fd);
+	} else if (row->a == A_HELD) {
 		held_a = token_socket(token, ALLOC_START);
 		cr_assert(held_a >= 0);
-	} else {
+	} else if (row->a != A_FOREIGN) {
 		connect_and_close(token, ALLOC_START, row->a == A_RESET);
 	}
 	/* A taken is what the kernel says, not only what we think. (A bind to a reset A
