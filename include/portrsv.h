@@ -186,12 +186,17 @@ struct portrsv_restore_opts {
  */
 PORTRSV_API int portrsv_restore(const struct portrsv_restore_opts *opts);
 
+/* One reservation that portrsv_gc dropped, as fields; netns as the store named it. */
+typedef void (*portrsv_gc_fn)(enum portrsv_proto proto, uint16_t start, uint16_t count,
+			      const char *netns, void *ctx);
+
 struct portrsv_gc_opts {
 	size_t sz;
 	portrsv_report_fn report; /* one line for every reservation dropped */
-	void *ctx;
+	void *ctx;                /* passed to report and dropped */
+	portrsv_gc_fn dropped;    /* the same reservations, as fields (for --json) */
 };
-#define portrsv_gc_opts__last_field ctx
+#define portrsv_gc_opts__last_field dropped
 
 /*
  * Drop the persistent reservations whose unnamed network namespace (stored as

@@ -94,6 +94,7 @@ expect "portrsv load --" --cgroup
 expect "portrsv unload --"
 expect "portrsv restore "
 expect "portrsv gc "
+expect "portrsv gc --" --json
 expect "portrsv why tcp 80 --" --netns
 expect "portrsv why " tcp udp
 expect "portrsv lookup tcp 5000 10 --" --netns

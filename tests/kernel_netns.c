@@ -242,42 +242,55 @@ ParameterizedTest(struct delete_row *row, netns, delete_by_name, .init = kt_setu
 
 /* ---- gc ------------------------------------------------------------------------------- */
 
-/* gc drops the reservation of the gone unnamed netns only: a live one and the test's own
- * netns stay; as nobody it is refused and changes nothing; a second gc has nothing to do. */
+/* gc drops the reservations of gone unnamed netns only: a live one and the test's own netns
+ * stay; as nobody it is refused and changes nothing; again, it has nothing to do. Netns A
+ * goes before step 1, C before step 3. */
 KT_TEST(netns, gc)
 {
-	struct {
-		bool unpriv;
+	static const struct {
+		bool unpriv, json;
+		int end;              /* holder to kill first: 0 A, 2 C, -1 none */
 		int want_exit;
-		const char *want_out; /* regex of the whole stdout; @GONE@ = the gone netns */
+		const char *want_out; /* regex of the whole stdout; @GONE@ = the netns killed last */
+		bool a_stays, c_stays;
 	} steps[] = {
-		{ true, PORTRSV_EXIT_PERM, "^$" },
-		{ false, 0, "^dropped tcp 7400\\+1: netns @GONE@ is gone\n$" },
-		{ false, 0, "^$" },
+		{ true, false, 0, PORTRSV_EXIT_PERM, "^$", true, true },
+		{ false, true, -1, 0, "^\\[\n  \\{\"proto\": \"tcp\", \"start\": 7400, \"count\": 1, "
+		  "\"netns\": \"@GONE@\"\\}\n\\]\n$", false, true },
+		{ false, true, -1, 0, "^\\[\\]\n$", false, true },
+		{ false, false, 2, 0, "^dropped tcp 7430\\+1: netns @GONE@ is gone\n$", false, false },
+		{ false, false, -1, 0, "^$", false, false },
 	};
-	char proc_a[64], proc_b[64], gone[96], re[256];
-	uint64_t ino_a, cookie_a, ino_b, cookie_b;
-	int a = spawn_netns(&ino_a, &cookie_a), b = spawn_netns(&ino_b, &cookie_b);
+	char proc[3][64], gone[96] = "", re[256];
+	uint64_t ino[3], cookie[3];
+	const char *ports[3] = { "7400", "7410", "7430" };
 
-	snprintf(proc_a, sizeof(proc_a), "/proc/%d/ns/net", holders[a]);
-	snprintf(proc_b, sizeof(proc_b), "/proc/%d/ns/net", holders[b]);
-	cli("add", "tcp", "7400", "1", "--netns", proc_a);
-	assert_token("add in A");
-	cli("add", "tcp", "7410", "1", "--netns", proc_b);
-	assert_token("add in B");
+	for (int i = 0; i < 3; i++) {
+		int h = spawn_netns(&ino[i], &cookie[i]);
+
+		snprintf(proc[i], sizeof(proc[i]), "/proc/%d/ns/net", holders[h]);
+		cli("add", "tcp", ports[i], "1", "--netns", proc[i]);
+		assert_token("add in a netns of a holder");
+	}
 	cli("add", "tcp", "7420", "1");
 	assert_token("add in the test's netns");
-	end_netns(a);
-	snprintf(gone, sizeof(gone), "net:\\[%" PRIu64 "\\]:%" PRIu64, ino_a, cookie_a);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		const char *at = strstr(steps[i].want_out, "@GONE@");
 
+		if (steps[i].end >= 0) {
+			end_netns(steps[i].end);
+			snprintf(gone, sizeof(gone), "net:\\[%" PRIu64 "\\]:%" PRIu64,
+				 ino[steps[i].end], cookie[steps[i].end]);
+		}
 		if (at)
 			snprintf(re, sizeof(re), "%.*s%s%s", (int)(at - steps[i].want_out),
 				 steps[i].want_out, gone, at + 6);
 		else
 			snprintf(re, sizeof(re), "%s", steps[i].want_out);
-		cli_as(steps[i].unpriv, "gc", NULL);
+		if (steps[i].json)
+			cli_as(steps[i].unpriv, "gc", "--json", NULL);
+		else
+			cli_as(steps[i].unpriv, "gc", NULL);
 		cr_assert_eq(R.status, steps[i].want_exit, "gc %zu: exit %d, want %d; stderr [%s]",
 			     i, R.status, steps[i].want_exit, R.err);
 		cr_assert(matches(re, R.out), "gc %zu: stdout [%s], want /%s/", i, R.out, re);
@@ -285,9 +298,11 @@ KT_TEST(netns, gc)
 			assert_one_stderr_line("gc refused");
 		else
 			cr_assert_str_empty(R.err, "gc %zu: stderr [%s]", i, R.err);
-		/* The gone one stays until root's gc; the live ones always. */
-		cr_assert_eq(stored("tcp", 7400, 1), i == 0, "gc %zu: A in the store", i);
-		cr_assert_eq(in_kernel(7400), i == 0, "gc %zu: A in the kernel", i);
+		cr_assert_eq(stored("tcp", 7400, 1), steps[i].a_stays, "gc %zu: A in the store", i);
+		cr_assert_eq(in_kernel(7400), steps[i].a_stays, "gc %zu: A in the kernel", i);
+		cr_assert_eq(stored("tcp", 7430, 1), steps[i].c_stays, "gc %zu: C in the store", i);
+		cr_assert_eq(in_kernel(7430), steps[i].c_stays, "gc %zu: C in the kernel", i);
+		/* The live ones always stay. */
 		cr_assert(stored("tcp", 7410, 1) && in_kernel(7410), "gc %zu: B was dropped", i);
 		cr_assert(stored("tcp", 7420, 1) && in_kernel(7420), "gc %zu: the test's netns", i);
 	}

@@ -798,6 +798,9 @@ int portrsv_gc(struct portrsv *p, const struct portrsv_gc_opts *opts)
 			 gone[j].netns);
 		if (report)
 			report(msg, OPTS_GET(opts, ctx, NULL));
+		if (OPTS_GET(opts, dropped, NULL))
+			OPTS_GET(opts, dropped, NULL)(gone[j].proto, gone[j].start, gone[j].count,
+						      gone[j].netns, OPTS_GET(opts, ctx, NULL));
 	}
 out:
 	for (size_t j = 0; gone && j < n; j++)

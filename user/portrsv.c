@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"  why PROTO PORT [--netns NSPATH]   which reservation covers a port\n"
 	"  restore                  what boot runs: load if needed, attach the stored cgroups,\n"
 	"                           make the kernel's reservations equal to the store's\n"
-	"  gc                       drop reservations whose unnamed netns is gone for good\n"
+	"  gc [--json]              drop reservations whose unnamed netns is gone for good\n"
 	"  status [--json]          what is loaded and where it is enforced\n"
 	"  monitor [--json]         stream denied binds until interrupted\n"
 	"\n"
@@ -844,11 +844,24 @@ static void print_line(const char *msg, void *ctx)
 	printf("%s\n", msg);
 }
 
+/* gc --json: one array. gc calls back only after its store change is durable, and cannot
+ * fail after that: the array opens with the first object and always closes. */
+static void gc_object(enum portrsv_proto proto, uint16_t start, uint16_t count,
+		      const char *netns, void *ctx)
+{
+	int *n = ctx;
+
+	printf("%s\n  {\"proto\": \"%s\", \"start\": %u, \"count\": %u, \"netns\": ",
+	       (*n)++ ? "," : "[", portrsv_proto_name(proto), start, count);
+	json_string(netns);
+	printf("}");
+}
+
 static int cmd_gc(int argc, char **argv)
 {
 	struct portrsv *p;
 	struct args a;
-	int err = parse(argc, argv, 0, 0, "", &a);
+	int n = 0, err = parse(argc, argv, 0, 0, O_JSON, &a);
 
 	if (err)
 		return err;
@@ -857,9 +870,12 @@ static int cmd_gc(int argc, char **argv)
 	p = open_or_fail(&err);
 	if (!p)
 		return err;
-	PORTRSV_OPTS(portrsv_gc_opts, o, .report = print_line);
+	PORTRSV_OPTS(portrsv_gc_opts, o, .report = a.json ? NULL : print_line,
+		     .dropped = a.json ? gc_object : NULL, .ctx = &n);
 	err = portrsv_gc(p, &o);
 	portrsv_close(p);
+	if (a.json && (err >= 0 || n))
+		printf(n ? "\n]\n" : "[]\n");
 	return err < 0 ? fail(err, "%s", portrsv_state_dir(NULL)) : 0;
 }
 
