@@ -284,17 +284,50 @@ struct alloc_ctx {
 	__u8 proto;
 };
 
-/* One step of next-fit: claim start + (cursor + i) % count if nobody holds it. */
+/*
+ * bind(0) from a block, next-fit, in two passes over the block: the first claims a port
+ * that nobody holds (refs 0) and that is not PORTRSV_PORT_BUSY, the second any port that
+ * nobody holds. A port can be free in portrsv's count while the kernel still holds it, and
+ * then the kernel fails the bind with EADDRINUSE although another port of the block is
+ * free. The kernel's bind hash cannot be read from here on 6.1 (the socket lookup helpers
+ * find listeners and full 4-tuples, not "something bound to port P"), so the programs mark
+ * what they can know instead:
+ *   - sock_release of a TCP socket in a connected state (not CLOSE, not LISTEN): its port
+ *     goes to FIN_WAIT/TIME_WAIT, held by the kernel for up to a minute;
+ *   - a bind of a socket that still holds a port from its previous bind and is unbound:
+ *     that bind failed in the kernel (EADDRINUSE), so the port is taken by something else;
+ * and post_bind clears the mark of a port that was bound after all. Limits: the mark is a
+ * preference, never a refusal, so a busy port is still handed out when it is the last one
+ * (and then the kernel says EADDRINUSE if it is really taken); a port held by a socket
+ * that no enforced cgroup made (bound before the reservation, rule 7, or outside the
+ * enforced cgroups) is learned only from the first bind that fails on it; a mark outlives
+ * the TIME_WAIT it stands for until the port is bound again, which only reorders choice.
+ */
 static long alloc_step(__u32 i, struct alloc_ctx *a)
 {
 	__u16 off = (a->cursor + i) % a->count;
 	struct portrsv_port *pp = port_entry(a->netns, a->proto, a->start + off);
+	bool last_resort = i >= a->count;
 
-	if (pp && pp->start == a->start && __sync_val_compare_and_swap(&pp->refs, 0, 1) == 0) {
+	if (pp && pp->start == a->start && (last_resort || !(pp->flags & PORTRSV_PORT_BUSY)) &&
+	    __sync_val_compare_and_swap(&pp->refs, 0, 1) == 0) {
 		a->found = off + 1;
 		return 1;
 	}
 	return 0;
+}
+
+/* Mark a port as held by the kernel beyond our count (alloc_step); flags are ours alone. */
+static __always_inline void port_busy(__u64 netns, __u8 proto, __u16 port, bool busy)
+{
+	struct portrsv_port *pp = port_entry(netns, proto, port);
+
+	if (!pp || !!(pp->flags & PORTRSV_PORT_BUSY) == busy)
+		return;
+	if (busy)
+		pp->flags |= PORTRSV_PORT_BUSY;
+	else
+		pp->flags &= ~PORTRSV_PORT_BUSY;
 }
 
 /* The user socket of sk: the MPTCP socket for an MPTCP subflow, sk itself otherwise. */
@@ -363,10 +396,13 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 		a.start = t->resv.port;
 		a.count = r->count;
 		a.cursor = r->cursor;
-		if (us->held_port)
+		if (us->held_port) {
+			/* Still unbound, so the bind that took it failed: the kernel holds it. */
+			port_busy(netns, us->held_proto, us->held_port, true);
 			port_put(netns, us->held_proto, us->held_port);
+		}
 		us->held_port = 0;
-		bpf_loop(a.count, alloc_step, &a, 0);
+		bpf_loop(2 * (__u32)a.count, alloc_step, &a, 0);
 		if (!a.found)
 			return deny(netns, proto, 0, family, r, a.start, PORTRSV_EADDRINUSE);
 		r->cursor = a.found % a.count;
@@ -432,8 +468,10 @@ static __always_inline int check_post_bind(struct bpf_sock *ctx)
 	if (!pp)
 		return 1;
 	ss = bpf_sk_storage_get(&portrsv_socks, ctx, 0, 0);
-	if (ss && ss->allow_port == port)
+	if (ss && ss->allow_port == port) {
+		port_busy(netns, proto, port, false); /* bound: whatever held it is gone */
 		return 1;
+	}
 	return deny(netns, proto, port, ctx->family, resv_of(netns, proto, pp->start), pp->start,
 		    PORTRSV_EACCES);
 }
@@ -494,13 +532,23 @@ int portrsv_sockopt(struct bpf_sockopt *ctx)
 	return 1;
 }
 
+#define TCP_STATE_CLOSE 7
+#define TCP_STATE_LISTEN 10
+
 SEC("cgroup/sock_release")
 int portrsv_release(struct bpf_sock *ctx)
 {
 	struct portrsv_sock *ss = bpf_sk_storage_get(&portrsv_socks, ctx, 0, 0);
+	__u64 netns;
 
-	if (ss && ss->held_port)
-		port_put(bpf_get_netns_cookie(ctx), ss->held_proto, ss->held_port);
+	if (!ss || !ss->held_port)
+		return 1;
+	netns = bpf_get_netns_cookie(ctx);
+	/* A TCP socket closed while connected leaves its port to FIN_WAIT/TIME_WAIT. */
+	if (ss->held_proto == PORTRSV_PROTO_TCP && ctx->state != TCP_STATE_CLOSE &&
+	    ctx->state != TCP_STATE_LISTEN)
+		port_busy(netns, ss->held_proto, ss->held_port, true);
+	port_put(netns, ss->held_proto, ss->held_port);
 	return 1;
 }
 

@@ -115,6 +115,10 @@ int portrsv_owner_of(struct portrsv *p, uint32_t slot, char *path, size_t len, u
 		     bool *present);
 
 /* netns.c */
+/* Where `ip netns add NAME` keeps a netns: a store name under it is named, may come later. */
+#define PORTRSV_NETNS_RUN_DIR "/run/netns"
+/* NAME of a store name /run/netns/NAME; NULL for any other. */
+const char *portrsv_netns_run_name(const char *name);
 /*
  * Enter the netns at path (NULL = stay) on the calling thread; *saved gets an fd of the
  * previous netns (-1 when nothing changed) for portrsv_netns_leave.
@@ -125,6 +129,15 @@ void portrsv_netns_leave(int saved);
 int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *buf, size_t len);
 /* Enter a netns by its store name (NULL/"" = stay); -ENOENT when it is gone. */
 int portrsv_netns_enter_name(const char *name, int *saved);
+/*
+ * "net:[INO]" (what show prints) or "net:[INO]:COOKIE" (what the store keeps): 0 and the
+ * numbers (cookie 0 and !*has_cookie for the first), 1 when name is not of this form,
+ * -EINVAL when it starts like it and is malformed.
+ */
+int portrsv_netns_parse_ino(const char *name, uint64_t *ino, uint64_t *cookie, bool *has_cookie);
+/* Enter the live netns of inode ino and cookie (0: any), wherever something keeps it alive
+ * (a process, a thread, an open nsfs file, a mount); -ENOENT when there is none. */
+int portrsv_netns_enter_ino(uint64_t ino, uint64_t cookie, int *saved);
 /* Cookie and inode of the calling thread's netns. */
 int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 

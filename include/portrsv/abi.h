@@ -75,6 +75,10 @@ struct portrsv_port {
 
 /* The port was in ip_local_reserved_ports before portrsv put it there: never removed. */
 #define PORTRSV_PORT_ADMIN (1U << 0)
+/* The kernel may still hold the port although no socket of ours does (TIME_WAIT after a
+ * connection, a bind that failed): bind(0) takes it only when no other port is free. Set
+ * and cleared by the BPF programs only (bpf/portrsv.bpf.c, alloc_step). */
+#define PORTRSV_PORT_BUSY (1U << 1)
 
 /* Reservation flags. */
 #define PORTRSV_F_PERSISTENT (1U << 0) /* stored, restored at boot */
