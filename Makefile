@@ -152,11 +152,11 @@ kernel-matrix: all $(KERNEL_TESTS) $(OUT)/test-bin/portrsv
 # systemd-analyze verify wants the ExecStart binary and the man page where it looks for them.
 check-unit: $(OUT)/portrsv
 	$(Q)rm -rf $(OUT)/unit && mkdir -p $(OUT)/unit/man8 && cp man/portrsv.8 $(OUT)/unit/man8/
-	$(Q)sed 's|@BINDIR@|$(abspath $(OUT))|' scripts/portrsv.service > $(OUT)/unit/portrsv.service
+	$(Q)for u in $(UNITS); do sed 's|@BINDIR@|$(abspath $(OUT))|' $$u > $(OUT)/unit/$${u##*/}; done
 	$(Q)out=$$(MANPATH=$(abspath $(OUT)/unit) systemd-analyze verify \
-		$(OUT)/unit/portrsv.service 2>&1) && [ -z "$$out" ] || \
+		$(addprefix $(OUT)/unit/,$(notdir $(UNITS))) 2>&1) && [ -z "$$out" ] || \
 		{ echo "check-unit: $$out"; exit 1; } # a warning is a failure too
-	@echo "check-unit: systemd-analyze verify accepts scripts/portrsv.service"
+	@echo "check-unit: systemd-analyze verify accepts $(UNITS)"
 
 # The man pages: groff and mandoc lint, and no drift from the code (tests/check-man.sh).
 check-man:

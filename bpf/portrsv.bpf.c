@@ -9,6 +9,7 @@
  *   cgroup/setsockopt        SOL_PORTRSV/PORTRSV_SO_ASSOCIATE: record a token on the socket
  *   cgroup/sock_release      give the socket's held port back to the pool
  *   tp_btf/cgroup_mkdir      a cgroup made at an owner's path becomes that owner at once
+ *   cgroup/sysctl            keep portrsv's ports in every write of ip_local_reserved_ports
  *
  * MPTCP: the association is made on the MPTCP socket, but the kernel binds its first subflow
  * (a TCP socket) and runs bind4/post_bind4 on that. The "user socket" below is the MPTCP
@@ -283,17 +284,50 @@ struct alloc_ctx {
 	__u8 proto;
 };
 
-/* One step of next-fit: claim start + (cursor + i) % count if nobody holds it. */
+/*
+ * bind(0) from a block, next-fit, in two passes over the block: the first claims a port
+ * that nobody holds (refs 0) and that is not PORTRSV_PORT_BUSY, the second any port that
+ * nobody holds. A port can be free in portrsv's count while the kernel still holds it, and
+ * then the kernel fails the bind with EADDRINUSE although another port of the block is
+ * free. The kernel's bind hash cannot be read from here on 6.1 (the socket lookup helpers
+ * find listeners and full 4-tuples, not "something bound to port P"), so the programs mark
+ * what they can know instead:
+ *   - sock_release of a TCP socket in a connected state (not CLOSE, not LISTEN): its port
+ *     goes to FIN_WAIT/TIME_WAIT, held by the kernel for up to a minute;
+ *   - a bind of a socket that still holds a port from its previous bind and is unbound:
+ *     that bind failed in the kernel (EADDRINUSE), so the port is taken by something else;
+ * and post_bind clears the mark of a port that was bound after all. Limits: the mark is a
+ * preference, never a refusal, so a busy port is still handed out when it is the last one
+ * (and then the kernel says EADDRINUSE if it is really taken); a port held by a socket
+ * that no enforced cgroup made (bound before the reservation, rule 7, or outside the
+ * enforced cgroups) is learned only from the first bind that fails on it; a mark outlives
+ * the TIME_WAIT it stands for until the port is bound again, which only reorders choice.
+ */
 static long alloc_step(__u32 i, struct alloc_ctx *a)
 {
 	__u16 off = (a->cursor + i) % a->count;
 	struct portrsv_port *pp = port_entry(a->netns, a->proto, a->start + off);
+	bool last_resort = i >= a->count;
 
-	if (pp && pp->start == a->start && __sync_val_compare_and_swap(&pp->refs, 0, 1) == 0) {
+	if (pp && pp->start == a->start && (last_resort || !(pp->flags & PORTRSV_PORT_BUSY)) &&
+	    __sync_val_compare_and_swap(&pp->refs, 0, 1) == 0) {
 		a->found = off + 1;
 		return 1;
 	}
 	return 0;
+}
+
+/* Mark a port as held by the kernel beyond our count (alloc_step); flags are ours alone. */
+static __always_inline void port_busy(__u64 netns, __u8 proto, __u16 port, bool busy)
+{
+	struct portrsv_port *pp = port_entry(netns, proto, port);
+
+	if (!pp || !!(pp->flags & PORTRSV_PORT_BUSY) == busy)
+		return;
+	if (busy)
+		pp->flags |= PORTRSV_PORT_BUSY;
+	else
+		pp->flags &= ~PORTRSV_PORT_BUSY;
 }
 
 /* The user socket of sk: the MPTCP socket for an MPTCP subflow, sk itself otherwise. */
@@ -362,10 +396,13 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 		a.start = t->resv.port;
 		a.count = r->count;
 		a.cursor = r->cursor;
-		if (us->held_port)
+		if (us->held_port) {
+			/* Still unbound, so the bind that took it failed: the kernel holds it. */
+			port_busy(netns, us->held_proto, us->held_port, true);
 			port_put(netns, us->held_proto, us->held_port);
+		}
 		us->held_port = 0;
-		bpf_loop(a.count, alloc_step, &a, 0);
+		bpf_loop(2 * (__u32)a.count, alloc_step, &a, 0);
 		if (!a.found)
 			return deny(netns, proto, 0, family, r, a.start, PORTRSV_EADDRINUSE);
 		r->cursor = a.found % a.count;
@@ -431,8 +468,10 @@ static __always_inline int check_post_bind(struct bpf_sock *ctx)
 	if (!pp)
 		return 1;
 	ss = bpf_sk_storage_get(&portrsv_socks, ctx, 0, 0);
-	if (ss && ss->allow_port == port)
+	if (ss && ss->allow_port == port) {
+		port_busy(netns, proto, port, false); /* bound: whatever held it is gone */
 		return 1;
+	}
 	return deny(netns, proto, port, ctx->family, resv_of(netns, proto, pp->start), pp->start,
 		    PORTRSV_EACCES);
 }
@@ -493,13 +532,23 @@ int portrsv_sockopt(struct bpf_sockopt *ctx)
 	return 1;
 }
 
+#define TCP_STATE_CLOSE 7
+#define TCP_STATE_LISTEN 10
+
 SEC("cgroup/sock_release")
 int portrsv_release(struct bpf_sock *ctx)
 {
 	struct portrsv_sock *ss = bpf_sk_storage_get(&portrsv_socks, ctx, 0, 0);
+	__u64 netns;
 
-	if (ss && ss->held_port)
-		port_put(bpf_get_netns_cookie(ctx), ss->held_proto, ss->held_port);
+	if (!ss || !ss->held_port)
+		return 1;
+	netns = bpf_get_netns_cookie(ctx);
+	/* A TCP socket closed while connected leaves its port to FIN_WAIT/TIME_WAIT. */
+	if (ss->held_proto == PORTRSV_PROTO_TCP && ctx->state != TCP_STATE_CLOSE &&
+	    ctx->state != TCP_STATE_LISTEN)
+		port_busy(netns, ss->held_proto, ss->held_port, true);
+	port_put(netns, ss->held_proto, ss->held_port);
 	return 1;
 }
 
@@ -619,4 +668,155 @@ int BPF_PROG(portrsv_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	m.id = BPF_CORE_READ(cgrp, kn, id);
 	bpf_loop(PORTRSV_MAX_ANCHORS, anchor_step, &m, 0);
 	return 0;
+}
+
+/*
+ * cgroup/sysctl: the kernel's own port choice, guarded in the kernel (SPEC rule 12; the
+ * rules and worked examples are in abi.h, "The sysctl guard"). A write of
+ * net/ipv4/ip_local_reserved_ports at offset 0 replaces the netns's bitmap: this program
+ * makes it "WRITTEN,RANGES" so that portrsv's ports of that netns stay reserved whatever the
+ * writer (sysctl --system, root of a user namespace) put there. What does not fit, or what
+ * cannot be checked, is refused: never a write that drops portrsv's ports.
+ *
+ * The netns is the one whose table is written, found from the table's header: its set is
+ * the struct net's sysctls. Read with bpf_probe_read_kernel at CO-RE offsets (Linux 6.1
+ * has no bpf_rdonly_cast), like in_owner_cgroup.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* readers see the old value or the new, whole */
+	__uint(max_entries, PORTRSV_MAX_GUARDS);
+	__type(key, __u64);
+	__type(value, struct portrsv_sysctl_guard);
+} portrsv_sysctl SEC(".maps");
+
+/* The value being built. Per CPU, and the program may be preempted: busy says so. */
+struct sysctl_scratch {
+	__u32 busy;
+	__u32 pad;
+	char buf[2 * PORTRSV_GUARD_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sysctl_scratch);
+} portrsv_sysctl_buf SEC(".maps");
+
+/* In .rodata: the skeleton shows it, and it is what a write must name. */
+const volatile char sysctl_name[] = PORTRSV_SYSCTL_NAME;
+
+/* The cookie of the netns that owns the sysctl table being written; 0 if unknown. */
+static __always_inline __u64 sysctl_netns(struct bpf_sysctl *ctx)
+{
+	__u64 head = 0, set = 0, cookie = 0;
+
+	bpf_probe_read_kernel(&head, sizeof(head),
+			      (void *)ctx + bpf_core_field_offset(struct bpf_sysctl_kern, head));
+	if (!head)
+		return 0;
+	bpf_probe_read_kernel(&set, sizeof(set),
+			      (void *)(head + bpf_core_field_offset(struct ctl_table_header, set)));
+	if (!set)
+		return 0;
+	bpf_probe_read_kernel(&cookie, sizeof(cookie),
+			      (void *)(set - bpf_core_field_offset(struct net, sysctls) +
+				       bpf_core_field_offset(struct net, net_cookie)));
+	return cookie;
+}
+
+struct scan_ctx {
+	__u32 n;    /* bytes the writer wrote */
+	__u32 eff;  /* up to the first NUL, trailing white space left out */
+};
+
+static long scan_step(__u32 i, struct scan_ctx *s)
+{
+	__u32 zero = 0;
+	struct sysctl_scratch *b = bpf_map_lookup_elem(&portrsv_sysctl_buf, &zero);
+	char c;
+
+	if (!b || i >= s->n)
+		return 1;
+	c = b->buf[i & (PORTRSV_GUARD_LEN - 1)];
+	if (!c)
+		return 1;
+	if (c != ' ' && c != '\n' && c != '\t')
+		s->eff = i + 1;
+	return 0;
+}
+
+static __always_inline int sysctl_refuse(struct sysctl_scratch *b)
+{
+	if (b)
+		b->busy = 0;
+	return 0; /* EPERM for the writer; the sysctl keeps its value */
+}
+
+SEC("cgroup/sysctl")
+int portrsv_sysctl_write(struct bpf_sysctl *ctx)
+{
+	struct portrsv_sysctl_guard *g;
+	struct scan_ctx s = {};
+	struct sysctl_scratch *b;
+	char name[sizeof(sysctl_name) + 1];
+	__u64 len, total, off; /* 64-bit: Linux 6.1's verifier bounds a size by 64-bit compares */
+	__u32 zero = 0;
+	__u64 netns;
+	long n;
+
+	if (!ctx->write || ctx->file_pos)
+		return 1; /* a read, or a write the kernel ORs in: neither removes a port */
+	n = bpf_sysctl_get_name(ctx, name, sizeof(name), 0);
+	if (n != sizeof(sysctl_name) - 1)
+		return 1;
+	for (int i = 0; i < sizeof(sysctl_name) - 1; i++)
+		if (name[i] != sysctl_name[i])
+			return 1;
+	netns = sysctl_netns(ctx);
+	if (!netns)
+		return 0; /* cannot tell whose ports: refuse */
+	g = bpf_map_lookup_elem(&portrsv_sysctl, &netns);
+	if (!g || (!g->len && !(g->flags & PORTRSV_GUARD_TOO_LONG)))
+		return 1; /* portrsv reserves nothing in this netns */
+	if (g->flags & PORTRSV_GUARD_TOO_LONG)
+		return 0;
+	len = g->len;
+	if (len >= PORTRSV_GUARD_LEN)
+		return 0;
+
+	b = bpf_map_lookup_elem(&portrsv_sysctl_buf, &zero);
+	if (!b || __sync_val_compare_and_swap(&b->busy, 0, 1) != 0)
+		return 0;
+	/* -E2BIG: the writer's value fills a page (the kernel would parse a part of it). */
+	n = bpf_sysctl_get_new_value(ctx, b->buf, PORTRSV_GUARD_LEN);
+	if (n < 0 || n >= PORTRSV_GUARD_LEN)
+		return sysctl_refuse(b);
+	s.n = n;
+	bpf_loop(n, scan_step, &s, 0);
+	total = s.eff ? s.eff + 1 + len : len;
+	if (total > PORTRSV_SYSCTL_VALUE_MAX || s.eff >= PORTRSV_GUARD_LEN)
+		return sysctl_refuse(b);
+	/* total <= PORTRSV_SYSCTL_VALUE_MAX: the masks change nothing, they tell the verifier. */
+	off = s.eff & (PORTRSV_GUARD_LEN - 1);
+	if (off)
+		b->buf[off++] = ',';
+	off &= PORTRSV_GUARD_LEN - 1;
+	len &= PORTRSV_GUARD_LEN - 1;
+	bpf_probe_read_kernel(b->buf + off, len, g->ranges);
+	if (total == 0 || total > PORTRSV_SYSCTL_VALUE_MAX)
+		return sysctl_refuse(b);
+	/*
+	 * Linux 6.1's verifier learns nothing from "total != 0", and a size must be at least 1:
+	 * (total - 1) & 0xfff + 1 is total, in a form it can bound (the asm keeps the compiler
+	 * from folding it back).
+	 */
+	total -= 1;
+	asm volatile("%0 &= 0xfff" : "+r"(total));
+	total += 1;
+	if (bpf_sysctl_set_new_value(ctx, b->buf, total))
+		return sysctl_refuse(b);
+	b->busy = 0;
+	return 1;
 }

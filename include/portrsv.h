@@ -186,6 +186,27 @@ struct portrsv_restore_opts {
  */
 PORTRSV_API int portrsv_restore(const struct portrsv_restore_opts *opts);
 
+/* One reservation that portrsv_gc dropped, as fields; netns as the store named it. */
+typedef void (*portrsv_gc_fn)(enum portrsv_proto proto, uint16_t start, uint16_t count,
+			      const char *netns, void *ctx);
+
+struct portrsv_gc_opts {
+	size_t sz;
+	portrsv_report_fn report; /* one line for every reservation dropped */
+	void *ctx;                /* passed to report and dropped */
+	portrsv_gc_fn dropped;    /* the same reservations, as fields (for --json) */
+};
+#define portrsv_gc_opts__last_field dropped
+
+/*
+ * Drop the persistent reservations whose unnamed network namespace (stored as
+ * net:[INO]:COOKIE, see portrsv-store(5)) is gone for good: no process, thread, open nsfs
+ * file or mount keeps it any more. They go from the store and from the kernel. A netns
+ * stored by path (/run/netns/NAME) is never dropped: it may be made again. Returns the
+ * number dropped, or -EPERM (no privilege), -EINVAL, or a negative errno of the store.
+ */
+PORTRSV_API int portrsv_gc(struct portrsv *p, const struct portrsv_gc_opts *opts);
+
 /* Detach everywhere and remove every pin. The store is kept. -PORTRSV_ENOTLOADED if not loaded. */
 PORTRSV_API int portrsv_unload(const char *pin_dir);
 /* Attach the loaded programs to a cgroup v2 directory (0 also when already attached) and

@@ -78,7 +78,7 @@ EOF
 
 common_cases() {
 	cat <<'EOF'
-expect "portrsv " load unload attach detach add delete lookup show why restore status monitor --help --version
+expect "portrsv " load unload attach detach add delete lookup show why restore gc status monitor --help --version
 expect "portrsv de" delete detach
 expect "portrsv --v" --version
 expect "portrsv add " tcp udp
@@ -93,6 +93,8 @@ expect "portrsv monitor " --json
 expect "portrsv load --" --cgroup
 expect "portrsv unload --"
 expect "portrsv restore "
+expect "portrsv gc "
+expect "portrsv gc --" --json
 expect "portrsv why tcp 80 --" --netns
 expect "portrsv why " tcp udp
 expect "portrsv lookup tcp 5000 10 --" --netns

@@ -254,7 +254,7 @@ KT_TEST(binds, post_bind_refuses_kernel_choice)
 	kt_reserve(PORTRSV_TCP, START, COUNT);
 	snprintf(range, sizeof(range), "%d %d\n", START, START + COUNT - 1);
 	kt_write("/proc/sys/net/ipv4/ip_local_port_range", range);
-	kt_write("/proc/sys/net/ipv4/ip_local_reserved_ports", "\n");
+	kt_write_outside("/proc/sys/net/ipv4/ip_local_reserved_ports", "\n");
 	fd = kt_socket(KT_V4, IPPROTO_TCP);
 	err = kt_bind(fd, KT_V4, 0);
 	cr_assert_eq(err, -EACCES, "bind(0) onto a reserved port gave %d", err);

@@ -1360,7 +1360,8 @@ KT_TEST(cli, status_problems)
 	cli("status", NULL);
 	cr_assert_eq(R.status, 0, "healthy status: exit %d [%s]", R.status, R.err);
 
-	kt_write("/proc/sys/net/ipv4/ip_local_reserved_ports", "\n");
+	/* From outside the enforced cgroup: inside, the sysctl guard keeps the ports. */
+	kt_write_outside("/proc/sys/net/ipv4/ip_local_reserved_ports", "\n");
 	cli("status", NULL);
 	cr_assert_eq(R.status, 1, "status after the sysctl was reset: exit %d", R.status);
 	cr_assert(strstr(R.err, "ip_local_reserved_ports of this netns lacks 10 reserved ports"),

@@ -83,6 +83,32 @@ static inline void kt_write(const char *path, const char *text)
 	close(fd);
 }
 
+/*
+ * Write a file from a child outside the enforced cgroup (in the cgroup the test started in),
+ * where portrsv's programs do not run: e.g. ip_local_reserved_ports without the sysctl guard.
+ */
+static inline void kt_write_outside(const char *path, const char *text)
+{
+	char procs[PATH_MAX + 16], pid[32];
+	int status, fd;
+	pid_t child = fork();
+
+	cr_assert(child >= 0);
+	if (child == 0) {
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", kt.orig_cgroup);
+		snprintf(pid, sizeof(pid), "%d\n", getpid());
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+			_exit(1);
+		close(fd);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		_exit(fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ? 2 : 0);
+	}
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "write %s from outside: exit %d",
+		  path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
 /* Move the calling process into cgroup dir. */
 static inline void kt_join_cgroup(const char *dir)
 {

@@ -78,6 +78,14 @@ void portrsv_store_end(int lock, struct portrsv_store *s);
 /* sysctl.c: ip_local_reserved_ports of the calling thread's netns, as a 65536-bit map. */
 int portrsv_sysctl_read(unsigned char *bits);
 int portrsv_sysctl_write(const unsigned char *bits);
+/* "1,5-9" <-> bitmap: parse ORs into bits; format returns the length or -ENOSPC. */
+int portrsv_ranges_parse(const char *s, unsigned char *bits);
+int portrsv_ranges_format(const unsigned char *bits, char *buf, size_t cap);
+/* The sysctl guard (abi.h): set portrsv_sysctl's entry of netns from this instance's ports. */
+int portrsv_guard_sync(struct portrsv *p, uint64_t netns);
+/* Ports other instances hold in netns, and those they know were the administrator's. */
+int portrsv_guard_others(struct portrsv *p, uint64_t netns, unsigned char *held,
+			 unsigned char *admin);
 
 /* parse.c: strict parsing of untrusted text; each returns 0 or -EINVAL / -ERANGE. */
 int portrsv_parse_proto(const char *s, enum portrsv_proto *proto);
@@ -116,6 +124,10 @@ int portrsv_owner_of(struct portrsv *p, uint32_t slot, char *path, size_t len, u
 		     bool *present);
 
 /* netns.c */
+/* Where `ip netns add NAME` keeps a netns: a store name under it is named, may come later. */
+#define PORTRSV_NETNS_RUN_DIR "/run/netns"
+/* NAME of a store name /run/netns/NAME; NULL for any other. */
+const char *portrsv_netns_run_name(const char *name);
 /*
  * Enter the netns at path (NULL = stay) on the calling thread; *saved gets an fd of the
  * previous netns (-1 when nothing changed) for portrsv_netns_leave.
@@ -126,6 +138,15 @@ void portrsv_netns_leave(int saved);
 int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *buf, size_t len);
 /* Enter a netns by its store name (NULL/"" = stay); -ENOENT when it is gone. */
 int portrsv_netns_enter_name(const char *name, int *saved);
+/*
+ * "net:[INO]" (what show prints) or "net:[INO]:COOKIE" (what the store keeps): 0 and the
+ * numbers (cookie 0 and !*has_cookie for the first), 1 when name is not of this form,
+ * -EINVAL when it starts like it and is malformed.
+ */
+int portrsv_netns_parse_ino(const char *name, uint64_t *ino, uint64_t *cookie, bool *has_cookie);
+/* Enter the live netns of inode ino and cookie (0: any), wherever something keeps it alive
+ * (a process, a thread, an open nsfs file, a mount); -ENOENT when there is none. */
+int portrsv_netns_enter_ino(uint64_t ino, uint64_t cookie, int *saved);
 /* Cookie and inode of the calling thread's netns. */
 int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 

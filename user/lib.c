@@ -7,8 +7,8 @@
  *   1. per port, the reserved_anywhere count, then one portrsv_ports entry, BPF_NOEXIST:
  *      whoever inserts a port first owns it, so two overlapping creates can never both
  *      succeed; from here on bind4 refuses the ports (an entry without its reservation
- *      denies). The ports also go into the netns's ip_local_reserved_ports, so no autobind
- *      takes one either;
+ *      denies). The ports also go into the netns's sysctl guard (abi.h) and then its
+ *      ip_local_reserved_ports, so no autobind takes one either, whoever writes the sysctl;
  *   2. sock_diag: a port already in use fails the create (nothing can slip in between, step
  *      1 already refuses new binds);
  *   3. the token, BPF_NOEXIST, so that tokens are unique among live reservations;
@@ -18,6 +18,7 @@
  * first. restore.c applies many creates at once in the same order.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,41 +192,51 @@ int portrsv_any_recount(struct portrsv *p)
 
 /*
  * Give the ports of a block back: from ip_local_reserved_ports each port that neither the
- * administrator had there (PORTRSV_PORT_ADMIN) nor a reservation of the other protocol still
- * covers, then from the ports map. sysctl = false: the map only (a netns we cannot enter).
+ * administrator had there (PORTRSV_PORT_ADMIN), nor a reservation of the other protocol,
+ * nor another instance still covers, then from the ports map. The sysctl guard drops the
+ * ports before the sysctl is written: our own write, from an enforced cgroup, would get
+ * them back. sysctl = false: the maps only (a netns we cannot enter).
  */
 void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 			   uint32_t n, bool sysctl)
 {
 	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
-	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
+	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8], others[(PORTRSV_PORT_MAX + 1) / 8],
+		others_admin[(PORTRSV_PORT_MAX + 1) / 8];
 	bool changed = false;
 
 	sysctl = sysctl && portrsv_sysctl_read(bits) == 0;
+	/* Not knowing what the other instances hold, keep every port in the sysctl. */
+	sysctl = sysctl && portrsv_guard_others(p, netns, others, others_admin) == 0;
 	for (uint32_t port = start; port < start + n; port++) {
 		struct portrsv_key k = key_of(netns, proto, port), o = key_of(netns, other, port);
 		struct portrsv_port pv, ov;
 
 		if (sysctl && !bpf_map_lookup_elem(p->ports_fd, &k, &pv) && pv.start == start &&
 		    !(pv.flags & PORTRSV_PORT_ADMIN) && bpf_map_lookup_elem(p->ports_fd, &o, &ov) &&
-		    BIT_SET(bits, port)) {
+		    !BIT_SET(others, port) && BIT_SET(bits, port)) {
 			bits[port / 8] &= ~(1 << (port % 8));
 			changed = true;
 		}
 		if (!bpf_map_delete_elem(p->ports_fd, &k))
 			portrsv_any_add(p, proto, port, -1); /* after the entry is gone, never before */
 	}
+	if (portrsv_guard_sync(p, netns))
+		return; /* the guard still has them: the sysctl keeps them too */
 	if (changed)
 		portrsv_sysctl_write(bits);
 }
 
 /*
  * Insert the ports of a block (step 1) and mark them in bits, the netns's
- * ip_local_reserved_ports, noting per port whether the administrator had it there already.
+ * ip_local_reserved_ports, noting per port whether the administrator had it there already:
+ * a port in the sysctl is the administrator's unless another reservation (this instance's
+ * of the other protocol, or another instance's, others) put it there, which then knows.
  * Sets *n to the number of ports inserted, for the undo.
  */
 static int claim_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
-		       uint16_t count, unsigned char *bits, uint32_t *n)
+		       uint16_t count, unsigned char *bits, const unsigned char *others,
+		       const unsigned char *others_admin, uint32_t *n)
 {
 	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
 	int err;
@@ -235,9 +246,10 @@ static int claim_ports(struct portrsv *p, uint64_t netns, int proto, uint16_t st
 		struct portrsv_key k = key_of(netns, proto, port), o = key_of(netns, other, port);
 		struct portrsv_port pv = { .start = start }, ov;
 
-		/* The other protocol's reservation knows whose the port was before us. */
 		if (!bpf_map_lookup_elem(p->ports_fd, &o, &ov))
 			pv.flags = ov.flags & PORTRSV_PORT_ADMIN;
+		else if (BIT_SET(others, port))
+			pv.flags = BIT_SET(others_admin, port) ? PORTRSV_PORT_ADMIN : 0;
 		else if (BIT_SET(bits, port))
 			pv.flags = PORTRSV_PORT_ADMIN;
 		/* The count first: a bind must never find the entry with a count of 0. */
@@ -304,22 +316,35 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 			  size_t n)
 {
 	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8], used[2][(PORTRSV_PORT_MAX + 1) / 8];
+	unsigned char *others = used[0], *others_admin = used[1]; /* until the dumps */
 	bool need[2] = { false, false };
 	int err;
 
 	err = portrsv_sysctl_read(bits);
-	if (err) {
+	if (err)
 		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+	if (!err) {
+		err = portrsv_guard_others(p, netns, others, others_admin);
+		if (err)
+			portrsv_set_errmsg("the other portrsv instances' %s maps: %s",
+					   PORTRSV_GUARD_MAP_NAME, strerror(-err));
+	}
+	if (err) {
 		for (size_t i = 0; i < n; i++)
 			items[i].err = err;
 		return err;
 	}
 	for (size_t i = 0; i < n; i++)
 		items[i].err = claim_ports(p, netns, items[i].proto, items[i].start,
-					   items[i].r.count, bits, &items[i].claimed);
-	err = portrsv_sysctl_write(bits);
-	if (err)
-		portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+					   items[i].r.count, bits, others, others_admin,
+					   &items[i].claimed);
+	/* The guard before the sysctl: from here on no write can take the ports out. */
+	err = portrsv_guard_sync(p, netns);
+	if (!err) {
+		err = portrsv_sysctl_write(bits);
+		if (err)
+			portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+	}
 	/* Dump only the socket tables of the protocols the batch reserves in. */
 	for (size_t i = 0; i < n; i++)
 		need[items[i].proto == PORTRSV_UDP] = true;
@@ -633,20 +658,118 @@ static int delete_stored_only(struct portrsv *p, struct portrsv_store *s, int pr
 	return -ENOENT;
 }
 
+/*
+ * Remove a kernel reservation named by its key: in its netns when that still lives (so
+ * that its ports leave that netns's ip_local_reserved_ports), the maps only otherwise.
+ */
+static void unreserve_anywhere(struct portrsv *p, const struct portrsv_key *k,
+			       const struct portrsv_resv *r)
+{
+	int saved;
+
+	if (portrsv_netns_enter_ino(r->netns_ino, k->netns, &saved) == 0) {
+		portrsv_unreserve(p, k, r, true);
+		portrsv_netns_leave(saved);
+	} else {
+		portrsv_unreserve(p, k, r, false);
+	}
+}
+
+/*
+ * delete --netns net:[INO] (the name show prints) or net:[INO]:COOKIE (the store's name of
+ * an unnamed netns), whether that netns lives or not. The kernel's reservation is found by
+ * inode (and cookie), its store entry by token; a reservation that lives in the store only
+ * (restore could not apply it) by its stored name. A name that fits two netns (the inode
+ * of a dead one reused) is refused: fail rather than delete the wrong one.
+ */
+static int delete_by_ino(struct portrsv *p, struct portrsv_store *s, int proto, uint16_t start,
+			 uint16_t count, const char *ns, uint64_t ino, uint64_t cookie,
+			 bool has_cookie)
+{
+	struct portrsv_key k, next, fk;
+	struct portrsv_resv r, fr;
+	char prefix[40];
+	int nk = 0, idx = -1, err;
+
+	for (err = bpf_map_get_next_key(p->resv_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(p->resv_fd, &k, &next)) {
+		k = next;
+		if (k.proto != proto || k.port != start || bpf_map_lookup_elem(p->resv_fd, &k, &r))
+			continue;
+		if (r.count != count || !(r.flags & PORTRSV_F_PERSISTENT) || r.netns_ino != ino ||
+		    (has_cookie && k.netns != cookie))
+			continue;
+		fk = k;
+		fr = r;
+		nk++;
+	}
+	if (err != -ENOENT)
+		return map_err(err);
+	snprintf(prefix, sizeof(prefix), "net:[%" PRIu64 "]:", ino);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct portrsv_store_entry *o = &s->v[i];
+
+		if ((int)o->proto != proto || o->start != start || o->count != count)
+			continue;
+		if (nk ? o->token != fr.token
+		       : !o->netns || (has_cookie ? strcmp(o->netns, ns)
+						  : strncmp(o->netns, prefix, strlen(prefix))))
+			continue;
+		if (idx >= 0)
+			nk = 2; /* two stored netns of that inode */
+		idx = (int)i;
+	}
+	if (nk > 1) {
+		portrsv_set_errmsg("netns %s names more than one netns with %s %u+%u: name it as "
+				   "net:[INO]:COOKIE (portrsv-store(5))", ns,
+				   portrsv_proto_name(proto), start, count);
+		return -EINVAL;
+	}
+	if (!nk && idx < 0)
+		return -ENOENT;
+	/* The store first, as portrsv_delete. */
+	if (idx >= 0) {
+		portrsv_store_remove(s, idx);
+		err = portrsv_store_commit(p->state_dir, s);
+		if (err)
+			return err;
+	}
+	portrsv_fault("delete-after-store");
+	if (nk)
+		unreserve_anywhere(p, &fk, &fr);
+	return 0;
+}
+
 int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
 		   const struct portrsv_ns_opts *opts)
 {
+	const char *ns = OPTS_GET(opts, netns, NULL);
+	uint64_t ino, cookie;
 	struct portrsv_store s;
 	struct portrsv_resv r;
 	struct portrsv_key k;
-	int err, lock, saved;
+	bool has_cookie;
+	int err, lock, saved, form;
 
 	portrsv_set_errmsg(NULL);
-	if (!p)
+	if (!p || !OPTS_VALID(opts, portrsv_ns_opts) || !portrsv_proto_valid(proto))
 		return -EINVAL;
+	err = portrsv_block_valid(start, count);
+	if (err)
+		return err;
+	form = portrsv_netns_parse_ino(ns, &ino, &cookie, &has_cookie);
+	if (form < 0) {
+		portrsv_set_errmsg("netns '%s' is neither a path nor net:[INO] or net:[INO]:COOKIE",
+				   ns);
+		return form;
+	}
 	lock = portrsv_store_begin(p->state_dir, &s);
 	if (lock < 0)
 		return lock;
+	if (form == 0) {
+		err = delete_by_ino(p, &s, proto, start, count, ns, ino, cookie, has_cookie);
+		goto out;
+	}
 	err = find_exact(p, proto, start, count, opts, &k, &r);
 	if (err == -ENOENT)
 		err = delete_stored_only(p, &s, proto, start, count, OPTS_GET(opts, netns, NULL));
@@ -673,6 +796,85 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 out:
 	portrsv_store_end(lock, &s);
 	return err < 0 ? err : 0;
+}
+
+int portrsv_gc(struct portrsv *p, const struct portrsv_gc_opts *opts)
+{
+	portrsv_report_fn report = OPTS_GET(opts, report, NULL);
+	struct portrsv_store_entry *gone = NULL;
+	struct portrsv_store s;
+	struct portrsv_token tv;
+	struct portrsv_resv r;
+	uint64_t ino, cookie;
+	size_t n = 0;
+	bool has_cookie;
+	int lock, err = 0, saved;
+
+	portrsv_set_errmsg(NULL);
+	if (!p || !OPTS_VALID(opts, portrsv_gc_opts))
+		return -EINVAL;
+	if (!portrsv_privileged())
+		return -EPERM;
+	lock = portrsv_store_begin(p->state_dir, &s);
+	if (lock < 0)
+		return lock;
+	gone = calloc(s.n ? s.n : 1, sizeof(*gone));
+	if (!gone) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Only unnamed netns: a path may be made again (ip netns add), a cookie never is.
+	 * Anything short of "looked everywhere and it is not there" keeps the entry. */
+	for (size_t i = 0; i < s.n; i++) {
+		const struct portrsv_store_entry *e = &s.v[i];
+
+		if (portrsv_netns_parse_ino(e->netns, &ino, &cookie, &has_cookie) || !has_cookie)
+			continue;
+		err = portrsv_netns_enter_ino(ino, cookie, &saved);
+		if (!err)
+			portrsv_netns_leave(saved);
+		if (err != -ENOENT) {
+			err = 0;
+			continue;
+		}
+		err = 0;
+		gone[n] = *e;
+		gone[n].netns = strdup(e->netns);
+		gone[n].owner = NULL;
+		if (!gone[n++].netns) {
+			err = -ENOMEM;
+			goto out;
+		}
+		portrsv_store_remove(&s, i--);
+	}
+	if (!n)
+		goto out;
+	/* The store first: a crash after it leaves kernel entries that restore removes. */
+	err = portrsv_store_commit(p->state_dir, &s);
+	if (err)
+		goto out;
+	for (size_t j = 0; j < n; j++) {
+		char msg[PATH_MAX + 128];
+
+		/* The netns is gone, and so is its sysctl: the maps only. */
+		if (!bpf_map_lookup_elem(p->tokens_fd, &gone[j].token, &tv) &&
+		    !bpf_map_lookup_elem(p->resv_fd, &tv.resv, &r) && r.token == gone[j].token)
+			portrsv_unreserve(p, &tv.resv, &r, false);
+		snprintf(msg, sizeof(msg), "dropped %s %u+%u: netns %s is gone",
+			 portrsv_proto_name(gone[j].proto), gone[j].start, gone[j].count,
+			 gone[j].netns);
+		if (report)
+			report(msg, OPTS_GET(opts, ctx, NULL));
+		if (OPTS_GET(opts, dropped, NULL))
+			OPTS_GET(opts, dropped, NULL)(gone[j].proto, gone[j].start, gone[j].count,
+						      gone[j].netns, OPTS_GET(opts, ctx, NULL));
+	}
+out:
+	for (size_t j = 0; gone && j < n; j++)
+		free((char *)gone[j].netns);
+	free(gone);
+	portrsv_store_end(lock, &s);
+	return err ? err : (int)n;
 }
 
 int portrsv_lookup(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,

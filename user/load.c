@@ -4,7 +4,7 @@
  *
  * Pins under the pin directory (0700):
  *   ports reservations tokens sockets events   the maps (kept across loads; names in
- *   reserved_anywhere denials                  abi.h, PORTRSV_PIN_*)
+ *   reserved_anywhere denials sysctl_guard     abi.h, PORTRSV_PIN_*)
  *   progs/<hook>                               the programs, replaced on every load
  *   links/<cgroup id>/<hook>                   one bpf_link per hook and enforced cgroup
  *   links/cgroup_mkdir                         the owner tracepoint's link (one per
@@ -44,6 +44,7 @@ static const struct hook {
 } hooks[] = {
 	{ "sock_release", BPF_CGROUP_INET_SOCK_RELEASE },
 	{ "setsockopt", BPF_CGROUP_SETSOCKOPT },
+	{ "sysctl", BPF_CGROUP_SYSCTL },
 	{ "post_bind4", BPF_CGROUP_INET4_POST_BIND },
 	{ "post_bind6", BPF_CGROUP_INET6_POST_BIND },
 	{ "bind4", BPF_CGROUP_INET4_BIND },
@@ -298,6 +299,7 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 		{ skel->maps.portrsv_owner_paths, PORTRSV_PIN_OWNER_PATHS },
 		{ skel->maps.portrsv_owners, PORTRSV_PIN_OWNERS },
 		{ skel->maps.portrsv_anchors, PORTRSV_PIN_ANCHORS },
+		{ skel->maps.portrsv_sysctl, PORTRSV_PIN_SYSCTL },
 	};
 	char path[PATH_MAX];
 	int err;
@@ -454,7 +456,7 @@ int portrsv_unload_progs(const char *pin_dir)
 	const char *pins[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
 			       PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS, PORTRSV_PIN_ANY,
 			       PORTRSV_PIN_DENIALS, PORTRSV_PIN_OWNER_PATHS, PORTRSV_PIN_OWNERS,
-			       PORTRSV_PIN_ANCHORS };
+			       PORTRSV_PIN_ANCHORS, PORTRSV_PIN_SYSCTL };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
 	int n, err = 0;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -151,38 +152,156 @@ int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *bu
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Enter a netns named by the store (NULL: stay). -ENOENT when it no longer exists. */
-int portrsv_netns_enter_name(const char *name, int *saved)
+int portrsv_netns_parse_ino(const char *name, uint64_t *ino, uint64_t *cookie, bool *has_cookie)
 {
-	uint64_t ino, cookie, c;
-	char path[64];
-	struct dirent *de;
-	struct stat st;
-	int err = -ENOENT;
-	DIR *d;
+	const char *p;
+	char *end;
 
-	if (!name || !*name)
-		return portrsv_netns_enter(NULL, saved);
-	if (strncmp(name, "net:[", 5))
-		return portrsv_netns_enter(name, saved);
-	if (sscanf(name, "net:[%" SCNu64 "]:%" SCNu64, &ino, &cookie) != 2)
+	if (!name || strncmp(name, "net:[", 5))
+		return 1;
+	p = name + 5;
+	if (*p < '0' || *p > '9')
 		return -EINVAL;
-	/* The inode can be reused by a later netns; the cookie, never within a boot. */
+	errno = 0;
+	*ino = strtoull(p, &end, 10);
+	if (errno || *end != ']')
+		return -EINVAL;
+	p = end + 1;
+	*cookie = 0;
+	*has_cookie = false;
+	if (!*p)
+		return 0;
+	if (*p != ':' || p[1] < '0' || p[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	*cookie = strtoull(p + 1, &end, 10);
+	if (errno || *end || !*cookie)
+		return -EINVAL;
+	*has_cookie = true;
+	return 0;
+}
+
+/* Enter path if it is the netns (ino, cookie); cookie 0 takes any cookie. */
+static bool try_enter(const char *path, uint64_t ino, uint64_t cookie, int *saved)
+{
+	struct stat st;
+	uint64_t c;
+
+	if (stat(path, &st) || st.st_ino != ino || portrsv_netns_enter(path, saved))
+		return false;
+	if (!cookie || (portrsv_netns_self(&c, NULL) == 0 && c == cookie))
+		return true;
+	portrsv_netns_leave(*saved);
+	*saved = -1;
+	return false;
+}
+
+/* Every process (deep: and thread, and open nsfs file) for the netns; true once entered. */
+static bool scan_proc(uint64_t ino, uint64_t cookie, bool deep, int *saved)
+{
+	char path[PATH_MAX], link[64], want[64];
+	struct dirent *de, *te;
+	bool found = false;
+	DIR *d, *t;
+
+	snprintf(want, sizeof(want), "net:[%" PRIu64 "]", ino);
 	d = opendir("/proc");
-	while (d && (de = readdir(d))) {
+	while (d && !found && (de = readdir(d))) {
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%.16s/ns/net", de->d_name);
-		if (stat(path, &st) || st.st_ino != ino || portrsv_netns_enter(path, saved))
+		found = try_enter(path, ino, cookie, saved);
+		if (found || !deep)
 			continue;
-		if (portrsv_netns_self(&c, NULL) == 0 && c == cookie) {
-			err = 0;
-			break;
+		/* A thread may live in another netns than its process. */
+		snprintf(path, sizeof(path), "/proc/%.16s/task", de->d_name);
+		t = opendir(path);
+		while (t && !found && (te = readdir(t))) {
+			if (te->d_name[0] < '0' || te->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%.16s/task/%.16s/ns/net", de->d_name,
+				 te->d_name);
+			found = try_enter(path, ino, cookie, saved);
 		}
-		portrsv_netns_leave(*saved);
-		*saved = -1;
+		if (t)
+			closedir(t);
+		/* An open nsfs file keeps a netns alive with no process in it. */
+		snprintf(path, sizeof(path), "/proc/%.16s/fd", de->d_name);
+		t = opendir(path);
+		while (t && !found && (te = readdir(t))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%.16s/fd/%.16s", de->d_name, te->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (!strcmp(link, want))
+				found = try_enter(path, ino, cookie, saved);
+		}
+		if (t)
+			closedir(t);
 	}
 	if (d)
 		closedir(d);
-	return err;
+	return found;
+}
+
+/* A bind mount of nsfs (ip netns add, or anywhere else) keeps a netns alive too. */
+static bool scan_mounts(uint64_t ino, uint64_t cookie, int *saved)
+{
+	char line[4 * PATH_MAX], mnt[PATH_MAX], *sep;
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts [optional...] - fstype ... */
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep, " - nsfs ", 8))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 || strchr(mnt, '\\'))
+			continue; /* escaped names (\040 ...) are not worth decoding here */
+		found = try_enter(mnt, ino, cookie, saved);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+int portrsv_netns_enter_ino(uint64_t ino, uint64_t cookie, int *saved)
+{
+	*saved = -1;
+	/* The inode can be reused by a later netns; the cookie, never within a boot. Cheap
+	 * places first: a process that lives there; then threads, open files and mounts. */
+	if (scan_proc(ino, cookie, false, saved) || scan_mounts(ino, cookie, saved) ||
+	    scan_proc(ino, cookie, true, saved))
+		return 0;
+	return -ENOENT;
+}
+
+/* Enter a netns named by the store (NULL: stay). -ENOENT when it no longer exists. */
+int portrsv_netns_enter_name(const char *name, int *saved)
+{
+	uint64_t ino, cookie;
+	bool has_cookie;
+	int err;
+
+	if (!name || !*name)
+		return portrsv_netns_enter(NULL, saved);
+	err = portrsv_netns_parse_ino(name, &ino, &cookie, &has_cookie);
+	if (err == 1)
+		return portrsv_netns_enter(name, saved);
+	if (err || !has_cookie)
+		return -EINVAL; /* the store always names an unnamed netns with its cookie */
+	return portrsv_netns_enter_ino(ino, cookie, saved);
+}
+
+const char *portrsv_netns_run_name(const char *name)
+{
+	const size_t n = sizeof(PORTRSV_NETNS_RUN_DIR); /* with its '/' in place of the NUL */
+
+	if (!name || strncmp(name, PORTRSV_NETNS_RUN_DIR "/", n) || !name[n] ||
+	    strchr(name + n, '/'))
+		return NULL;
+	return name + n;
 }

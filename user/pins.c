@@ -74,6 +74,7 @@ static const struct {
 	{ PORTRSV_PIN_OWNER_PATHS, sizeof(struct portrsv_owner_key), sizeof(__u32) },
 	{ PORTRSV_PIN_OWNERS, sizeof(__u32), sizeof(struct portrsv_owner) },
 	{ PORTRSV_PIN_ANCHORS, sizeof(__u32), sizeof(__u64) },
+	{ PORTRSV_PIN_SYSCTL, sizeof(__u64), sizeof(struct portrsv_sysctl_guard) },
 };
 
 static int check_layout(int fd, const char *path, const char *name)

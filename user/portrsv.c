@@ -36,6 +36,7 @@ static const char usage_text[] =
 	"  why PROTO PORT [--netns NSPATH]   which reservation covers a port\n"
 	"  restore                  what boot runs: load if needed, attach the stored cgroups,\n"
 	"                           make the kernel's reservations equal to the store's\n"
+	"  gc [--json]              drop reservations whose unnamed netns is gone for good\n"
 	"  status [--json]          what is loaded and where it is enforced\n"
 	"  monitor [--json]         stream denied binds until interrupted\n"
 	"\n"
@@ -704,6 +705,18 @@ static void check_health(struct health *h, struct portrsv *p, const struct portr
 	if (portrsv_store_read(portrsv_state_dir(NULL), &s, err, sizeof(err))) {
 		problem(h, "%s", err);
 	} else {
+		/* A named netns not made yet: restore applies it when it appears. */
+		for (size_t i = 0; i < s.n; i++) {
+			const char *name = portrsv_netns_run_name(s.v[i].netns);
+			int saved, r = name ? portrsv_netns_enter(s.v[i].netns, &saved) : 0;
+
+			if (!r)
+				portrsv_netns_leave(saved);
+			if (r == -ENOENT)
+				wait_note(h, "%s %u+%u: netns %s not present yet",
+					  portrsv_proto_name(s.v[i].proto), s.v[i].start, s.v[i].count,
+					  name);
+		}
 		for (size_t i = 0; i < s.ncgroups; i++) {
 			bool on = false;
 
@@ -861,6 +874,46 @@ static int cmd_status(int argc, char **argv)
 	return h.n ? PORTRSV_EXIT_FAILURE : 0;
 }
 
+static void print_line(const char *msg, void *ctx)
+{
+	printf("%s\n", msg);
+}
+
+/* gc --json: one array. gc calls back only after its store change is durable, and cannot
+ * fail after that: the array opens with the first object and always closes. */
+static void gc_object(enum portrsv_proto proto, uint16_t start, uint16_t count,
+		      const char *netns, void *ctx)
+{
+	int *n = ctx;
+
+	printf("%s\n  {\"proto\": \"%s\", \"start\": %u, \"count\": %u, \"netns\": ",
+	       (*n)++ ? "," : "[", portrsv_proto_name(proto), start, count);
+	json_string(netns);
+	printf("}");
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+	struct portrsv *p;
+	struct args a;
+	int n = 0, err = parse(argc, argv, 0, 0, O_JSON, &a);
+
+	if (err)
+		return err;
+	if (!portrsv_privileged())
+		return fail(-EPERM, "%s", portrsv_state_dir(NULL));
+	p = open_or_fail(&err);
+	if (!p)
+		return err;
+	PORTRSV_OPTS(portrsv_gc_opts, o, .report = a.json ? NULL : print_line,
+		     .dropped = a.json ? gc_object : NULL, .ctx = &n);
+	err = portrsv_gc(p, &o);
+	portrsv_close(p);
+	if (a.json && (err >= 0 || n))
+		printf(n ? "\n]\n" : "[]\n");
+	return err < 0 ? fail(err, "%s", portrsv_state_dir(NULL)) : 0;
+}
+
 static volatile int stop_monitor;
 
 static void on_signal(int sig)
@@ -923,6 +976,7 @@ static const struct {
 	{ "detach", cmd_attach }, { "add", cmd_add },       { "delete", cmd_delete_lookup },
 	{ "lookup", cmd_delete_lookup }, { "show", cmd_show }, { "why", cmd_why },
 	{ "status", cmd_status }, { "restore", cmd_restore }, { "monitor", cmd_monitor },
+	{ "gc", cmd_gc },
 };
 
 int main(int argc, char **argv)

@@ -25,43 +25,60 @@ struct applier {
 	portrsv_report_fn report;
 	void *ctx;
 	int skipped;
-	int waiting;
+	int waiting;  /* waits for something to appear (owner, named netns): not a failure */
 };
+
+static void vreport(struct applier *a, const char *fmt, va_list ap)
+{
+	char msg[PATH_MAX + 256];
+
+	if (!a->report)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	a->report(msg, a->ctx);
+}
 
 static void skip(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void skip(struct applier *a, const char *fmt, ...)
 {
-	char msg[PATH_MAX + 256];
 	va_list ap;
 
 	a->skipped++;
-	if (!a->report)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vreport(a, fmt, ap);
 	va_end(ap);
-	a->report(msg, a->ctx);
 }
 
 /*
- * Something stored that is applied but waits for the world to catch up (an owner cgroup not
- * made yet): reported, counted apart, not a failure.
+ * Something stored that waits for the world to catch up: an owner cgroup not made yet (the
+ * block is applied, in force for everyone), a named netns not made yet (applied by the
+ * restore that portrsv-netns.path runs when it appears). Reported, counted apart, not a
+ * failure.
  */
 static void waiting(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void waiting(struct applier *a, const char *fmt, ...)
 {
-	char msg[PATH_MAX + 256];
 	va_list ap;
 
 	a->waiting++;
-	if (!a->report)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vreport(a, fmt, ap);
 	va_end(ap);
-	a->report(msg, a->ctx);
+}
+
+/* A stored item with nothing left to enforce (its unnamed netns is gone for good, so no
+ * socket can bind there): reported, for `portrsv gc`, and not a failure either. */
+static void gone(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void gone(struct applier *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(a, fmt, ap);
+	va_end(ap);
 }
 
 /* A note is no failure: what was applied, and what the operator should know about it. */
@@ -131,12 +148,24 @@ static const char *ns_label(const struct portrsv_store_entry *e)
 
 static void resolve(struct applier *a, const struct portrsv_store_entry *e, struct resolved *r)
 {
+	uint64_t ino, cookie;
+	bool has_cookie;
 	int err, saved;
 
 	err = portrsv_netns_enter_name(e->netns, &saved);
 	if (!err) {
 		err = portrsv_netns_self(&r->netns, NULL);
 		portrsv_netns_leave(saved);
+	}
+	if (err == -ENOENT && portrsv_netns_run_name(e->netns)) {
+		waiting(a, "waiting: %s %u+%u: netns %s not present yet", portrsv_proto_name(e->proto),
+			e->start, e->count, portrsv_netns_run_name(e->netns));
+		return;
+	}
+	if (err == -ENOENT && !portrsv_netns_parse_ino(e->netns, &ino, &cookie, &has_cookie)) {
+		gone(a, "not applied: %s %u+%u: netns %s is gone for good (portrsv gc drops it)",
+		     portrsv_proto_name(e->proto), e->start, e->count, e->netns);
+		return;
 	}
 	if (err) {
 		skip(a, "skipped %s %u+%u: netns %s: %s", portrsv_proto_name(e->proto), e->start,
@@ -274,6 +303,9 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 			items[n].apply = true; /* whatever is bound: rule 7, only add refuses */
 			idx[n++] = i;
 		}
+		/* The guard first (after a crash it may lack ports the maps have). */
+		if (!err)
+			err = portrsv_guard_sync(a->p, rs[first].netns);
 		if (!err)
 			err = portrsv_sysctl_write(bits);
 		if (!err && n &&

@@ -15,9 +15,13 @@
 /* Netlink never builds a dump skb larger than 32 KiB, so nothing is ever truncated. */
 #define DIAG_BUF (32 * 1024)
 
-/* Mark in bits (a 65536-bit map) the local port of every socket of the dump. */
-static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t seq, unsigned char *bits,
-		      void *buf)
+/* idiag_states bits: 1 << TCP_LISTEN (10), and every state (TIME_WAIT, bound-only, ...). */
+#define DIAG_LISTEN (1U << 10)
+#define DIAG_ALL (~0U)
+
+/* Mark in bits (a 65536-bit map) the local port of every socket of the dump in states. */
+static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t states, uint32_t seq,
+		      unsigned char *bits, void *buf)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -29,8 +33,7 @@ static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t seq, unsig
 			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
 			.nlmsg_seq = seq,
 		},
-		/* Every state: TIME_WAIT and bound-only sockets hold their port too. */
-		.req = { .sdiag_family = family, .sdiag_protocol = proto, .idiag_states = ~0U },
+		.req = { .sdiag_family = family, .sdiag_protocol = proto, .idiag_states = states },
 	};
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK }, from;
 	struct iovec iov = { .iov_base = buf, .iov_len = DIAG_BUF };
@@ -87,11 +90,40 @@ static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t seq, unsig
 	}
 }
 
+/*
+ * The passes of one look, in order. The caller has claimed the ports already, so no socket
+ * can newly bind one; what can still happen is that a socket bound before changes state,
+ * and moves from one of the kernel's tables to another while we walk them. Inside one TCP
+ * dump the kernel walks the listening table first, then (6.8+) the bound-only sockets,
+ * then the established table (every connected state and TIME_WAIT): a bound socket that
+ * calls listen() after the first walk passed and before the second reaches it is in
+ * neither, and an unentitled listener would stay on a reserved port while add says
+ * success. So TCP is looked at in three dumps:
+ *   1. every state but LISTEN: bound-only, connecting, connected, closing, TIME_WAIT;
+ *   2. LISTEN only: a socket that was bound in 1 and listened meanwhile is here now
+ *      (bound -> listening can only go this way round, 1 before 2);
+ *   3. every state but LISTEN again: a listener that disconnected (connect(AF_UNSPEC),
+ *      back to bound-only) between 1 and 2 is bound-only now.
+ * A socket escapes only by changing state twice in the right instants (listening in 1,
+ * bound in 2, listening again in 3), each within microseconds; a socket that merely
+ * listens, connects or disconnects once while add runs is always seen. The kernel moves a
+ * socket from one table to the next under its own lock in a few instructions; a dump that
+ * passes in that instant does not see it in either, which the next pass does.
+ * UDP has one table for every bound socket, whatever connect() does: one dump.
+ * Kernels before 6.8 list no bound-only TCP socket at all (PORTRSV_FEAT_DIAG_BOUND): there,
+ * a socket bound before the reservation that listens after the second pass is missed.
+ */
+static const uint32_t tcp_passes[] = { DIAG_ALL & ~DIAG_LISTEN, DIAG_LISTEN,
+				       DIAG_ALL & ~DIAG_LISTEN };
+static const uint32_t udp_passes[] = { DIAG_ALL };
+
 int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits)
 {
 	static const uint8_t families[] = { AF_INET, AF_INET6 };
+	const uint32_t *passes = proto == PORTRSV_TCP ? tcp_passes : udp_passes;
+	size_t npasses = proto == PORTRSV_TCP ? 3 : 1;
+	uint32_t seq = 0;
 	void *buf;
-	size_t i;
 	int fd, rc = 0;
 
 	if (proto != PORTRSV_TCP && proto != PORTRSV_UDP)
@@ -105,10 +137,13 @@ int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits)
 		rc = -errno;
 		goto out;
 	}
-	/* One socket for both: the second dump only follows a first that ran to its DONE. */
-	for (i = 0; i < sizeof(families) && !rc; i++)
-		rc = dump_ports(fd, families[i], proto == PORTRSV_TCP ? IPPROTO_TCP : IPPROTO_UDP,
-				(uint32_t)i + 1, bits, buf);
+	/* One socket for all: each dump only follows one that ran to its DONE. A socket has
+	 * one family for life, so each family's passes are a look of their own. */
+	for (size_t j = 0; j < npasses && !rc; j++)
+		for (size_t i = 0; i < sizeof(families) && !rc; i++)
+			rc = dump_ports(fd, families[i],
+					proto == PORTRSV_TCP ? IPPROTO_TCP : IPPROTO_UDP, passes[j],
+					++seq, bits, buf);
 	close(fd);
 out:
 	free(buf);

@@ -5,6 +5,10 @@
  * ports, so an unassociated socket is never handed a reserved port. (It applies to IPv6
  * too.) Ports the administrator put there are never removed: each port entry remembers
  * whether it was there before portrsv (PORTRSV_PORT_ADMIN, lib.c).
+ *
+ * The sysctl alone is no guard: whoever can write it re-opens the ports. The cgroup/sysctl
+ * program keeps this instance's ports in every write from an enforced cgroup, from
+ * portrsv_sysctl (abi.h, "The sysctl guard"), which portrsv_guard_sync keeps up to date.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,13 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include "internal.h"
 
 #define SYSCTL "/proc/sys/net/ipv4/ip_local_reserved_ports"
 #define NPORTS (PORTRSV_PORT_MAX + 1)
+#define BATCH 1024
 
-/* Parse "1,5-9,..." into a bitmap; the kernel writes it, but check anyway. */
-static int parse_list(const char *s, unsigned char *bits)
+/* Parse "1,5-9,..." into a bitmap (ORed in); the kernel writes it, but check anyway. */
+int portrsv_ranges_parse(const char *s, unsigned char *bits)
 {
 	char *end;
 
@@ -69,20 +75,20 @@ int portrsv_sysctl_read(unsigned char *bits)
 	close(fd);
 	if (!err) {
 		buf[n] = '\0';
-		err = parse_list(buf, bits);
+		err = portrsv_ranges_parse(buf, bits);
 	}
 	free(buf);
 	return err;
 }
 
-int portrsv_sysctl_write(const unsigned char *bits)
+int portrsv_ranges_format(const unsigned char *bits, char *buf, size_t cap)
 {
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap);
-	int fd, err = 0;
+	size_t len = 0;
+	int n;
 
-	if (!buf)
-		return -ENOMEM;
+	if (!cap)
+		return -ENOSPC;
+	buf[0] = '\0';
 	for (unsigned p = 0; p < NPORTS; p++) {
 		unsigned q = p;
 
@@ -90,17 +96,162 @@ int portrsv_sysctl_write(const unsigned char *bits)
 			continue;
 		while (q + 1 < NPORTS && is_set(bits, q + 1))
 			q++;
-		len += snprintf(buf + len, cap - len, len ? ",%u" : "%u", p);
-		if (q > p)
-			len += snprintf(buf + len, cap - len, "-%u", q);
+		n = q > p ? snprintf(buf + len, cap - len, len ? ",%u-%u" : "%u-%u", p, q)
+			  : snprintf(buf + len, cap - len, len ? ",%u" : "%u", p);
+		if (n < 0 || (size_t)n >= cap - len) {
+			buf[len] = '\0';
+			return -ENOSPC;
+		}
+		len += n;
 		p = q;
 	}
+	return (int)len;
+}
+
+int portrsv_sysctl_write(const unsigned char *bits)
+{
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap);
+	int fd, err = 0, len;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	len = portrsv_ranges_format(bits, buf, cap - 1);
+	if (len < 0) {
+		free(buf);
+		return len;
+	}
 	buf[len++] = '\n';
+	/* The sysctl guard may have added ports of another instance: the kernel then reports
+	 * more bytes written than we wrote. */
 	fd = open(SYSCTL, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+	if (fd < 0)
 		err = -errno;
+	else if ((n = write(fd, buf, len)) < 0)
+		err = -errno;
+	else if (n < (ssize_t)len)
+		err = -EIO;
 	if (fd >= 0)
 		close(fd);
 	free(buf);
 	return err;
+}
+
+/*
+ * The sysctl guard (abi.h): portrsv_sysctl's entry for a netns is what this instance's
+ * ports map holds in it, both protocols, with the ports the administrator had first.
+ */
+int portrsv_guard_sync(struct portrsv *p, uint64_t netns)
+{
+	unsigned char held[NPORTS / 8], admin[NPORTS / 8];
+	struct portrsv_key keys[BATCH];
+	struct portrsv_port vals[BATCH];
+	struct portrsv_sysctl_guard g;
+	bool any = false;
+	__u32 batch = 0;
+	int fd, err, n;
+
+	fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_SYSCTL);
+	if (fd < 0) {
+		portrsv_set_errmsg("%s/%s: %s (load again to upgrade)", p->pin_dir,
+				   PORTRSV_PIN_SYSCTL, strerror(-fd));
+		return fd;
+	}
+	memset(held, 0, sizeof(held));
+	memset(admin, 0, sizeof(admin));
+	/* In batches: the walk is what an add costs with many ports reserved. */
+	for (bool first = true, last = false; !last; first = false) {
+		__u32 got = BATCH;
+
+		err = bpf_map_lookup_batch(p->ports_fd, first ? NULL : &batch, &batch, keys, vals,
+					   &got, NULL);
+		if (err && err != -ENOENT)
+			goto out;
+		last = err == -ENOENT;
+		for (__u32 i = 0; i < got; i++) {
+			if (keys[i].netns != netns)
+				continue;
+			held[keys[i].port / 8] |= 1 << (keys[i].port % 8);
+			if (vals[i].flags & PORTRSV_PORT_ADMIN)
+				admin[keys[i].port / 8] |= 1 << (keys[i].port % 8);
+			any = true;
+		}
+	}
+	if (!any) {
+		err = bpf_map_delete_elem(fd, &netns);
+		err = err == -ENOENT ? 0 : err;
+		goto out;
+	}
+	memset(&g, 0, sizeof(g));
+	n = portrsv_ranges_format(held, g.ranges, sizeof(g.ranges));
+	if (n < 0 || n > PORTRSV_SYSCTL_VALUE_MAX) {
+		g.flags |= PORTRSV_GUARD_TOO_LONG; /* every write in this netns is refused */
+		g.ranges[0] = '\0';
+		n = 0;
+	}
+	g.len = n;
+	if (portrsv_ranges_format(admin, g.admin, sizeof(g.admin)) < 0) {
+		g.flags |= PORTRSV_GUARD_ADMIN_TOO_LONG;
+		g.admin[0] = '\0';
+	}
+	err = bpf_map_update_elem(fd, &netns, &g, BPF_ANY);
+out:
+	if (err)
+		portrsv_set_errmsg("%s/%s: %s", p->pin_dir, PORTRSV_PIN_SYSCTL, strerror(-err));
+	close(fd);
+	return err;
+}
+
+/*
+ * The ports that other instances (other pin directories, found by map name among all BPF
+ * maps) hold in netns, and those of them they know were the administrator's. Fails when the
+ * maps cannot all be read: the caller must then assume every port is someone's.
+ */
+int portrsv_guard_others(struct portrsv *p, uint64_t netns, unsigned char *held,
+			 unsigned char *admin)
+{
+	struct portrsv_sysctl_guard g;
+	struct bpf_map_info info, own = { 0 };
+	__u32 id = 0, ilen;
+	int fd, err;
+
+	memset(held, 0, NPORTS / 8);
+	memset(admin, 0, NPORTS / 8);
+	fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_SYSCTL);
+	if (fd >= 0) {
+		ilen = sizeof(own);
+		bpf_obj_get_info_by_fd(fd, &own, &ilen);
+		close(fd);
+	}
+	while (!(err = bpf_map_get_next_id(id, &id))) {
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue; /* gone meanwhile */
+			return -errno;
+		}
+		memset(&info, 0, sizeof(info));
+		ilen = sizeof(info);
+		err = bpf_obj_get_info_by_fd(fd, &info, &ilen);
+		if (err || info.id == own.id || strcmp(info.name, PORTRSV_GUARD_MAP_NAME) ||
+		    info.key_size != sizeof(__u64) || info.value_size != sizeof(g)) {
+			close(fd);
+			if (err)
+				return err;
+			continue;
+		}
+		err = bpf_map_lookup_elem(fd, &netns, &g);
+		close(fd);
+		if (err == -ENOENT)
+			continue;
+		if (err)
+			return err;
+		g.ranges[sizeof(g.ranges) - 1] = g.admin[sizeof(g.admin) - 1] = '\0';
+		if ((g.flags & PORTRSV_GUARD_TOO_LONG) || portrsv_ranges_parse(g.ranges, held))
+			memset(held, 0xff, NPORTS / 8);
+		if ((g.flags & PORTRSV_GUARD_ADMIN_TOO_LONG) || portrsv_ranges_parse(g.admin, admin))
+			memset(admin, 0xff, NPORTS / 8);
+	}
+	return err == -ENOENT ? 0 : err;
 }

@@ -75,6 +75,10 @@ struct portrsv_port {
 
 /* The port was in ip_local_reserved_ports before portrsv put it there: never removed. */
 #define PORTRSV_PORT_ADMIN (1U << 0)
+/* The kernel may still hold the port although no socket of ours does (TIME_WAIT after a
+ * connection, a bind that failed): bind(0) takes it only when no other port is free. Set
+ * and cleared by the BPF programs only (bpf/portrsv.bpf.c, alloc_step). */
+#define PORTRSV_PORT_BUSY (1U << 1)
 
 /* Reservation flags. */
 #define PORTRSV_F_PERSISTENT (1U << 0) /* stored, restored at boot */
@@ -195,6 +199,7 @@ struct portrsv_denial {
 #define PORTRSV_PIN_OWNER_PATHS "owner_paths"
 #define PORTRSV_PIN_OWNERS "owners"
 #define PORTRSV_PIN_ANCHORS "anchors"
+#define PORTRSV_PIN_SYSCTL "sysctl_guard"
 
 /*
  * portrsv_any: an array, index PORTRSV_ANY_INDEX(proto, port), value = how many
@@ -206,6 +211,55 @@ struct portrsv_denial {
 #define PORTRSV_ANY_INDEX(proto, port) \
 	((__u32)((proto) == PORTRSV_PROTO_UDP) * (PORTRSV_PORT_MAX + 1) + (port))
 #define PORTRSV_ANY_ENTRIES (2 * (PORTRSV_PORT_MAX + 1))
+
+/*
+ * The sysctl guard (SPEC rule 12). Autobind (listen() without bind, connect(), sendto(), TCP
+ * Fast Open, MPTCP) never reaches post_bind: net.ipv4.ip_local_reserved_ports of the netns is
+ * its only guard. The cgroup/sysctl program keeps portrsv's ports in every value written to it
+ * by a process in an enforced cgroup: the value written becomes "WRITTEN,RANGES", RANGES being
+ * portrsv_sysctl's entry for the netns whose table is written (not the writer's netns: an fd
+ * may be passed, or kept across setns).
+ *
+ *   portrsv_sysctl: netns cookie -> struct portrsv_sysctl_guard, kept up to date by user space
+ *   whenever the ports of the netns change (raised before the sysctl is written on add,
+ *   lowered before the sysctl is written on delete: portrsv's own write would otherwise get
+ *   the deleted ports back). No entry, or len 0: the write is left alone.
+ *
+ *   Reservations tcp 5000+10 and udp 6000+1 in netns N: ranges "5000-5009,6000".
+ *     write "80,443\n" at offset 0  -> the kernel gets "80,443,5000-5009,6000"
+ *     write "\n" (clear)            -> "5000-5009,6000"
+ *     write "80 \n\n"               -> "80,5000-5009,6000" (trailing white space goes)
+ *     write "80\0junk"              -> "80,5000-5009,6000" (the value ends at a NUL; alone,
+ *                                      the kernel would refuse this one with EINVAL)
+ *     write at an offset > 0        -> left alone: the kernel ORs such a write into the
+ *                                      bitmap, it cannot remove a port
+ *     a read                        -> left alone
+ *   Fail closed: when the combined value does not fit in PORTRSV_SYSCTL_VALUE_MAX bytes (the
+ *   kernel parses one page of a write), when the writer's own value fills a page, or when
+ *   RANGES did not fit in the entry (PORTRSV_GUARD_TOO_LONG), the write is refused (EPERM)
+ *   and the sysctl keeps its value; the same when the program's scratch buffer of this CPU
+ *   is in use (a preempted writer).
+ *
+ *   Several instances (pin directories) in one netns: a port leaves the sysctl only when no
+ *   instance's portrsv_sysctl entry for the netns has it in ranges (user space finds the other
+ *   instances' maps by name, PORTRSV_GUARD_MAP_NAME) and the administrator did not have it
+ *   there first ("admin", the ports that were in the sysctl before any instance reserved
+ *   them; PORTRSV_GUARD_ADMIN_TOO_LONG: treat every port as the administrator's).
+ */
+#define PORTRSV_GUARD_LEN 4096         /* ranges and admin, NUL included */
+#define PORTRSV_SYSCTL_VALUE_MAX 4095  /* PAGE_SIZE - 1 on 4 KiB pages: the smallest */
+#define PORTRSV_MAX_GUARDS 4096        /* netns with reservations, per instance */
+#define PORTRSV_GUARD_TOO_LONG (1U << 0)
+#define PORTRSV_GUARD_ADMIN_TOO_LONG (1U << 1)
+#define PORTRSV_GUARD_MAP_NAME "portrsv_sysctl" /* the map's name, as bpf_map_info has it */
+#define PORTRSV_SYSCTL_NAME "net/ipv4/ip_local_reserved_ports"
+
+struct portrsv_sysctl_guard {
+	__u32 len;                        /* bytes of ranges, NUL excluded */
+	__u32 flags;                      /* PORTRSV_GUARD_* */
+	char ranges[PORTRSV_GUARD_LEN];   /* portrsv's ports in the netns, "5000-5009,6000" */
+	char admin[PORTRSV_GUARD_LEN];    /* those the administrator had there first */
+};
 
 /* Windows return codes (winerror.h values), re-exported by <portrsv/iphlpapi.h>. */
 #define PORTRSV_WIN_NO_ERROR                 0

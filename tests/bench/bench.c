@@ -931,8 +931,9 @@ static void sanity(void)
 
 /* ---- Program statistics ---- */
 static const char *const prog_names[] = { "bind4", "bind6", "post_bind4", "post_bind6",
-					  "sock_release", "setsockopt" };
-#define N_PROGS 6
+					  "sock_release", "setsockopt", "sysctl" };
+#define N_PROGS 7
+#define PROG_SYSCTL 6
 
 struct progstat {
 	__u64 run_time_ns, run_cnt;
@@ -1045,6 +1046,82 @@ static void stats_pass(long n)
 static const char *const map_names[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
 					 PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS };
 #define N_MAPS 5
+
+/*
+ * ---- A write of ip_local_reserved_ports (SPEC rule 12) ----
+ * What the cgroup/sysctl program adds to a write of the administrator's value (as sysctl -w
+ * or sysctl --system would do it): the same write, pwrite at offset 0 on an open fd, from the
+ * plain cgroup (no program) and from r1's (the program appends r1's "5000-5999"), in pairs,
+ * in random order. The netns's value is put back afterwards.
+ */
+#define RESERVED_SYSCTL "/proc/sys/net/ipv4/ip_local_reserved_ports"
+#define SYSCTL_VALUE "9000,9005-9010\n"
+
+struct sysctl_cost {
+	double plain, guarded, ratio, diff, run_ns;
+	int n, reps;
+};
+
+static double sysctl_loop(int fd, int n)
+{
+	double t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+
+	for (int i = 0; i < n; i++)
+		if (pwrite(fd, SYSCTL_VALUE, strlen(SYSCTL_VALUE), 0) < (ssize_t)strlen(SYSCTL_VALUE))
+			die("write %s: %s", RESERVED_SYSCTL, strerror(errno));
+	return (clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / n;
+}
+
+static void sysctl_pass(struct sysctl_cost *out)
+{
+	double pl[MAX_REPS], gu[MAX_REPS], ra[MAX_REPS], di[MAX_REPS];
+	char saved[65536], path[PATH_MAX];
+	struct bpf_prog_info a, b;
+	int fd, prog, n = opt.quick ? 200 : 2000, reps = opt.quick ? 3 : 21;
+
+	if (read_file(RESERVED_SYSCTL, saved, sizeof(saved)))
+		die("%s: %s", RESERVED_SYSCTL, strerror(errno));
+	fd = open(RESERVED_SYSCTL, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("%s: %s", RESERVED_SYSCTL, strerror(errno));
+	FMT(path, "%s/progs/%s", g.inst[INST_R1].pin_dir, prog_names[PROG_SYSCTL]);
+	prog = bpf_obj_get(path);
+	if (prog < 0)
+		die("%s: %s", path, strerror(errno));
+	for (int rep = 0; rep < reps; rep++) {
+		bool plain_first = xorshift() & 1;
+
+		for (int k = 0; k < 2; k++) {
+			bool plain = (k == 0) == plain_first;
+
+			enter(plain ? g.cg_plain : g.inst[INST_R1].cgroup);
+			sysctl_loop(fd, n / 10); /* warm-up */
+			(plain ? pl : gu)[rep] = sysctl_loop(fd, n);
+		}
+		ra[rep] = gu[rep] / pl[rep];
+		di[rep] = gu[rep] - pl[rep];
+	}
+	/* The program's own run time, with the kernel's accounting on only for this. */
+	stats_enable();
+	enter(g.inst[INST_R1].cgroup);
+	prog_info(prog, &a);
+	sysctl_loop(fd, n);
+	prog_info(prog, &b);
+	stats_restore();
+	out->run_ns = b.run_cnt > a.run_cnt ? (double)(b.run_time_ns - a.run_time_ns) /
+						      (b.run_cnt - a.run_cnt) : NAN;
+	enter(g.cg_plain);
+	if (pwrite(fd, saved, strlen(saved), 0) < (ssize_t)strlen(saved))
+		die("put back %s: %s", RESERVED_SYSCTL, strerror(errno));
+	close(fd);
+	close(prog);
+	out->plain = median(pl, reps);
+	out->guarded = median(gu, reps);
+	out->ratio = median(ra, reps);
+	out->diff = median(di, reps);
+	out->n = n;
+	out->reps = reps;
+}
 
 static long long map_memlock(const char *pin_dir, const char *name, unsigned *entries)
 {
@@ -1367,6 +1444,7 @@ static int worker(void)
 	double t_load[3], t_restore[MAX_REPS], c_restore[MAX_REPS], t_add[1024], t_del[1024];
 	double t_mk0[1024], t_mk1[1024];
 	double t_add10k[1024];
+	struct sysctl_cost sc;
 	double t_block[2 * R60K_BLOCKS];
 	struct memrow mem[N_INST];
 	struct instance *r0 = &g.inst[INST_R0], *r1 = &g.inst[INST_R1];
@@ -1517,6 +1595,8 @@ static int worker(void)
 	close_progs();
 	enter(g.cg_plain);
 
+	sysctl_pass(&sc);
+
 	/* Control plane: durable add and delete with a small store, then with 10,000 stored. */
 	for (int i = 0; i < opt.ctl_n; i++) {
 		double t0 = now_ns();
@@ -1636,6 +1716,15 @@ static int worker(void)
 	printf("  %-45s %8.1f ms %8.1f ms %4d\n", "  the same, CPU time of the restoring thread",
 	       median(c_restore, nrestore) / 1e6, percentile(c_restore, nrestore, 0.9) / 1e6,
 	       nrestore);
+
+	printf("\nsysctl write (%s, pwrite of \"9000,9005-9010\")   ns/op  x base      +ns "
+	       "prog ns\n", RESERVED_SYSCTL);
+	printf("  %-45s %8.0f %7.3f %8s %7s\n", "no program (plain cgroup)", sc.plain, 1.0, "-", "-");
+	printf("  %-45s %8.0f %7.3f %+8.0f", "portrsv's cgroup/sysctl (r1: appends 5000-5999)",
+	       sc.guarded, sc.ratio, sc.diff);
+	print_num(sc.run_ns, " %*.0f", 7);
+	printf("\n  (CPU time per write, medians of %d pairs of %d writes; prog ns: the program's "
+	       "own run time, kernel.bpf_stats_enabled)\n", sc.reps, sc.n);
 
 	printf("\nmap memory (memlock, KiB)  %10s %10s %10s %10s %10s %10s\n", "ports",
 	       "reservations", "tokens", "sockets", "events", "total");

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Namespaces that come and go: delete by every name a netns has (the store's, the one show
+ * prints, a path), gc of reservations whose unnamed netns is gone, and a named netns that
+ * does not exist yet at restore (waiting, then applied when `ip netns add` makes it).
+ */
+#include "testlib.h"
+#include "clirun.h"
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <criterion/parameterized.h> /* after criterion.h, which it would break */
+
+struct kt_env kt;
+
+/* Processes that hold a netns of a test, and a named netns: undone on every path. */
+static pid_t holders[4];
+static int nholders;
+static char named[64];
+
+static void ip_netns(const char *verb, const char *name)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "ip netns %s %s >/dev/null 2>&1", verb, name);
+	if (system(cmd) != 0 && !strcmp(verb, "add"))
+		cr_assert_fail("ip netns add %s failed", name);
+}
+
+static void netns_fini(void)
+{
+	for (int i = 0; i < nholders; i++) {
+		if (holders[i] <= 0)
+			continue;
+		kill(holders[i], SIGKILL);
+		while (waitpid(holders[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	nholders = 0;
+	if (named[0])
+		ip_netns("delete", named);
+	named[0] = '\0';
+	kt_teardown();
+}
+
+/* A process in a netns of its own: index in holders; the netns's inode and cookie. */
+static int spawn_netns(uint64_t *ino, uint64_t *cookie)
+{
+	char path[64], c;
+	int p[2], saved;
+	struct stat st;
+	pid_t pid;
+
+	cr_assert(nholders < 4);
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unshare(CLONE_NEWNET))
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	holders[nholders] = pid;
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 1, "the netns holder died");
+	close(p[0]);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	cr_assert_eq(stat(path, &st), 0);
+	*ino = st.st_ino;
+	cr_assert_eq(portrsv_netns_enter(path, &saved), 0);
+	cr_assert_eq(portrsv_netns_self(cookie, NULL), 0);
+	portrsv_netns_leave(saved);
+	return nholders++;
+}
+
+/* Kill the holder: nothing keeps its netns any more, it is gone for good. */
+static void end_netns(int i)
+{
+	kill(holders[i], SIGKILL);
+	cr_assert_eq(waitpid(holders[i], NULL, 0), holders[i]);
+	holders[i] = -1;
+}
+
+/* portrsv WORDS..., NULL-terminated, as root or as nobody; the exit status (R has output). */
+static int cli_as(bool unpriv, const char *first, ...)
+{
+	struct run_opts o = { .unpriv = unpriv };
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = (char *)portrsv_bin();
+	va_start(ap, first);
+	for (const char *w = first; w && argc < 15; w = va_arg(ap, const char *))
+		argv[argc++] = (char *)w;
+	va_end(ap);
+	argv[argc] = NULL;
+	return run_argv_opts(&o, argv);
+}
+#define cli(...) cli_as(false, __VA_ARGS__, NULL)
+
+/* Does the store hold a reservation "resv PROTO START COUNT ..."? */
+static bool stored(const char *proto, unsigned start, unsigned count)
+{
+	char path[PATH_MAX + 32], line[4096], want[64];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/reservations", kt.state_dir);
+	snprintf(want, sizeof(want), "resv %s %u %u ", proto, start, count);
+	f = fopen(path, "re");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		found |= !strncmp(line, want, strlen(want));
+	fclose(f);
+	return found;
+}
+
+/* Does the kernel hold a persistent reservation starting at start (any netns)? */
+static bool in_kernel(unsigned start)
+{
+	struct portrsv_reservation *v = NULL;
+	bool found = false;
+	int n = portrsv_list(kt.p, &v);
+
+	cr_assert(n >= 0, "portrsv_list: %s", strerror(-n));
+	for (int i = 0; i < n; i++)
+		found |= v[i].start == start;
+	free(v);
+	return found;
+}
+
+static void assert_one_stderr_line(const char *what)
+{
+	char *nl = strchr(R.err, '\n');
+
+	cr_assert(R.err[0] && nl && !nl[1], "%s: want one line on stderr, got [%s]", what, R.err);
+}
+
+/* ---- delete by each name of a netns -------------------------------------------------- */
+
+enum name_form {
+	N_STORED,       /* net:[INO]:COOKIE, as the store keeps it */
+	N_SHOWN,        /* net:[INO], as show prints it */
+	N_PROC,         /* /proc/PID/ns/net, as it was added */
+	N_WRONG_COOKIE, /* net:[INO]:COOKIE+1 */
+	N_WRONG_INO,    /* net:[INO+1] */
+	N_MALFORMED,    /* net:[INO]x */
+};
+
+enum ns_state {
+	NS_LIVE,     /* the holder lives */
+	NS_GONE,     /* the holder was killed; the kernel still has the reservation */
+	NS_RELOADED, /* gone, then unload + load: the reservation lives in the store only */
+};
+
+struct delete_row {
+	char name[48];
+	enum ns_state state;
+	enum name_form form;
+	int want_exit;
+};
+
+ParameterizedTestParameters(netns, delete_by_name)
+{
+	static struct delete_row rows[] = {
+		{ "live, stored name", NS_LIVE, N_STORED, 0 },
+		{ "live, shown name", NS_LIVE, N_SHOWN, 0 },
+		{ "live, /proc path", NS_LIVE, N_PROC, 0 },
+		{ "gone, stored name", NS_GONE, N_STORED, 0 },
+		{ "gone, shown name", NS_GONE, N_SHOWN, 0 },
+		{ "gone, /proc path", NS_GONE, N_PROC, PORTRSV_EXIT_NOTFOUND },
+		{ "gone, wrong cookie", NS_GONE, N_WRONG_COOKIE, PORTRSV_EXIT_NOTFOUND },
+		{ "gone, wrong inode", NS_GONE, N_WRONG_INO, PORTRSV_EXIT_NOTFOUND },
+		{ "gone, malformed name", NS_GONE, N_MALFORMED, PORTRSV_EXIT_USAGE },
+		{ "store only, stored name", NS_RELOADED, N_STORED, 0 },
+		{ "store only, shown name", NS_RELOADED, N_SHOWN, 0 },
+		{ "store only, wrong cookie", NS_RELOADED, N_WRONG_COOKIE, PORTRSV_EXIT_NOTFOUND },
+	};
+
+	return cr_make_param_array(struct delete_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct delete_row *row, netns, delete_by_name, .init = kt_setup,
+		  .fini = netns_fini)
+{
+	char proc[64], name[96];
+	uint64_t ino, cookie;
+	int h = spawn_netns(&ino, &cookie);
+
+	snprintf(proc, sizeof(proc), "/proc/%d/ns/net", holders[h]);
+	cli("add", "tcp", "7300", "2", "--netns", proc);
+	assert_token("add --netns /proc/PID/ns/net");
+	cr_assert(stored("tcp", 7300, 2) && in_kernel(7300));
+	switch (row->form) {
+	case N_STORED: snprintf(name, sizeof(name), "net:[%" PRIu64 "]:%" PRIu64, ino, cookie); break;
+	case N_SHOWN: snprintf(name, sizeof(name), "net:[%" PRIu64 "]", ino); break;
+	case N_PROC: snprintf(name, sizeof(name), "%s", proc); break;
+	case N_WRONG_COOKIE:
+		snprintf(name, sizeof(name), "net:[%" PRIu64 "]:%" PRIu64, ino, cookie + 1);
+		break;
+	case N_WRONG_INO: snprintf(name, sizeof(name), "net:[%" PRIu64 "]", ino + 1); break;
+	case N_MALFORMED: snprintf(name, sizeof(name), "net:[%" PRIu64 "]x", ino); break;
+	}
+	/* What show prints is what the shown form is: the contract under test. */
+	if (row->form == N_SHOWN) {
+		cli("show");
+		cr_assert(strstr(R.out, name), "show must print %s: [%s]", name, R.out);
+	}
+	if (row->state != NS_LIVE)
+		end_netns(h);
+	if (row->state == NS_RELOADED) {
+		const char *cg[] = { kt.cgroup };
+
+		PORTRSV_OPTS(portrsv_load_opts, lo, .cgroups = cg, .n_cgroups = 1);
+		portrsv_close(kt.p);
+		kt.p = NULL;
+		cr_assert_eq(portrsv_unload(kt.pin_dir), 0);
+		cr_assert_eq(portrsv_load(&lo), 0, "load: a gone unnamed netns is no failure");
+		kt.p = portrsv_open(NULL);
+		cr_assert(kt.p);
+		cr_assert(!in_kernel(7300) && stored("tcp", 7300, 2));
+	}
+	cli("delete", "tcp", "7300", "2", "--netns", name);
+	cr_assert_eq(R.status, row->want_exit, "%s: delete --netns %s: exit %d, want %d; stderr [%s]",
+		     row->name, name, R.status, row->want_exit, R.err);
+	if (row->want_exit) {
+		assert_one_stderr_line(row->name);
+		cr_assert(stored("tcp", 7300, 2), "%s: a refused delete changed the store", row->name);
+		cr_assert_eq(in_kernel(7300), row->state != NS_RELOADED, "%s: a refused delete "
+			     "changed the kernel", row->name);
+		return;
+	}
+	assert_silent_ok(row->name);
+	cr_assert(!stored("tcp", 7300, 2), "%s: still in the store", row->name);
+	cr_assert(!in_kernel(7300), "%s: still in the kernel", row->name);
+}
+
+/* ---- gc ------------------------------------------------------------------------------- */
+
+/* gc drops the reservations of gone unnamed netns only: a live one and the test's own netns
+ * stay; as nobody it is refused and changes nothing; again, it has nothing to do. Netns A
+ * goes before step 1, C before step 3. */
+KT_TEST(netns, gc)
+{
+	static const struct {
+		bool unpriv, json;
+		int end;              /* holder to kill first: 0 A, 2 C, -1 none */
+		int want_exit;
+		const char *want_out; /* regex of the whole stdout; @GONE@ = the netns killed last */
+		bool a_stays, c_stays;
+	} steps[] = {
+		{ true, false, 0, PORTRSV_EXIT_PERM, "^$", true, true },
+		{ false, true, -1, 0, "^\\[\n  \\{\"proto\": \"tcp\", \"start\": 7400, \"count\": 1, "
+		  "\"netns\": \"@GONE@\"\\}\n\\]\n$", false, true },
+		{ false, true, -1, 0, "^\\[\\]\n$", false, true },
+		{ false, false, 2, 0, "^dropped tcp 7430\\+1: netns @GONE@ is gone\n$", false, false },
+		{ false, false, -1, 0, "^$", false, false },
+	};
+	char proc[3][64], gone[96] = "", re[256];
+	uint64_t ino[3], cookie[3];
+	const char *ports[3] = { "7400", "7410", "7430" };
+
+	for (int i = 0; i < 3; i++) {
+		int h = spawn_netns(&ino[i], &cookie[i]);
+
+		snprintf(proc[i], sizeof(proc[i]), "/proc/%d/ns/net", holders[h]);
+		cli("add", "tcp", ports[i], "1", "--netns", proc[i]);
+		assert_token("add in a netns of a holder");
+	}
+	cli("add", "tcp", "7420", "1");
+	assert_token("add in the test's netns");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		const char *at = strstr(steps[i].want_out, "@GONE@");
+
+		if (steps[i].end >= 0) {
+			end_netns(steps[i].end);
+			snprintf(gone, sizeof(gone), "net:\\[%" PRIu64 "\\]:%" PRIu64,
+				 ino[steps[i].end], cookie[steps[i].end]);
+		}
+		if (at)
+			snprintf(re, sizeof(re), "%.*s%s%s", (int)(at - steps[i].want_out),
+				 steps[i].want_out, gone, at + 6);
+		else
+			snprintf(re, sizeof(re), "%s", steps[i].want_out);
+		if (steps[i].json)
+			cli_as(steps[i].unpriv, "gc", "--json", NULL);
+		else
+			cli_as(steps[i].unpriv, "gc", NULL);
+		cr_assert_eq(R.status, steps[i].want_exit, "gc %zu: exit %d, want %d; stderr [%s]",
+			     i, R.status, steps[i].want_exit, R.err);
+		cr_assert(matches(re, R.out), "gc %zu: stdout [%s], want /%s/", i, R.out, re);
+		if (steps[i].want_exit)
+			assert_one_stderr_line("gc refused");
+		else
+			cr_assert_str_empty(R.err, "gc %zu: stderr [%s]", i, R.err);
+		cr_assert_eq(stored("tcp", 7400, 1), steps[i].a_stays, "gc %zu: A in the store", i);
+		cr_assert_eq(in_kernel(7400), steps[i].a_stays, "gc %zu: A in the kernel", i);
+		cr_assert_eq(stored("tcp", 7430, 1), steps[i].c_stays, "gc %zu: C in the store", i);
+		cr_assert_eq(in_kernel(7430), steps[i].c_stays, "gc %zu: C in the kernel", i);
+		/* The live ones always stay. */
+		cr_assert(stored("tcp", 7410, 1) && in_kernel(7410), "gc %zu: B was dropped", i);
+		cr_assert(stored("tcp", 7420, 1) && in_kernel(7420), "gc %zu: the test's netns", i);
+	}
+}
+
+/* ---- a named netns that does not exist yet --------------------------------------------- */
+
+/* Stored for /run/netns/NAME; NAME deleted: restore exits 0 and says it waits, status lists
+ * it; ip netns add NAME; restore applies it there (a bind is refused) and nothing waits. */
+KT_TEST(netns, named_waits_then_applies)
+{
+	char path[128], want[160];
+	int fd, saved, err;
+
+	snprintf(named, sizeof(named), KT_PREFIX "ns-%d", getpid());
+	snprintf(path, sizeof(path), "/run/netns/%s", named);
+	ip_netns("add", named);
+	cli("add", "tcp", "7500", "2", "--netns", path);
+	assert_token("add --netns /run/netns/NAME");
+	ip_netns("delete", named);
+	snprintf(want, sizeof(want), "netns %s not present yet", named);
+
+	cli("restore");
+	cr_assert_eq(R.status, 0, "restore with the netns missing: exit %d; stderr [%s]", R.status,
+		     R.err);
+	cr_assert(strstr(R.err, want), "restore must report [%s]; stderr [%s]", want, R.err);
+	cli("status");
+	cr_assert(strstr(R.out, "waiting:\n") && strstr(R.out, want), "status: [%s]", R.out);
+	cr_assert(!strstr(R.err, named), "status calls the waiting netns a problem: [%s]", R.err);
+	cli("status", "--json");
+	snprintf(want, sizeof(want), "\"waiting\": [\"tcp 7500+2: netns %s not present yet\"]",
+		 named);
+	cr_assert(strstr(R.out, want), "status --json: [%s], want [%s]", R.out, want);
+
+	ip_netns("add", named);
+	cli("restore");
+	cr_assert_eq(R.status, 0, "restore with the netns back: exit %d; stderr [%s]", R.status,
+		     R.err);
+	cr_assert(!strstr(R.err, "not present"), "restore still waits: [%s]", R.err);
+	cli("status", "--json");
+	cr_assert(strstr(R.out, "\"waiting\": []"), "status --json still waits: [%s]", R.out);
+	/* Applied in the new netns: a bind there without the token is refused. */
+	cr_assert_eq(portrsv_netns_enter(path, &saved), 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	err = fd >= 0 ? kt_bind(fd, KT_V4, 7501) : -errno;
+	if (fd >= 0)
+		close(fd);
+	portrsv_netns_leave(saved);
+	cr_assert_eq(err, -EACCES, "bind 7501 in the recreated netns: %s, want EACCES",
+		     strerror(-err));
+}
