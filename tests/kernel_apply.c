@@ -278,6 +278,43 @@ ParameterizedTest(struct inuse_row *row, apply, in_use, .init = kt_setup, .fini 
 	kill_kids();
 }
 
+/*
+ * A port held when the block was applied is handed out by bind(0) last, not lost: once its
+ * holder is gone (a listener that never had a connection, so no TIME_WAIT), all the block's
+ * ports go to associated sockets.
+ */
+Test(apply, held_port_handed_out_last, .init = kt_setup, .fini = teardown)
+{
+	bool seen[4] = { false };
+	uint64_t token;
+	int fds[4];
+
+	cli("add", "tcp", "7000", "4", NULL);
+	token = assert_token("add");
+	cli("unload", NULL);
+	assert_silent_ok("unload");
+	hold_port("squatter", NULL, SQUAT_PORT);
+	cli("load", "--cgroup", kt.cgroup, NULL);
+	cr_assert_eq(R.status, 0, "load over a held port: exit %d [%s]", R.status, R.err);
+	kill_kids();
+	for (int i = 0; i < 4; i++) {
+		int e;
+
+		fds[i] = kt_socket(KT_V4, IPPROTO_TCP);
+		cr_assert_eq(portrsv_associate(fds[i], token), 0);
+		e = kt_bind(fds[i], KT_V4, 0);
+		cr_assert_eq(e, 0, "bind(0) %d after the holder closed: %s", i, strerror(-e));
+		cr_assert(kt_port(fds[i]) >= START && kt_port(fds[i]) < START + 4);
+		seen[kt_port(fds[i]) - START] = true;
+	}
+	/* The held one came last. */
+	cr_assert_eq(kt_port(fds[3]), SQUAT_PORT, "bind(0) handed out the held port before a free one");
+	for (int i = 0; i < 4; i++) {
+		cr_assert(seen[i], "port %d never handed out", START + i);
+		close(fds[i]);
+	}
+}
+
 /* add still refuses a block in use (only re-applying the store may apply over one). */
 Test(apply, add_refuses_in_use, .init = kt_setup, .fini = teardown)
 {

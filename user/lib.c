@@ -275,13 +275,12 @@ static bool any_set(const unsigned char *bits, uint16_t start, uint16_t count)
 }
 
 /*
- * Apply mode: a port of the block that a socket bound before the reservation holds gets one
- * reference for that socket, so that bind(0) allocation never hands it out just to fail with
- * EADDRINUSE while another port is free. No program can touch the entry yet (the reservation
+ * Apply mode: a port of the block that a socket bound before the reservation holds is marked
+ * PORTRSV_PORT_BUSY, so that bind(0) allocation hands out every free port before it, rather
+ * than fail with EADDRINUSE while another port is free (bpf/portrsv.bpf.c, alloc_step). A
+ * mark, not a reference: once that socket is gone the port is handed out again, last, and
+ * the first bind of it clears the mark. No program can touch the entry yet (the reservation
  * is not published: every bind of the block is refused), so the write races with nothing.
- * No socket storage carries this reference, so it stays until the block is applied afresh
- * (unload and load, a reboot): until then bind(0) skips that port; explicit binds of it by
- * entitled sockets are unaffected.
  */
 static uint32_t hold_busy(struct portrsv *p, uint64_t netns, const struct portrsv_item *it,
 			  const unsigned char *used)
@@ -295,8 +294,8 @@ static uint32_t hold_busy(struct portrsv *p, uint64_t netns, const struct portrs
 		if (!BIT_SET(used, port))
 			continue;
 		n++;
-		if (!bpf_map_lookup_elem(p->ports_fd, &k, &pv) && pv.start == it->start && !pv.refs) {
-			pv.refs = 1;
+		if (!bpf_map_lookup_elem(p->ports_fd, &k, &pv) && pv.start == it->start) {
+			pv.flags |= PORTRSV_PORT_BUSY;
 			bpf_map_update_elem(p->ports_fd, &k, &pv, BPF_EXIST);
 		}
 	}
