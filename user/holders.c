@@ -21,78 +21,31 @@
 #include <sys/socket.h>
 #include "internal.h"
 
-#define DIAG_BUF (32 * 1024) /* no dump skb is larger */
+struct want {
+	uint16_t start, count;
+	struct portrsv_holders *h;
+};
 
-static int add_holder(struct portrsv_holders *h, uint16_t port, uint64_t ino)
+/* A socket on a port of [start, start + count): one holder (once: dual-stack sockets are in
+ * both families' dumps). */
+static int add_holder(const struct inet_diag_msg *d, void *ctx)
 {
+	struct want *w = ctx;
+	struct portrsv_holders *h = w->h;
+	uint16_t port = ntohs(d->id.idiag_sport);
 	struct portrsv_holder *nv;
 
+	if (port < w->start || port - w->start >= w->count)
+		return 0;
 	for (size_t i = 0; i < h->n; i++)
-		if (h->v[i].port == port && h->v[i].ino == ino)
-			return 0; /* a dual-stack socket is in both dumps */
+		if (h->v[i].port == port && h->v[i].ino == d->idiag_inode)
+			return 0;
 	nv = realloc(h->v, (h->n + 1) * sizeof(*nv));
 	if (!nv)
 		return -ENOMEM;
 	h->v = nv;
-	h->v[h->n++] = (struct portrsv_holder){ .port = port, .ino = ino };
+	h->v[h->n++] = (struct portrsv_holder){ .port = port, .ino = d->idiag_inode };
 	return 0;
-}
-
-/* One dump of (family, proto); the sockets on a port of [start, start + count). */
-static int dump(int fd, uint8_t family, uint8_t proto, uint32_t seq, uint16_t start,
-		uint16_t count, struct portrsv_holders *h, void *buf)
-{
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} msg = {
-		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = seq },
-		.req = { .sdiag_family = family, .sdiag_protocol = proto, .idiag_states = ~0U },
-	};
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK }, from;
-	struct iovec iov = { .iov_base = buf, .iov_len = DIAG_BUF };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	const struct inet_diag_msg *d;
-	const struct nlmsghdr *nlh;
-	ssize_t n;
-	int rc;
-
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		return -errno;
-	for (;;) {
-		mh.msg_name = &from;
-		mh.msg_namelen = sizeof(from);
-		n = recvmsg(fd, &mh, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (mh.msg_flags & MSG_TRUNC))
-			return n < 0 ? -errno : -EPROTO;
-		if (from.nl_pid != 0)
-			continue;
-		for (nlh = buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
-			uint16_t port;
-
-			if (nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-					return -EPROTO;
-				rc = ((const struct nlmsgerr *)NLMSG_DATA(nlh))->error;
-				return rc < 0 ? rc : -EPROTO;
-			}
-			if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
-				continue;
-			d = NLMSG_DATA(nlh);
-			port = ntohs(d->id.idiag_sport);
-			if (port >= start && port - start < count &&
-			    (rc = add_holder(h, port, d->idiag_inode)))
-				return rc;
-		}
-	}
 }
 
 /* The pid and command of the process that has socket inode ino open, by /proc/PID/fd. */
@@ -151,25 +104,12 @@ static void find_processes(struct portrsv_holders *h)
 int portrsv_port_holders(enum portrsv_proto proto, uint16_t start, uint16_t count,
 			 struct portrsv_holders *h)
 {
-	static const uint8_t families[] = { AF_INET, AF_INET6 };
-	void *buf;
-	int fd, rc = 0;
+	static const uint32_t all[] = { PORTRSV_DIAG_ALL };
+	struct want w = { .start = start, .count = count, .h = h };
+	int rc;
 
 	memset(h, 0, sizeof(*h));
-	if (proto != PORTRSV_TCP && proto != PORTRSV_UDP)
-		return -EINVAL;
-	buf = malloc(DIAG_BUF);
-	if (!buf)
-		return -ENOMEM;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		rc = -errno;
-	for (size_t i = 0; i < sizeof(families) && !rc; i++)
-		rc = dump(fd, families[i], proto == PORTRSV_TCP ? IPPROTO_TCP : IPPROTO_UDP,
-			  (uint32_t)i + 1, start, count, h, buf);
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	rc = portrsv_diag_each(proto, all, 1, add_holder, &w);
 	if (rc) {
 		portrsv_holders_free(h);
 		return rc;

@@ -153,6 +153,13 @@ int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 /* sockdiag.c: asked of the kernel (TCP in any state, UDP; IPv4 and IPv6), never probed. */
 /* Every port in use by a socket of proto, as a 65536-bit map (one dump for many blocks). */
 int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits);
+/* Each socket of proto (IPv4 and IPv6) in the states of each pass (idiag_states bits;
+ * PORTRSV_DIAG_ALL: TIME_WAIT and bound-only too), until fn returns non-zero (returned). */
+#define PORTRSV_DIAG_ALL (~0U)
+struct inet_diag_msg;
+typedef int (*portrsv_diag_fn)(const struct inet_diag_msg *d, void *ctx);
+int portrsv_diag_each(enum portrsv_proto proto, const uint32_t *passes, size_t npasses,
+		      portrsv_diag_fn fn, void *ctx);
 
 /* holders.c: who uses the ports [start, start + count) of proto in the calling thread's netns:
  * each socket (inode) and the process that has it open (pid 0, comm "" when none has). */

@@ -15,13 +15,12 @@
 /* Netlink never builds a dump skb larger than 32 KiB, so nothing is ever truncated. */
 #define DIAG_BUF (32 * 1024)
 
-/* idiag_states bits: 1 << TCP_LISTEN (10), and every state (TIME_WAIT, bound-only, ...). */
+/* idiag_states bit of TCP_LISTEN (10); PORTRSV_DIAG_ALL is every state. */
 #define DIAG_LISTEN (1U << 10)
-#define DIAG_ALL (~0U)
 
-/* Mark in bits (a 65536-bit map) the local port of every socket of the dump in states. */
-static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t states, uint32_t seq,
-		      unsigned char *bits, void *buf)
+/* One dump of (family, proto) in states: fn for each socket, until it returns non-zero. */
+static int dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint32_t seq,
+		void *buf, portrsv_diag_fn fn, void *ctx)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -38,9 +37,7 @@ static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t states, ui
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK }, from;
 	struct iovec iov = { .iov_base = buf, .iov_len = DIAG_BUF };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	const struct inet_diag_msg *d;
 	const struct nlmsghdr *nlh;
-	uint16_t port;
 	ssize_t n;
 	int rc;
 
@@ -81,13 +78,51 @@ static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t states, ui
 				return rc < 0 ? rc : -EPROTO;
 			}
 			if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
+			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
 				continue;
-			d = NLMSG_DATA(nlh);
-			port = ntohs(d->id.idiag_sport);
-			bits[port / 8] |= 1 << (port % 8);
+			rc = fn(NLMSG_DATA(nlh), ctx);
+			if (rc)
+				return rc;
 		}
 	}
+}
+
+int portrsv_diag_each(enum portrsv_proto proto, const uint32_t *passes, size_t npasses,
+		      portrsv_diag_fn fn, void *ctx)
+{
+	static const uint8_t families[] = { AF_INET, AF_INET6 };
+	uint32_t seq = 0;
+	void *buf;
+	int fd, rc = 0;
+
+	if (proto != PORTRSV_TCP && proto != PORTRSV_UDP)
+		return -EINVAL;
+	buf = malloc(DIAG_BUF);
+	if (!buf)
+		return -ENOMEM;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* One socket for all: each dump only follows one that ran to its DONE. A socket has
+	 * one family for life, so each family's passes are a look of their own. */
+	for (size_t j = 0; j < npasses && !rc; j++)
+		for (size_t i = 0; i < sizeof(families) && !rc; i++)
+			rc = dump(fd, families[i], proto == PORTRSV_TCP ? IPPROTO_TCP : IPPROTO_UDP,
+				  passes[j], ++seq, buf, fn, ctx);
+	close(fd);
+out:
+	free(buf);
+	return rc;
+}
+
+static int mark_port(const struct inet_diag_msg *d, void *bits)
+{
+	uint16_t port = ntohs(d->id.idiag_sport);
+
+	((unsigned char *)bits)[port / 8] |= 1 << (port % 8);
+	return 0;
 }
 
 /*
@@ -113,39 +148,13 @@ static int dump_ports(int fd, uint8_t family, uint8_t proto, uint32_t states, ui
  * Kernels before 6.8 list no bound-only TCP socket at all (PORTRSV_FEAT_DIAG_BOUND): there,
  * a socket bound before the reservation that listens after the second pass is missed.
  */
-static const uint32_t tcp_passes[] = { DIAG_ALL & ~DIAG_LISTEN, DIAG_LISTEN,
-				       DIAG_ALL & ~DIAG_LISTEN };
-static const uint32_t udp_passes[] = { DIAG_ALL };
+static const uint32_t tcp_passes[] = { PORTRSV_DIAG_ALL & ~DIAG_LISTEN, DIAG_LISTEN,
+				       PORTRSV_DIAG_ALL & ~DIAG_LISTEN };
+static const uint32_t udp_passes[] = { PORTRSV_DIAG_ALL };
 
 int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits)
 {
-	static const uint8_t families[] = { AF_INET, AF_INET6 };
-	const uint32_t *passes = proto == PORTRSV_TCP ? tcp_passes : udp_passes;
-	size_t npasses = proto == PORTRSV_TCP ? 3 : 1;
-	uint32_t seq = 0;
-	void *buf;
-	int fd, rc = 0;
-
-	if (proto != PORTRSV_TCP && proto != PORTRSV_UDP)
-		return -EINVAL;
 	memset(bits, 0, (PORTRSV_PORT_MAX + 1) / 8);
-	buf = malloc(DIAG_BUF);
-	if (!buf)
-		return -ENOMEM;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	/* One socket for all: each dump only follows one that ran to its DONE. A socket has
-	 * one family for life, so each family's passes are a look of their own. */
-	for (size_t j = 0; j < npasses && !rc; j++)
-		for (size_t i = 0; i < sizeof(families) && !rc; i++)
-			rc = dump_ports(fd, families[i],
-					proto == PORTRSV_TCP ? IPPROTO_TCP : IPPROTO_UDP, passes[j],
-					++seq, bits, buf);
-	close(fd);
-out:
-	free(buf);
-	return rc;
+	return proto == PORTRSV_TCP ? portrsv_diag_each(proto, tcp_passes, 3, mark_port, bits)
+				    : portrsv_diag_each(proto, udp_passes, 1, mark_port, bits);
 }
