@@ -25,7 +25,6 @@ struct applier {
 	portrsv_report_fn report;
 	void *ctx;
 	int skipped;
-	int waiting;  /* waits for something to appear (owner, named netns): not a failure */
 };
 
 static void vreport(struct applier *a, const char *fmt, va_list ap)
@@ -51,50 +50,20 @@ static void skip(struct applier *a, const char *fmt, ...)
 }
 
 /*
- * Something stored that waits for the world to catch up: an owner cgroup not made yet (the
- * block is applied, in force for everyone), a named netns not made yet (applied by the
- * restore that portrsv-netns.path runs when it appears). Reported, counted apart, not a
- * failure.
+ * A note is no failure: what was applied and what the operator should know about it. What
+ * waits for the world to catch up (an owner cgroup or a named netns not made yet: applied,
+ * or applied by the restore portrsv-netns.path runs when it appears), what has nothing left
+ * to enforce (an unnamed netns gone for good, for `portrsv gc`), ports in use.
  */
-static void waiting(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void waiting(struct applier *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	a->waiting++;
-	va_start(ap, fmt);
-	vreport(a, fmt, ap);
-	va_end(ap);
-}
-
-/* A stored item with nothing left to enforce (its unnamed netns is gone for good, so no
- * socket can bind there): reported, for `portrsv gc`, and not a failure either. */
-static void gone(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void gone(struct applier *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(a, fmt, ap);
-	va_end(ap);
-}
-
-/* A note is no failure: what was applied, and what the operator should know about it. */
 static void note(struct applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void note(struct applier *a, const char *fmt, ...)
 {
-	char msg[PATH_MAX + 256];
 	va_list ap;
 
-	if (!a->report)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vreport(a, fmt, ap);
 	va_end(ap);
-	a->report(msg, a->ctx);
 }
 
 /*
@@ -158,12 +127,12 @@ static void resolve(struct applier *a, const struct portrsv_store_entry *e, stru
 		portrsv_netns_leave(saved);
 	}
 	if (err == -ENOENT && portrsv_netns_run_name(e->netns)) {
-		waiting(a, "waiting: %s %u+%u: netns %s not present yet", portrsv_proto_name(e->proto),
+		note(a, "waiting: %s %u+%u: netns %s not present yet", portrsv_proto_name(e->proto),
 			e->start, e->count, portrsv_netns_run_name(e->netns));
 		return;
 	}
 	if (err == -ENOENT && !portrsv_netns_parse_ino(e->netns, &ino, &cookie, &has_cookie)) {
-		gone(a, "not applied: %s %u+%u: netns %s is gone for good (portrsv gc drops it)",
+		note(a, "not applied: %s %u+%u: netns %s is gone for good (portrsv gc drops it)",
 		     portrsv_proto_name(e->proto), e->start, e->count, e->netns);
 		return;
 	}
@@ -183,9 +152,9 @@ static void resolve(struct applier *a, const struct portrsv_store_entry *e, stru
 		}
 		/* Fail closed: in force for everyone until the owner is made (the tracepoint). */
 		if (!present)
-			waiting(a, "owner %s of %s %u+%u not present yet: the block is enforced "
-				"for everyone until it appears", e->owner, portrsv_proto_name(e->proto),
-				e->start, e->count);
+			note(a, "waiting: %s %u+%u: owner %s not present yet (the block is refused "
+				"to everyone until it appears)", portrsv_proto_name(e->proto), e->start,
+				e->count, e->owner);
 	}
 	r->ok = true;
 }
