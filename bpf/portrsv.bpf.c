@@ -185,7 +185,9 @@ static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const str
 	__u64 sk = 0, cg = 0, want;
 	int cg_level = -1;
 
-	if (!slot)
+	/* reserved set: an entry of 0.1.0's layout (an owner id where this one has 0) that the
+	 * upgrade's apply has not rewritten yet: its slot means nothing, nobody is its owner. */
+	if (!slot || r->reserved)
 		return false;
 	o = bpf_map_lookup_elem(&portrsv_owners, &slot);
 	if (!o || !(want = o->cgid))

@@ -492,3 +492,128 @@ KT_TEST(owner, delegated_user)
 	cr_assert_eq(portrsv_cgroup_path(owner_now(PORTRSV_TCP), path, sizeof(path)), -ENOENT,
 		     "the owner's slot names a live cgroup");
 }
+
+/*
+ * Pins of 0.1.0 keep their layout across an upgrade: a reservation there kept its owner's
+ * cgroup id where this version has `reserved` and its depth where this one has the slot.
+ * Such an entry lets nobody in as owner until load rewrites it, in place (the block is never
+ * open), with the owner's slot.
+ */
+KT_TEST(owner, entry_of_0_1_0_rewritten)
+{
+	struct portrsv_key k = { .proto = PORTRSV_PROTO_TCP, .port = PSTART };
+	char owner[PATH_MAX];
+	struct portrsv_resv r;
+	uint64_t tok, cgid, cookie;
+	uint32_t slot;
+
+	make_sub("own");
+	sub(owner, sizeof(owner), "own");
+	PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = owner);
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, PSTART, PCOUNT, &o, &tok), 0);
+	cr_assert_eq(portrsv_netns_self(&cookie, NULL), 0);
+	k.netns = cookie;
+	cr_assert_eq(bpf_map_lookup_elem(kt.p->resv_fd, &k, &r), 0);
+	slot = r.owner;
+	cr_assert_eq(portrsv_cgroup_id(owner, &cgid, NULL), 0);
+	/* As 0.1.0 wrote it: the id, and the depth below the mount (2 here) as "slot". */
+	r.reserved = cgid;
+	r.owner = 2;
+	cr_assert_eq(bpf_map_update_elem(kt.p->resv_fd, &k, &r, BPF_EXIST), 0);
+	cr_assert_eq(bind_in("own", PORTRSV_TCP, PSTART), -EACCES, "an old entry let an owner in");
+	cr_assert_eq(bind_in("", PORTRSV_TCP, PSTART + 1), -EACCES, "an old entry is not enforced");
+	cli("load", "--cgroup", kt.cgroup, NULL);
+	cr_assert_eq(R.status, 0, "load (upgrade): exit %d [%s]", R.status, R.err);
+	cr_assert_eq(bpf_map_lookup_elem(kt.p->resv_fd, &k, &r), 0);
+	cr_assert_eq(r.reserved, 0);
+	cr_assert_eq(r.owner, slot);
+	cr_assert_eq(r.token, tok, "rewritten, not made again");
+	cr_assert_eq(bind_in("own", PORTRSV_TCP, PSTART), 0, "the owner after the upgrade");
+	cr_assert_eq(bind_in("", PORTRSV_TCP, PSTART + 1), -EACCES);
+}
+
+/*
+ * A stored owner that cannot be followed (a path outside today's cgroup v2 mount, as after a
+ * hybrid host turned unified) must not leave its block open: restore applies it with no
+ * owner, refused to everyone, fails (exit 1) naming the owner, and status says so.
+ */
+Test(owner, unfollowable_owner, .init = kt_setup, .fini = teardown)
+{
+	char text[1024], path[PATH_MAX + 32];
+	uint64_t cookie, ino;
+	int fd;
+
+	cr_assert_eq(portrsv_netns_self(&cookie, &ino), 0);
+	snprintf(text, sizeof(text),
+		 "portrsv-store 1\n"
+		 "cgroup %s\n"
+		 "resv tcp 7600 10 0x00000000000000b1 net:[%" PRIu64 "]:%" PRIu64
+		 " /sys/fs/cgroup-gone/system.slice/own 2026-01-01T00:00:00Z old-mount\n",
+		 kt.cgroup, ino, cookie);
+	snprintf(path, sizeof(path), "%s/reservations", kt.state_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	cli("restore", NULL);
+	cr_assert_eq(R.status, 1, "restore: exit %d [%s]", R.status, R.err);
+	cr_assert(strstr(R.err, "/sys/fs/cgroup-gone/system.slice/own") &&
+		  strstr(R.err, "cannot be followed") && count_char(R.err, '\n') == 1, "[%s]", R.err);
+	cr_assert_eq(bind_in("", PORTRSV_TCP, 7601), -EACCES, "the block of an unfollowable owner is open");
+	cli("lookup", "tcp", "7600", "10", NULL);
+	cr_assert_eq(assert_token("lookup"), 0xb1);
+	cli("status", NULL);
+	cr_assert_eq(R.status, 1, "status: exit %d [%s]", R.status, R.err);
+	cr_assert(strstr(R.err, "cannot be followed"), "[%s]", R.err);
+}
+
+/* Without the owner tracepoint's link, status says so and restore attaches it again. */
+Test(owner, tracepoint_repaired, .init = kt_setup, .fini = teardown)
+{
+	char owner[PATH_MAX], link[PATH_MAX + 32];
+
+	make_sub("own");
+	sub(owner, sizeof(owner), "own");
+	cli("add", "tcp", "7600", "10", "--owner", owner, NULL);
+	assert_token("add --owner");
+	snprintf(link, sizeof(link), "%s/links/cgroup_mkdir", kt.pin_dir);
+	cr_assert_eq(unlink(link), 0, "%s: %s", link, strerror(errno));
+	cli("status", NULL);
+	cr_assert_eq(R.status, 1, "status without the tracepoint: exit %d [%s]", R.status, R.err);
+	cr_assert(strstr(R.err, "owner tracepoint"), "[%s]", R.err);
+	cli("restore", NULL);
+	assert_silent_ok("restore repairing the tracepoint");
+	cr_assert_eq(access(link, F_OK), 0);
+	remove_sub("own");
+	make_sub("own");
+	cr_assert_eq(bind_in("own", PORTRSV_TCP, PSTART), 0, "the restarted owner after the repair");
+	cli("status", NULL);
+	cr_assert(!strstr(R.err, "owner tracepoint"), "[%s]", R.err);
+}
+
+/* A slot just freed is not handed to the next owner path at once (round robin). */
+KT_TEST(owner, freed_slot_not_reused_at_once)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	struct portrsv_key k = { .proto = PORTRSV_PROTO_TCP, .port = PSTART };
+	struct portrsv_resv r;
+	uint64_t tok, cookie;
+	uint32_t first;
+
+	make_sub("own");
+	make_sub("other");
+	sub(a, sizeof(a), "own");
+	sub(b, sizeof(b), "other");
+	cr_assert_eq(portrsv_netns_self(&cookie, NULL), 0);
+	k.netns = cookie;
+	PORTRSV_OPTS(portrsv_create_opts, oa, .owner_cgroup = a);
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, PSTART, PCOUNT, &oa, &tok), 0);
+	cr_assert_eq(bpf_map_lookup_elem(kt.p->resv_fd, &k, &r), 0);
+	first = r.owner;
+	cr_assert_eq(portrsv_delete(kt.p, PORTRSV_TCP, PSTART, PCOUNT, NULL), 0);
+	PORTRSV_OPTS(portrsv_create_opts, ob, .owner_cgroup = b);
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, PSTART, PCOUNT, &ob, &tok), 0);
+	cr_assert_eq(bpf_map_lookup_elem(kt.p->resv_fd, &k, &r), 0);
+	cr_assert(r.owner && r.owner != first, "slot %u reused at once", first);
+	cr_assert_eq(bind_in("other", PORTRSV_TCP, PSTART), 0);
+	cr_assert_eq(bind_in("own", PORTRSV_TCP, PSTART + 1), -EACCES);
+}

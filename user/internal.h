@@ -208,6 +208,8 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 int portrsv_attach_progs(const char *pin_dir, const char *cgroup_dir);
 int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir);
 int portrsv_unload_progs(const char *pin_dir);
+/* Is the owner tracepoint's link pinned (owners follow their path)? */
+bool portrsv_owners_followed(const char *pin_dir);
 /*
  * 0 when the instance enforces: maps and every program pinned, and at least one cgroup with
  * a live link on every hook. -PORTRSV_ENOTLOADED otherwise, with the message set when maps

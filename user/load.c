@@ -523,6 +523,20 @@ static bool links_live(const char *pin_dir, uint64_t cgid)
 	return true;
 }
 
+bool portrsv_owners_followed(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (path_fmt(path, sizeof(path), "%s/links/" MKDIR_LINK, portrsv_pin_dir(pin_dir)))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 int portrsv_enforcing(const char *pin_dir)
 {
 	int fds[N_HOOKS], err, n;

@@ -92,16 +92,20 @@ static int make_key(const char *dir, struct portrsv_owner_key *k)
 	return err;
 }
 
-/* The lowest slot no key uses; -ENOSPC when all are taken. */
+/*
+ * A slot no key uses, -ENOSPC when all are taken: round robin from the last one handed out
+ * (kept in slot 0, which means "no owner" to the programs), so that a slot just freed goes to
+ * another path only after every other one (a cgroup_mkdir program that found the old key a
+ * moment before could still write its cgroup into the slot).
+ */
 static int free_slot(struct portrsv *p, uint32_t *slot)
 {
-	static unsigned char used[PORTRSV_MAX_OWNERS / 8];
+	unsigned char used[PORTRSV_MAX_OWNERS / 8] = { 1 };
 	struct portrsv_owner_key k, next;
-	uint32_t s;
+	struct portrsv_owner last = { 0 };
+	uint32_t s, zero = 0;
 	int err;
 
-	memset(used, 0, sizeof(used));
-	used[0] = 1; /* slot 0 means "no owner" */
 	for (err = bpf_map_get_next_key(p->owner_paths_fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(p->owner_paths_fd, &k, &next)) {
 		k = next;
@@ -110,11 +114,15 @@ static int free_slot(struct portrsv *p, uint32_t *slot)
 	}
 	if (err != -ENOENT)
 		return err;
-	for (s = 1; s < PORTRSV_MAX_OWNERS; s++) {
-		if (!(used[s / 8] & (1 << (s % 8)))) {
-			*slot = s;
-			return 0;
-		}
+	bpf_map_lookup_elem(p->owners_fd, &zero, &last);
+	for (uint32_t i = 1; i <= PORTRSV_MAX_OWNERS; i++) {
+		s = (uint32_t)((last.cgid + i) % PORTRSV_MAX_OWNERS);
+		if (used[s / 8] & (1 << (s % 8)))
+			continue;
+		last.cgid = s;
+		bpf_map_update_elem(p->owners_fd, &zero, &last, BPF_ANY);
+		*slot = s;
+		return 0;
 	}
 	portrsv_set_errmsg("%d owner cgroups in use", PORTRSV_MAX_OWNERS - 1);
 	return -ENOSPC;

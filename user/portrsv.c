@@ -646,6 +646,7 @@ static void check_applied(struct health *h, const struct portrsv_store *s,
 			  const struct portrsv_reservation *v, int n)
 {
 	const struct portrsv_store_entry *first = NULL;
+	char rel[PORTRSV_OWNER_PATH_LEN];
 	unsigned missing = 0;
 	int saved;
 
@@ -655,6 +656,11 @@ static void check_applied(struct health *h, const struct portrsv_store *s,
 
 		for (int j = 0; j < n && !in; j++)
 			in = v[j].token == e->token;
+		/* An owner no slot can follow (not below this cgroup v2 mount, ...): restore
+		 * applied the block with no owner. */
+		if (e->owner && portrsv_owner_rel(e->owner, NULL, rel, sizeof(rel)))
+			problem(h, "owner %s of %s %u+%u cannot be followed: %s", e->owner,
+				portrsv_proto_name(e->proto), e->start, e->count, portrsv_errmsg());
 		if (in || portrsv_netns_enter_name(e->netns, &saved))
 			continue;
 		portrsv_netns_leave(saved);
@@ -693,6 +699,9 @@ static void check_health(struct health *h, struct portrsv *p, const struct portr
 		if (portrsv_cgroup_path(ids[i], path, sizeof(path)))
 			problem(h, "enforced cgroup id %" PRIu64 " is gone (recreated? run "
 				"'portrsv restore')", ids[i]);
+	if (!portrsv_owners_followed(NULL))
+		problem(h, "the owner tracepoint is not attached: owner cgroups made again (a "
+			"service restart) are refused; run 'portrsv restore'");
 	for (int i = 0; i < n; i++) {
 		bool present;
 

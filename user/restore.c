@@ -146,9 +146,14 @@ static void resolve(struct applier *a, const struct portrsv_store_entry *e, stru
 
 		err = portrsv_owner_slot(a->p, e->owner, &r->owner, &present);
 		if (err) {
-			skip(a, "skipped %s %u+%u: owner cgroup %s: %s", portrsv_proto_name(e->proto),
-			     e->start, e->count, e->owner, portrsv_strerror(err));
-			return;
+			/* Fail closed: applied with no owner at all, refused to everyone; a
+			 * failure all the same, the operator must fix the path (status says). */
+			skip(a, "%s %u+%u: owner cgroup %s cannot be followed (%s): applied with no "
+			     "owner, refused to everyone", portrsv_proto_name(e->proto), e->start,
+			     e->count, e->owner, portrsv_errmsg()[0] ? portrsv_errmsg()
+								: portrsv_strerror(err));
+			r->owner = 0;
+			present = true;
 		}
 		/* Fail closed: in force for everyone until the owner is made (the tracepoint). */
 		if (!present)
@@ -410,11 +415,20 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 			const struct portrsv_store_entry *e = &s->v[f->i];
 			size_t i = f->i;
 
+			bool same = rs[i].netns == x->k.netns && e->proto == x->k.proto &&
+				    e->start == x->k.port && e->count == x->r.count;
+
+			/* The same block with another owner slot (an upgrade from pins whose
+			 * reservations named owners by id): change it in place, never leaving
+			 * the block open between a remove and an add. */
+			if (rs[i].ok && same && (rs[i].owner != x->r.owner || x->r.reserved)) {
+				x->r.owner = rs[i].owner;
+				x->r.reserved = 0;
+				if (bpf_map_update_elem(a->p->resv_fd, &x->k, &x->r, BPF_EXIST))
+					same = false;
+			}
 			/* Same token, not resolvable now: not ours to judge, keep it. */
-			keep = !rs[i].ok ||
-			       (rs[i].netns == x->k.netns && e->proto == x->k.proto &&
-				e->start == x->k.port && e->count == x->r.count &&
-				rs[i].owner == x->r.owner);
+			keep = !rs[i].ok || same;
 			if (keep && rs[i].ok && !ports_whole(a->p, x))
 				keep = false; /* removed below, then made again */
 			if (keep && rs[i].ok)
@@ -568,10 +582,11 @@ int portrsv_restore(const struct portrsv_restore_opts *opts)
 	a.p = open_dirs(pin_dir, state_dir);
 	if (!a.p && errno != PORTRSV_ENOTLOADED) {
 		err = -errno;
-	} else if (!a.p || portrsv_enforcing(pin_dir) == -PORTRSV_ENOTLOADED) {
+	} else if (!a.p || portrsv_enforcing(pin_dir) == -PORTRSV_ENOTLOADED ||
+		   !portrsv_owners_followed(pin_dir)) {
 		/*
 		 * Not loaded, or half-loaded (a killed load or unload left maps without programs
-		 * or links): load again, which keeps what is pinned and attaches the stored
+		 * or links, or no owner tracepoint): load again, which keeps what is pinned and attaches the stored
 		 * cgroups. Never the whole host by default here: a store whose last cgroup was
 		 * detached must not come back as host-wide enforcement at boot.
 		 */

@@ -89,10 +89,14 @@ struct portrsv_port {
 /* Value of portrsv_resv. */
 struct portrsv_resv {
 	__u64 token;
+	__u64 reserved;      /* 0 (0.1.0's owner cgroup id: the layout is kept, so that a load
+			      * upgrades pinned maps in place; restore.c rewrites old entries) */
 	__u64 netns_ino;     /* inode of the netns (as in net:[ino]), for display */
 	__u64 created;       /* seconds since the epoch */
 	__u64 denied;        /* binds refused, counted by the BPF programs */
-	__u32 owner;         /* slot in portrsv_owners whose cgroup binds without token; 0 = none */
+	__u32 owner;         /* slot in portrsv_owners whose cgroup binds without token; 0 = none
+			      * (where 0.1.0 kept the owner's depth: ignored while reserved is
+			      * set, until the upgrade's apply rewrites the entry) */
 	__u32 owner_tgid;    /* runtime reservations: the only process that may associate */
 	__u32 flags;         /* PORTRSV_F_* */
 	__u16 count;
@@ -126,7 +130,7 @@ struct portrsv_owner_key {
 	char path[PORTRSV_OWNER_PATH_LEN];
 };
 
-/* Value of portrsv_owners. */
+/* Value of portrsv_owners. Slot 0 ("no owner") holds instead the last slot handed out. */
 struct portrsv_owner {
 	__u64 cgid; /* cgroup v2 id now at the path; 0 = none seen yet */
 };
