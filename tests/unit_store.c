@@ -854,11 +854,11 @@ static int try_lock_elsewhere(void)
 	pid_t pid;
 	int status;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, PORTRSV_STORE_LOCK);
+	snprintf(path, sizeof(path), "%s", dir); /* the lock is the state directory's */
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (!pid) {
-		int fd = open(path, O_RDWR | O_CLOEXEC);
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (fd < 0)
 			_exit(100);

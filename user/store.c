@@ -660,22 +660,18 @@ fail:
 
 int portrsv_store_lock(const char *dir)
 {
-	char path[PATH_MAX];
 	int fd, err;
 
-	err = path_in(path, sizeof(path), dir, PORTRSV_STORE_LOCK);
-	if (!err)
-		err = ensure_dir(dir);
+	err = ensure_dir(dir);
 	if (err)
 		return err;
 	/*
-	 * Read-only: flock needs no write access, and restore must run on a read-only /var.
-	 * A lock file that is missing where nothing can be created is replaced by the
-	 * directory itself (the same lock for everyone who sees it read-only).
+	 * The state directory itself: flock needs no write access, so restore runs on a
+	 * read-only /var, and a read-only view and a read-write one of the same directory
+	 * (ReadOnlyPaths= for the unit, an administrator's shell) lock the same inode. A lock
+	 * file, created where that can fail, would split the lock between the two.
 	 */
-	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 && errno == EROFS)
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX)) {

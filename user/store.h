@@ -21,7 +21,6 @@
 #include "portrsv.h"
 
 #define PORTRSV_STORE_FILE "reservations"
-#define PORTRSV_STORE_LOCK "lock"
 #define PORTRSV_STORE_VERSION 1
 #define PORTRSV_STORE_MAX_BYTES (16 << 20) /* a larger file is refused, not read */
 #define PORTRSV_STORE_MAX_CGROUPS 1024
