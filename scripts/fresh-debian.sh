@@ -106,6 +106,9 @@ if [ "${1:-}" = "--in-namespace" ]; then
 	trap 'stop=143' TERM
 	trap 'stop=129' HUP
 
+	# The tree's / a mount point of its own, as a real host's is: tests that make "/" private
+	# in a mount namespace of theirs (mount --make-rprivate /) need one.
+	mount --bind "$root" "$root"
 	mount -t proc proc "$root/proc"
 	mount --rbind /sys "$root/sys"
 	mount --make-rslave "$root/sys"
