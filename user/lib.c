@@ -224,7 +224,7 @@ void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_
 	if (portrsv_guard_sync(p, netns))
 		return; /* the guard still has them: the sysctl keeps them too */
 	if (changed)
-		portrsv_sysctl_write(bits);
+		portrsv_sysctl_write(p, netns, bits);
 }
 
 /*
@@ -340,7 +340,7 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 	/* The guard before the sysctl: from here on no write can take the ports out. */
 	err = portrsv_guard_sync(p, netns);
 	if (!err) {
-		err = portrsv_sysctl_write(bits);
+		err = portrsv_sysctl_write(p, netns, bits);
 		if (err)
 			portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
 	}
