@@ -782,6 +782,9 @@ int portrsv_sysctl_write(struct bpf_sysctl *ctx)
 	g = bpf_map_lookup_elem(&portrsv_sysctl, &netns);
 	if (!g || (!g->len && !(g->flags & PORTRSV_GUARD_TOO_LONG)))
 		return 1; /* portrsv reserves nothing in this netns */
+	/* portrsv's own write: the whole bitmap, its ports included (abi.h, writer_tgid). */
+	if (g->writer_tgid && g->writer_tgid == (__u32)(bpf_get_current_pid_tgid() >> 32))
+		return 1;
 	if (g->flags & PORTRSV_GUARD_TOO_LONG)
 		return 0;
 	len = g->len;

@@ -7,6 +7,7 @@
  * (sysctl --system), root of an unprivileged user namespace, another portrsv instance.
  */
 #include "testlib.h"
+#include "clirun.h"
 #include <criterion/parameterized.h> /* after criterion.h, which it would break */
 #include <netinet/tcp.h>
 #include <sys/prctl.h>
@@ -639,4 +640,169 @@ Test(sysctl, bpftool_shows_the_guard, .init = kt_setup, .fini = kt_teardown)
 	cr_assert(strstr(out, "\"formatted\""), "no BTF-formatted dump: %.300s", out);
 	cr_assert(strstr(out, "\"ranges\":\"40000-40009\""), "ranges not shown: %.300s", out);
 	cr_assert(strstr(out, "\"len\":11"), "len not shown: %.300s", out);
+}
+
+/* ---- portrsv's own write is not appended to ------------------------------------------- */
+
+/*
+ * portrsv writes the whole bitmap, its own ports included: the guard leaves that write
+ * alone (abi.h, writer_tgid), so portrsv's value may use all 4095 bytes, while another
+ * writer's value gets ",RANGES" appended and must fit with it. Reservations: N udp single
+ * ports 20000, 20002, ... ("20000," is 6 bytes: ranges of 6N - 1 bytes). The administrator's
+ * entries: K ports 1000, 1002, ... (5K - 1 bytes), written while nothing guards the sysctl.
+ */
+struct frag_row {
+	char name[48];
+	unsigned n;          /* fragmented reservations */
+	unsigned admin;      /* administrator's ports before the adds */
+	int add_exit;        /* `portrsv add udp 30000 1` afterwards */
+	unsigned admin_boot; /* administrator's ports after unload, before restore */
+	int restore_exit;
+};
+
+#define FRAG_START 20000
+#define ADMIN_START 1000
+#define TOO_LONG_MSG "ip_local_reserved_ports would pass 4095 bytes: too many separate ranges"
+
+ParameterizedTestParameters(sysctl, own_write)
+{
+	static struct frag_row rows[] = {
+		/* 1000 + 1 + 2399 = 3400 bytes: fits once, not with portrsv's ports twice. */
+		{ "400 ranges, 1000 bytes of admin", 400, 200, 0, 200, 0 },
+		/* 1694 + 1 + 2399 = 4094; one more range passes 4095; 1704 at boot does not fit. */
+		{ "just fits, then does not", 400, 339, 1, 341, 1 },
+	};
+
+	return cr_make_param_array(struct frag_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/* "P,P+2,..." of k ports from first: 0 or -errno of one write of it at offset 0. */
+static int write_list(unsigned first, unsigned k, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < k; i++)
+		n += snprintf(buf + n, cap - n, "%s%u", i ? "," : "", first + 2 * i);
+	buf[n++] = '\n';
+	return write_raw(RESERVED, buf, n, 0);
+}
+
+static void reserved_bits(unsigned char *bits)
+{
+	char text[65536];
+
+	memset(bits, 0, NPORTS / 8);
+	reserved_text(text, sizeof(text));
+	for (char *s = text; *s;) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+
+		cr_assert(end != s && a < NPORTS, "bad sysctl text at [%.20s]", s);
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		for (unsigned long q = a; q <= b && q < NPORTS; q++)
+			bits[q / 8] |= 1 << (q % 8);
+		s = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			break;
+	}
+}
+
+static bool has_port(const unsigned char *bits, unsigned q)
+{
+	return bits[q / 8] & (1 << (q % 8));
+}
+
+/* Every port of the reservations (want) or none, and the administrator's k ports. */
+static void assert_holds(const char *what, unsigned n, bool want, unsigned k)
+{
+	unsigned char bits[NPORTS / 8];
+
+	reserved_bits(bits);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(has_port(bits, FRAG_START + 2 * i), want, "%s: port %u %s", what,
+			     FRAG_START + 2 * i, want ? "missing" : "there");
+	for (unsigned i = 0; i < k; i++)
+		cr_assert(has_port(bits, ADMIN_START + 2 * i), "%s: admin port %u missing", what,
+			  ADMIN_START + 2 * i);
+}
+
+static int frag_cli(const char *first, ...)
+{
+	struct run_opts o = { 0 };
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = (char *)portrsv_bin();
+	va_start(ap, first);
+	for (const char *w = first; w; w = va_arg(ap, const char *)) {
+		cr_assert(argc < 15);
+		argv[argc++] = (char *)w;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	return run_argv_opts(&o, argv);
+}
+
+ParameterizedTest(struct frag_row *row, sysctl, own_write, .init = kt_setup, .fini = kt_teardown)
+{
+	static char buf[65536];
+	size_t before_len, text_len = 0;
+	char text[8192];
+	int err;
+
+	cr_assert_eq(write_list(ADMIN_START, row->admin, buf, sizeof(buf)), 0);
+	for (unsigned i = 0; i < row->n; i++) {
+		uint64_t t = 0;
+
+		err = portrsv_create(kt.p, PORTRSV_UDP, FRAG_START + 2 * i, 1, NULL, &t);
+		cr_assert_eq(err, 0, "%s: create udp %u (the %u-th): %s", row->name,
+			     FRAG_START + 2 * i, i + 1, strerror(-err));
+	}
+	assert_holds("after the adds", row->n, true, row->admin);
+
+	/* Another writer (not marked as portrsv's): appended to, refused past 4095 bytes. */
+	cr_assert_eq(write_list(ADMIN_START, row->admin, buf, sizeof(buf)), 0,
+		     "%s: rewrite of the admin list", row->name);
+	assert_holds("after another writer's rewrite", row->n, true, row->admin);
+	reserved_text(text, sizeof(text));
+	before_len = strlen(text);
+	err = write_list(ADMIN_START, 4095 / 5 - row->n, buf, sizeof(buf));
+	cr_assert_eq(err, -EPERM, "%s: a write that passes 4095 bytes with portrsv's: %d",
+		     row->name, err);
+	reserved_text(text, sizeof(text));
+	text_len = strlen(text);
+	cr_assert_eq(text_len, before_len, "%s: a refused write changed the sysctl", row->name);
+
+	frag_cli("add", "udp", "30000", "1", NULL);
+	cr_assert_eq(R.status, row->add_exit, "%s: add exit %d [%s]", row->name, R.status, R.err);
+	if (row->add_exit)
+		cr_assert(strstr(R.err, TOO_LONG_MSG), "%s: add said [%s]", row->name, R.err);
+	else
+		frag_cli("delete", "udp", "30000", "1", NULL);
+	assert_holds("after the add", row->n, true, row->admin);
+
+	/* The reboot: pins gone, the administrator's list written anew, then restore. */
+	portrsv_close(kt.p);
+	kt.p = NULL;
+	cr_assert_eq(frag_cli("unload", NULL), 0, "unload: [%s]", R.err);
+	cr_assert_eq(write_list(ADMIN_START, row->admin_boot, buf, sizeof(buf)), 0);
+	frag_cli("restore", NULL);
+	cr_assert_eq(R.status, row->restore_exit, "%s: restore exit %d [%s]", row->name, R.status,
+		     R.err);
+	cr_assert(!strstr(R.err, "applied without knowing"), "%s: restore said [%s]", row->name,
+		  R.err);
+	if (row->restore_exit)
+		cr_assert(strstr(R.err, TOO_LONG_MSG), "%s: restore said [%s]", row->name, R.err);
+	kt.p = portrsv_open(NULL);
+	cr_assert(kt.p, "portrsv_open after restore: %s", strerror(errno));
+	assert_holds("after restore", row->n, !row->restore_exit, row->admin_boot);
+	if (row->restore_exit)
+		return;
+	/* Another writer after restore: still appended to. */
+	cr_assert_eq(write_list(ADMIN_START, row->admin_boot, buf, sizeof(buf)), 0);
+	assert_holds("another writer after restore", row->n, true, row->admin_boot);
+	cr_assert_eq(write_raw(RESERVED, "\n", 1, 0), 0);
+	assert_holds("cleared by another writer after restore", row->n, true, 0);
 }

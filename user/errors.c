@@ -61,6 +61,9 @@ PORTRSV_API const char *portrsv_strerror(int err)
 		return "permission denied (portrsv needs root, or CAP_BPF and CAP_NET_ADMIN)";
 	case ERANGE:
 		return "block passes port " STR(PORTRSV_PORT_MAX);
+	case E2BIG: /* only the sysctl's value reports it (map updates give ENOSPC) */
+		return "ip_local_reserved_ports would pass " STR(PORTRSV_SYSCTL_VALUE_MAX)
+		       " bytes: too many separate ranges";
 	}
 	return strerror(err);
 }

@@ -77,7 +77,7 @@ void portrsv_store_end(int lock, struct portrsv_store *s);
 
 /* sysctl.c: ip_local_reserved_ports of the calling thread's netns, as a 65536-bit map. */
 int portrsv_sysctl_read(unsigned char *bits);
-int portrsv_sysctl_write(const unsigned char *bits);
+int portrsv_sysctl_write(struct portrsv *p, uint64_t netns, const unsigned char *bits);
 /* "1,5-9" <-> bitmap: parse ORs into bits; format returns the length or -ENOSPC. */
 int portrsv_ranges_parse(const char *s, unsigned char *bits);
 int portrsv_ranges_format(const unsigned char *bits, char *buf, size_t cap);

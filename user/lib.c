@@ -224,7 +224,7 @@ void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_
 	if (portrsv_guard_sync(p, netns))
 		return; /* the guard still has them: the sysctl keeps them too */
 	if (changed)
-		portrsv_sysctl_write(bits);
+		portrsv_sysctl_write(p, netns, bits);
 }
 
 /*
@@ -309,7 +309,8 @@ static uint32_t hold_busy(struct portrsv *p, uint64_t netns, const struct portrs
  * is written before it too: from then on no bind and no autobind can take a port of any of
  * the blocks. item->token in: the token to use, or 0 for a new one. Each item gets its own
  * err; returns the first failure that is not an item's own (the sysctl, sock_diag), or
- * PORTRSV_BATCH_UNCHECKED when that failure did not stop the apply-mode items.
+ * PORTRSV_BATCH_UNCHECKED when that failure did not stop the apply-mode items (sock_diag
+ * only: a sysctl that could not be written fails every item, apply mode too).
  */
 int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item *items,
 			  size_t n)
@@ -340,9 +341,15 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 	/* The guard before the sysctl: from here on no write can take the ports out. */
 	err = portrsv_guard_sync(p, netns);
 	if (!err) {
-		err = portrsv_sysctl_write(bits);
-		if (err)
+		err = portrsv_sysctl_write(p, netns, bits);
+		if (err == -E2BIG)
+			portrsv_set_errmsg("%s", portrsv_strerror(err));
+		else if (err)
 			portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
+		/* Not in the sysctl, a block is not reserved: autobind could hand its ports out. */
+		for (size_t i = 0; err && i < n; i++)
+			if (!items[i].err)
+				items[i].err = err;
 	}
 	/* Dump only the socket tables of the protocols the batch reserves in. */
 	for (size_t i = 0; i < n; i++)

@@ -281,7 +281,7 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 		if (!err)
 			err = portrsv_guard_sync(a->p, rs[first].netns);
 		if (!err)
-			err = portrsv_sysctl_write(bits);
+			err = portrsv_sysctl_write(a->p, rs[first].netns, bits);
 		if (!err && n &&
 		    portrsv_reserve_batch(a->p, rs[first].netns, items, n) == PORTRSV_BATCH_UNCHECKED)
 			note(a, "netns %s: %s: applied without knowing which ports are in use",

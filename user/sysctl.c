@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "internal.h"
 
@@ -108,23 +109,67 @@ int portrsv_ranges_format(const unsigned char *bits, char *buf, size_t cap)
 	return (int)len;
 }
 
-int portrsv_sysctl_write(const unsigned char *bits)
+/* The initial pid namespace: where bpf_get_current_pid_tgid() counts (PROC_PID_INIT_INO). */
+static bool in_init_pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCU;
+}
+
+/*
+ * Mark (tgid != 0) or unmark (0) this process as the writer of netns's sysctl in its guard
+ * entry: the cgroup/sysctl program then leaves our write alone (abi.h, writer_tgid). No
+ * entry: the program leaves every write alone anyway. Returns whether the mark is set.
+ */
+static bool guard_writer(struct portrsv *p, uint64_t netns, __u32 tgid)
+{
+	struct portrsv_sysctl_guard g;
+	bool set = false;
+	int fd;
+
+	if (!p)
+		return false;
+	fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_SYSCTL);
+	if (fd < 0)
+		return false;
+	if (!bpf_map_lookup_elem(fd, &netns, &g) && (tgid || g.writer_tgid == (__u32)getpid())) {
+		g.writer_tgid = tgid;
+		set = !bpf_map_update_elem(fd, &netns, &g, BPF_EXIST) && tgid;
+	}
+	close(fd);
+	return set;
+}
+
+/*
+ * Write bits into the sysctl of the calling thread's netns, whose guard entry is p's for
+ * netns (p NULL: none to mark). The value, administrator's ports and portrsv's, must fit
+ * one write the kernel parses whole: -E2BIG, nothing written, when it does not.
+ */
+int portrsv_sysctl_write(struct portrsv *p, uint64_t netns, const unsigned char *bits)
 {
 	size_t cap = 1 << 20;
 	char *buf = malloc(cap);
 	int fd, err = 0, len;
+	bool marked = false;
 	ssize_t n;
 
 	if (!buf)
 		return -ENOMEM;
 	len = portrsv_ranges_format(bits, buf, cap - 1);
+	if (len >= 0 && len > PORTRSV_SYSCTL_VALUE_MAX)
+		len = -E2BIG; /* the kernel would apply the first page of it, dropping the rest */
 	if (len < 0) {
 		free(buf);
 		return len;
 	}
-	buf[len++] = '\n';
-	/* The sysctl guard may have added ports of another instance: the kernel then reports
-	 * more bytes written than we wrote. */
+	if (len < PORTRSV_SYSCTL_VALUE_MAX)
+		buf[len++] = '\n';
+	/* Our value already holds our ports: the guard must not append them again. */
+	if (in_init_pidns())
+		marked = guard_writer(p, netns, (__u32)getpid());
+	/* The sysctl guard of another instance may have added its ports: the kernel then
+	 * reports more bytes written than we wrote. */
 	fd = open(SYSCTL, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		err = -errno;
@@ -134,6 +179,8 @@ int portrsv_sysctl_write(const unsigned char *bits)
 		err = -EIO;
 	if (fd >= 0)
 		close(fd);
+	if (marked)
+		guard_writer(p, netns, 0);
 	free(buf);
 	return err;
 }

@@ -244,6 +244,22 @@ struct portrsv_denial {
  *   and the sysctl keeps its value; the same when the program's scratch buffer of this CPU
  *   is in use (a preempted writer).
  *
+ *   portrsv's own write is left alone: it is the whole bitmap (the administrator's ports and
+ *   portrsv's), so appending RANGES again would halve what fits. Right before it writes,
+ *   user space sets writer_tgid to its tgid (in the initial pid namespace, where
+ *   bpf_get_current_pid_tgid() counts; elsewhere it leaves it 0) and clears it right after;
+ *   a write whose writer's tgid equals a non-zero writer_tgid is not changed. The guard is
+ *   raised before that write on add, lowered before it on delete, as always, so no write
+ *   ever drops a port. Only the instance's own tgid matches: a process in a container has
+ *   another global pid, and the map is writable only with BPF privileges. Limit: a portrsv
+ *   killed between set and clear leaves its tgid there until the next change of the
+ *   netns's ports (portrsv_guard_sync writes the entry whole, writer_tgid 0; restore does
+ *   at boot); until then a process that gets that pid back is not appended to. What
+ *   portrsv itself writes must fit PORTRSV_SYSCTL_VALUE_MAX bytes (user space refuses a
+ *   longer value, E2BIG, before writing: the kernel would apply its first page); another
+ *   writer's value, with ",RANGES" appended, must fit the same. Another instance's guard
+ *   still appends its ranges to this instance's write.
+ *
  *   Several instances (pin directories) in one netns: a port leaves the sysctl only when no
  *   instance's portrsv_sysctl entry for the netns has it in ranges (user space finds the other
  *   instances' maps by name, PORTRSV_GUARD_MAP_NAME) and the administrator did not have it
@@ -261,6 +277,8 @@ struct portrsv_denial {
 struct portrsv_sysctl_guard {
 	__u32 len;                        /* bytes of ranges, NUL excluded */
 	__u32 flags;                      /* PORTRSV_GUARD_* */
+	__u32 writer_tgid;                /* portrsv's own write in flight: leave it alone */
+	__u32 pad;
 	char ranges[PORTRSV_GUARD_LEN];   /* portrsv's ports in the netns, "5000-5009,6000" */
 	char admin[PORTRSV_GUARD_LEN];    /* those the administrator had there first */
 };
