@@ -798,6 +798,18 @@ ParameterizedTest(struct frag_row *row, sysctl, own_write, .init = kt_setup, .fi
 	kt.p = portrsv_open(NULL);
 	cr_assert(kt.p, "portrsv_open after restore: %s", strerror(errno));
 	assert_holds("after restore", row->n, !row->restore_exit, row->admin_boot);
+	/* Whatever the sysctl took, every block is applied: a bind into one is refused. */
+	for (unsigned i = 0; i < row->n; i += row->n / 4 + 1) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(FRAG_START + 2 * i),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e;
+
+		cr_assert(fd >= 0);
+		e = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? errno : 0;
+		close(fd);
+		cr_assert_eq(e, EACCES, "%s: bind udp %u after restore: %s", row->name,
+			     FRAG_START + 2 * i, strerror(e));
+	}
 	if (row->restore_exit)
 		return;
 	/* Another writer after restore: still appended to. */

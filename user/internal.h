@@ -56,6 +56,7 @@ struct portrsv_item {
 	 */
 	bool apply;
 	uint32_t busy;
+	int unguarded; /* out, apply mode: the sysctl could not take its ports (-errno) */
 };
 int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item *items,
 			  size_t n);

@@ -346,10 +346,16 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 			portrsv_set_errmsg("%s", portrsv_strerror(err));
 		else if (err)
 			portrsv_set_errmsg("ip_local_reserved_ports: %s", strerror(-err));
-		/* Not in the sysctl, a block is not reserved: autobind could hand its ports out. */
-		for (size_t i = 0; err && i < n; i++)
-			if (!items[i].err)
+		/* Not in the sysctl, a block is not reserved: autobind could hand its ports out.
+		 * A new block fails; a stored one is applied all the same (explicit binds are
+		 * refused, fail closed) and the caller reports it. */
+		for (size_t i = 0; err && i < n; i++) {
+			if (items[i].apply)
+				items[i].unguarded = err;
+			else if (!items[i].err)
 				items[i].err = err;
+		}
+		err = 0; /* not a failure of the apply-mode items: sock_diag still runs */
 	}
 	/* Dump only the socket tables of the protocols the batch reserves in. */
 	for (size_t i = 0; i < n; i++)

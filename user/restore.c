@@ -250,7 +250,7 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 	size_t *idx = calloc(s->n, sizeof(*idx)), n = 0;
 	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8];
 	uint64_t ino = 0;
-	int err, saved;
+	int err, serr = 0, saved;
 
 	err = items && idx ? portrsv_netns_enter_name(e0->netns, &saved) : -ENOMEM;
 	if (!err) {
@@ -277,15 +277,22 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 			items[n].apply = true; /* whatever is bound: rule 7, only add refuses */
 			idx[n++] = i;
 		}
-		/* The guard first (after a crash it may lack ports the maps have). */
+		/* The guard first (after a crash it may lack ports the maps have). A sysctl that
+		 * cannot take the ports stops nothing: the blocks are applied all the same (every
+		 * bind into them is refused), and the failure is reported below. */
 		if (!err)
-			err = portrsv_guard_sync(a->p, rs[first].netns);
-		if (!err)
-			err = portrsv_sysctl_write(a->p, rs[first].netns, bits);
+			serr = portrsv_guard_sync(a->p, rs[first].netns);
+		if (!err && !serr)
+			serr = portrsv_sysctl_write(a->p, rs[first].netns, bits);
+		if (serr)
+			portrsv_set_errmsg(NULL);
 		if (!err && n &&
 		    portrsv_reserve_batch(a->p, rs[first].netns, items, n) == PORTRSV_BATCH_UNCHECKED)
 			note(a, "netns %s: %s: applied without knowing which ports are in use",
 			     ns_label(e0), portrsv_errmsg()[0] ? portrsv_errmsg() : "sock_diag failed");
+		for (size_t j = 0; !err && !serr && j < n; j++)
+			if (!items[j].err && items[j].unguarded)
+				serr = items[j].unguarded;
 		for (size_t j = 0; !err && j < n; j++)
 			if (!items[j].err && items[j].busy)
 				note_busy(a, &s->v[idx[j]]);
@@ -306,6 +313,11 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 			skip(a, "skipped %s %u+%u in netns %s: %s", portrsv_proto_name(e->proto),
 			     e->start, e->count, ns_label(e), portrsv_strerror(items[j].err));
 	}
+	/* Applied, enforced for binds, but the kernel's own choice may hand the ports out. */
+	if (!err && serr)
+		skip(a, "netns %s: ip_local_reserved_ports: %s: its reservations are applied, but "
+		     "autobind (listen() without bind(), connect()) may hand their ports out",
+		     ns_label(e0), portrsv_strerror(serr));
 	free(items);
 	free(idx);
 }
