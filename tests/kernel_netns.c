@@ -8,6 +8,7 @@
 #include "clirun.h"
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <criterion/parameterized.h> /* after criterion.h, which it would break */
 
@@ -245,7 +246,7 @@ ParameterizedTest(struct delete_row *row, netns, delete_by_name, .init = kt_setu
 /* gc drops the reservations of gone unnamed netns only: a live one and the test's own netns
  * stay; as nobody it is refused and changes nothing; again, it has nothing to do. Netns A
  * goes before step 1, C before step 3. */
-KT_TEST(netns, gc)
+Test(netns, gc, .init = kt_setup, .fini = netns_fini)
 {
 	static const struct {
 		bool unpriv, json;
@@ -312,7 +313,7 @@ KT_TEST(netns, gc)
 
 /* Stored for /run/netns/NAME; NAME deleted: restore exits 0 and says it waits, status lists
  * it; ip netns add NAME; restore applies it there (a bind is refused) and nothing waits. */
-KT_TEST(netns, named_waits_then_applies)
+Test(netns, named_waits_then_applies, .init = kt_setup, .fini = netns_fini)
 {
 	char path[128], want[160];
 	int fd, saved, err;
@@ -352,5 +353,266 @@ KT_TEST(netns, named_waits_then_applies)
 		close(fd);
 	portrsv_netns_leave(saved);
 	cr_assert_eq(err, -EACCES, "bind 7501 in the recreated netns: %s, want EACCES",
+		     strerror(-err));
+}
+
+/* ---- what keeps an unnamed netns alive ------------------------------------------------- */
+
+enum hold {
+	HOLD_NONE,       /* nothing: gone for good, dropped */
+	HOLD_SOCKET,     /* only a UDP socket of a process that went back to its own netns */
+	HOLD_MOUNT_SPACE, /* a bind mount of the nsfs file at a path with a space */
+	HOLD_MOUNT_MNTNS, /* a bind mount in another mount namespace only */
+};
+
+struct hold_row {
+	char name[48];
+	enum hold hold;
+};
+
+/* Where the mount rows bind the netns; removed on every path. */
+static char hold_dir[PATH_MAX], hold_file[PATH_MAX + 16];
+
+static void hold_fini(void)
+{
+	if (hold_file[0]) {
+		umount2(hold_file, MNT_DETACH);
+		unlink(hold_file);
+	}
+	if (hold_dir[0])
+		rmdir(hold_dir);
+	hold_file[0] = hold_dir[0] = '\0';
+	netns_fini();
+}
+
+/*
+ * A process that unshares a netns, makes a UDP socket there and goes back to its first
+ * netns; on 'b' it binds the socket to port+1 and writes the bind's errno (0: bound).
+ * cmd/res: the pipes; its netns's inode and cookie come back through res first.
+ */
+static int spawn_socket_holder(uint64_t *ino, uint64_t *cookie, int *cmd, int *res)
+{
+	int c[2], r[2];
+	pid_t pid;
+
+	cr_assert(nholders < 4);
+	cr_assert_eq(pipe(c), 0);
+	cr_assert_eq(pipe(r), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		uint64_t id[2];
+		int old, fd, e;
+		char x;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		old = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (old < 0 || unshare(CLONE_NEWNET))
+			_exit(1);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || portrsv_netns_self(&id[1], &id[0]) ||
+		    write(r[1], id, sizeof(id)) != sizeof(id))
+			_exit(1);
+		/* Go back once the test has added the reservation by /proc/PID/ns/net. */
+		if (read(c[0], &x, 1) != 1 || setns(old, CLONE_NEWNET) || write(r[1], "x", 1) != 1)
+			_exit(1);
+		close(old);
+		while (read(c[0], &x, 1) == 1) {
+			struct sockaddr_in a = { .sin_family = AF_INET };
+
+			a.sin_port = htons(7601);
+			e = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? errno : 0;
+			if (write(r[1], &e, sizeof(e)) != sizeof(e))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	holders[nholders] = pid;
+	close(c[0]);
+	close(r[1]);
+	{
+		uint64_t id[2];
+
+		cr_assert_eq(read(r[0], id, sizeof(id)), (ssize_t)sizeof(id), "holder died");
+		*ino = id[0];
+		*cookie = id[1];
+	}
+	*cmd = c[1];
+	*res = r[0];
+	return nholders++;
+}
+
+/* A process in a mount namespace of its own that bind-mounts src on hold_file there. */
+static void spawn_mount_holder(const char *src)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	cr_assert(nholders < 4);
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount(src, hold_file, NULL, MS_BIND, NULL) || write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	holders[nholders++] = pid;
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 1, "the mount holder died");
+	close(p[0]);
+}
+
+ParameterizedTestParameters(netns, gc_keeps_held)
+{
+	static struct hold_row rows[] = {
+		{ "nothing holds it", HOLD_NONE },
+		{ "a socket holds it", HOLD_SOCKET },
+		{ "a mount at a path with a space", HOLD_MOUNT_SPACE },
+		{ "a mount in another mount namespace", HOLD_MOUNT_MNTNS },
+	};
+
+	return cr_make_param_array(struct hold_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/* gc drops the reservation of a netns only when nothing keeps it; a kept one stays refused. */
+ParameterizedTest(struct hold_row *row, netns, gc_keeps_held, .init = kt_setup,
+		  .fini = hold_fini)
+{
+	const char *proto = row->hold == HOLD_SOCKET ? "udp" : "tcp";
+	char proc[64], enter[PATH_MAX + 64] = "";
+	uint64_t ino, cookie;
+	int h, cmd = -1, res = -1, err, saved, fd;
+	bool kept = row->hold != HOLD_NONE;
+
+	if (row->hold == HOLD_SOCKET)
+		h = spawn_socket_holder(&ino, &cookie, &cmd, &res);
+	else
+		h = spawn_netns(&ino, &cookie);
+	snprintf(proc, sizeof(proc), "/proc/%d/ns/net", holders[h]);
+	cli("add", proto, "7600", "2", "--netns", proc);
+	assert_token("add --netns /proc/PID/ns/net");
+	if (row->hold == HOLD_MOUNT_SPACE || row->hold == HOLD_MOUNT_MNTNS) {
+		snprintf(hold_dir, sizeof(hold_dir), "/tmp/" KT_PREFIX "%d hold\tdir", getpid());
+		cr_assert(mkdir(hold_dir, 0700) == 0 || errno == EEXIST);
+		snprintf(hold_file, sizeof(hold_file), "%s/ns net", hold_dir);
+		fd = open(hold_file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+		cr_assert(fd >= 0, "%s: %s", hold_file, strerror(errno));
+		close(fd);
+	}
+	switch (row->hold) {
+	case HOLD_NONE: end_netns(h); break;
+	case HOLD_SOCKET: {
+		char c;
+
+		cr_assert_eq(write(cmd, "g", 1), 1);
+		cr_assert_eq(read(res, &c, 1), 1, "the socket holder did not go back");
+		break;
+	}
+	case HOLD_MOUNT_SPACE:
+		cr_assert_eq(mount(proc, hold_file, NULL, MS_BIND, NULL), 0, "bind mount: %s",
+			     strerror(errno));
+		end_netns(h);
+		snprintf(enter, sizeof(enter), "%s", hold_file);
+		break;
+	case HOLD_MOUNT_MNTNS:
+		spawn_mount_holder(proc);
+		end_netns(h);
+		snprintf(enter, sizeof(enter), "/proc/%d/root%s", holders[nholders - 1], hold_file);
+		break;
+	}
+	cli("gc");
+	cr_assert_eq(R.status, 0, "%s: gc: exit %d; stderr [%s]", row->name, R.status, R.err);
+	cr_assert_str_empty(R.err, "%s: gc: stderr [%s]", row->name, R.err);
+	cr_assert_eq(strstr(R.out, "dropped") != NULL, !kept, "%s: gc said [%s]", row->name, R.out);
+	cr_assert_eq(stored(proto, 7600, 2), kept, "%s: in the store", row->name);
+	cr_assert_eq(in_kernel(7600), kept, "%s: in the kernel", row->name);
+	if (!kept)
+		return;
+	/* Still enforced in that netns: a bind there without the token is refused. */
+	if (row->hold == HOLD_SOCKET) {
+		cr_assert_eq(write(cmd, "b", 1), 1);
+		cr_assert_eq(read(res, &err, sizeof(err)), (ssize_t)sizeof(err));
+		err = -err;
+	} else {
+		cr_assert_eq(portrsv_netns_enter(enter, &saved), 0, "enter %s", enter);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		err = fd >= 0 ? kt_bind(fd, KT_V4, 7601) : -errno;
+		if (fd >= 0)
+			close(fd);
+		portrsv_netns_leave(saved);
+	}
+	cr_assert_eq(err, -EACCES, "%s: bind 7601 in the held netns: %s, want EACCES", row->name,
+		     strerror(-err));
+	/* And restore finds it there: it is applied, not "gone for good". */
+	cli("restore");
+	cr_assert_eq(R.status, 0, "%s: restore: exit %d; stderr [%s]", row->name, R.status, R.err);
+	cr_assert(!strstr(R.err, "gone"), "%s: restore: [%s]", row->name, R.err);
+	if (cmd >= 0)
+		close(cmd);
+	if (res >= 0)
+		close(res);
+}
+
+/* ---- a named netns half made: the file exists, the mount is not there yet -------------- */
+
+/* ip netns add makes /run/netns/NAME, then mounts the netns on it: in between it is a plain
+ * file. restore there waits (exit 0), status calls it waiting; a restore during which it is
+ * mounted applies it. */
+Test(netns, named_plain_file_waits, .init = kt_setup, .fini = netns_fini)
+{
+	char path[128], want[160];
+	int fd, saved, err;
+
+	snprintf(named, sizeof(named), KT_PREFIX "pf-%d", getpid());
+	snprintf(path, sizeof(path), "/run/netns/%s", named);
+	ip_netns("add", named);
+	cli("add", "tcp", "7520", "2", "--netns", path);
+	assert_token("add --netns /run/netns/NAME");
+	ip_netns("delete", named);
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0444);
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	close(fd);
+	snprintf(want, sizeof(want), "netns %s not present yet", named);
+
+	cli("restore");
+	cr_assert_eq(R.status, 0, "restore over a plain file: exit %d; stderr [%s]", R.status, R.err);
+	cr_assert(strstr(R.err, want), "restore must report [%s]; stderr [%s]", want, R.err);
+	cli("status");
+	cr_assert(strstr(R.out, "waiting:\n") && strstr(R.out, want), "status: [%s]", R.out);
+	cr_assert(!strstr(R.err, named), "status calls the waiting netns a problem: [%s]", R.err);
+
+	/* The mount comes while restore runs (as from ip netns add): restore waits for it. */
+	{
+		uint64_t ino, cookie;
+		char proc[64];
+		int h = spawn_netns(&ino, &cookie);
+		pid_t m;
+
+		snprintf(proc, sizeof(proc), "/proc/%d/ns/net", holders[h]);
+		m = fork();
+		cr_assert(m >= 0);
+		if (m == 0) {
+			usleep(200 * 1000);
+			_exit(mount(proc, path, NULL, MS_BIND, NULL) ? 1 : 0);
+		}
+		cli("restore");
+		cr_assert_eq(waitpid(m, &err, 0), m);
+		cr_assert(WIFEXITED(err) && WEXITSTATUS(err) == 0, "bind mount on %s failed", path);
+	}
+	cr_assert_eq(R.status, 0, "restore with the netns made: exit %d; stderr [%s]", R.status,
+		     R.err);
+	cr_assert(!strstr(R.err, "not present"), "restore still waits: [%s]", R.err);
+	cr_assert_eq(portrsv_netns_enter(path, &saved), 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	err = fd >= 0 ? kt_bind(fd, KT_V4, 7521) : -errno;
+	if (fd >= 0)
+		close(fd);
+	portrsv_netns_leave(saved);
+	cr_assert_eq(err, -EACCES, "bind 7521 in the mounted netns: %s, want EACCES",
 		     strerror(-err));
 }

@@ -23,7 +23,7 @@ union cg_handle {
 };
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
+void portrsv_mountinfo_unescape(char *s)
 {
 	char *d = s;
 
@@ -60,7 +60,7 @@ int portrsv_cgroup2_mount(char *buf, size_t len)
 		/* Fields: id, parent, major:minor, root, mount point. */
 		if (sscanf(line, "%*s %*s %*s %*s %ms", &mnt) != 1)
 			continue;
-		unescape(mnt);
+		portrsv_mountinfo_unescape(mnt);
 		err = strlen(mnt) < len ? 0 : -ENAMETOOLONG;
 		if (!err)
 			strcpy(buf, mnt);

@@ -104,6 +104,8 @@ unsigned long portrsv_errno_to_win(int err);
 int portrsv_errno_to_exit(int err);
 
 /* cgroup.c */
+/* Decode a mountinfo field in place: \040 is a space, \011 a tab, ... */
+void portrsv_mountinfo_unescape(char *s);
 /* The cgroup v2 mount point, from /proc/self/mountinfo, into buf. -ENOENT if none. */
 int portrsv_cgroup2_mount(char *buf, size_t len);
 /* Id and depth below the cgroup v2 root of a cgroup v2 directory. -ENOENT, or -EINVAL if not a cgroup v2 directory. */

@@ -640,7 +640,9 @@ static void problem(struct health *h, const char *fmt, ...)
 
 /*
  * A stored reservation the kernel lacks is not enforced (a load or restore killed before it
- * applied the store). One whose netns does not exist (yet) is waiting, not a problem here.
+ * applied the store). One whose netns does not exist (yet) is waiting, or gone for good (gc
+ * drops it), not a problem here; one whose netns cannot be entered otherwise is. Named ones
+ * are reported by check_health already.
  */
 static void check_applied(struct health *h, const struct portrsv_store *s,
 			  const struct portrsv_reservation *v, int n)
@@ -648,7 +650,7 @@ static void check_applied(struct health *h, const struct portrsv_store *s,
 	const struct portrsv_store_entry *first = NULL;
 	char rel[PORTRSV_OWNER_PATH_LEN];
 	unsigned missing = 0;
-	int saved;
+	int saved, err;
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct portrsv_store_entry *e = &s->v[i];
@@ -661,8 +663,17 @@ static void check_applied(struct health *h, const struct portrsv_store *s,
 		if (e->owner && portrsv_owner_rel(e->owner, NULL, rel, sizeof(rel)))
 			problem(h, "owner %s of %s %u+%u cannot be followed: %s", e->owner,
 				portrsv_proto_name(e->proto), e->start, e->count, portrsv_errmsg());
-		if (in || portrsv_netns_enter_name(e->netns, &saved))
+		if (in)
 			continue;
+		err = portrsv_netns_enter_name(e->netns, &saved);
+		if (err == -ENOENT || (err && portrsv_netns_run_name(e->netns)))
+			continue;
+		if (err) {
+			problem(h, "%s %u+%u: netns %s cannot be entered: %s",
+				portrsv_proto_name(e->proto), e->start, e->count, e->netns,
+				strerror(-err));
+			continue;
+		}
 		portrsv_netns_leave(saved);
 		if (!missing++)
 			first = e;
@@ -714,10 +725,11 @@ static void check_health(struct health *h, struct portrsv *p, const struct portr
 	if (portrsv_store_read(portrsv_state_dir(NULL), &s, err, sizeof(err))) {
 		problem(h, "%s", err);
 	} else {
-		/* A named netns not made yet: restore applies it when it appears. */
+		/* A named netns not made yet: restore applies it when it appears. One that
+		 * cannot be entered for any other reason is a problem. */
 		for (size_t i = 0; i < s.n; i++) {
 			const char *name = portrsv_netns_run_name(s.v[i].netns);
-			int saved, r = name ? portrsv_netns_enter(s.v[i].netns, &saved) : 0;
+			int saved, r = name ? portrsv_netns_enter_name(s.v[i].netns, &saved) : 0;
 
 			if (!r)
 				portrsv_netns_leave(saved);
@@ -725,6 +737,10 @@ static void check_health(struct health *h, struct portrsv *p, const struct portr
 				wait_note(h, "%s %u+%u: netns %s not present yet",
 					  portrsv_proto_name(s.v[i].proto), s.v[i].start, s.v[i].count,
 					  name);
+			else if (r)
+				problem(h, "%s %u+%u: netns %s cannot be entered: %s",
+					portrsv_proto_name(s.v[i].proto), s.v[i].start, s.v[i].count,
+					s.v[i].netns, strerror(-r));
 		}
 		for (size_t i = 0; i < s.ncgroups; i++) {
 			bool on = false;

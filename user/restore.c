@@ -25,6 +25,7 @@ struct applier {
 	portrsv_report_fn report;
 	void *ctx;
 	int skipped;
+	int settle;     /* waits left for a /run/netns/NAME that ip netns add is still mounting */
 };
 
 static void vreport(struct applier *a, const char *fmt, va_list ap)
@@ -122,6 +123,14 @@ static void resolve(struct applier *a, const struct portrsv_store_entry *e, stru
 	int err, saved;
 
 	err = portrsv_netns_enter_name(e->netns, &saved);
+	/* ip netns add makes the file, then mounts the netns on it: the path unit's restore
+	 * runs in between, and no later event comes. A short wait, bounded for the whole run. */
+	while (err == -ENOENT && portrsv_netns_run_name(e->netns) && a->settle > 0 &&
+	       !access(e->netns, F_OK)) {
+		a->settle--;
+		usleep(50 * 1000);
+		err = portrsv_netns_enter_name(e->netns, &saved);
+	}
 	if (!err) {
 		err = portrsv_netns_self(&r->netns, NULL);
 		portrsv_netns_leave(saved);
@@ -573,7 +582,8 @@ int portrsv_restore(const struct portrsv_restore_opts *opts)
 {
 	const char *pin_dir = portrsv_pin_dir(OPTS_GET(opts, pin_dir, NULL));
 	const char *state_dir = portrsv_state_dir(OPTS_GET(opts, state_dir, NULL));
-	struct applier a = { .report = OPTS_GET(opts, report, NULL), .ctx = OPTS_GET(opts, ctx, NULL) };
+	struct applier a = { .report = OPTS_GET(opts, report, NULL), .ctx = OPTS_GET(opts, ctx, NULL),
+			     .settle = 20 /* 1 s */ };
 	const char **live = NULL;
 	struct portrsv_store s;
 	int lock, err = 0, n_live = 0;
