@@ -659,7 +659,7 @@ KT_TEST(cli, maps_of_another_version)
 	portrsv_close(kt.p);
 	kt.p = NULL;
 	cr_assert_eq(unlink(path), 0);
-	snprintf(cmd, sizeof(cmd), "bpftool map create '%s' type hash key %zu value 120 "
+	snprintf(cmd, sizeof(cmd), "bpftool map create '%s' type hash key %zu value 104 "
 		 "entries 8 name portrsv_resv", path, sizeof(struct portrsv_key));
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
