@@ -785,8 +785,8 @@ int portrsv_sysctl_write(struct bpf_sysctl *ctx)
 	/* portrsv's own write: the whole bitmap, its ports included (abi.h, writer_tgid). */
 	if (g->writer_tgid && g->writer_tgid == (__u32)(bpf_get_current_pid_tgid() >> 32))
 		return 1;
-	if (g->flags & PORTRSV_GUARD_TOO_LONG)
-		return 0;
+	if (g->flags & (PORTRSV_GUARD_TOO_LONG | PORTRSV_GUARD_NO_REWRITE))
+		return 0; /* cannot keep portrsv's ports in the value: refuse (abi.h) */
 	len = g->len;
 	if (len >= PORTRSV_GUARD_LEN)
 		return 0;

@@ -11,6 +11,7 @@
 #include <criterion/parameterized.h> /* after criterion.h, which it would break */
 #include <netinet/tcp.h>
 #include <sys/prctl.h>
+#include <bpf/bpf.h>
 
 struct kt_env kt;
 
@@ -55,6 +56,15 @@ static int write_raw(const char *path, const char *data, size_t len, off_t off)
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+/* Tests of appending skip where the kernel drops a program's new value (abi.h, NO_REWRITE). */
+static void need_rewrite(void)
+{
+	if (!portrsv_sysctl_rewrites(kt.p))
+		cr_skip_test("this kernel lacks sysctl_new_value (Linux 6.18; 6.1 and 6.12 stable "
+			     "fixes of 2026): a cgroup/sysctl program's new value is dropped, so the "
+			     "guard refuses writes instead of appending portrsv's ports");
 }
 
 /* ---- What a write leaves in the sysctl ------------------------------------------------- */
@@ -102,6 +112,7 @@ ParameterizedTest(struct write_row *row, sysctl, writes, .init = kt_setup, .fini
 	const char *data = row->data;
 	int err;
 
+	need_rewrite();
 	cr_assert_eq(write_raw(RESERVED, "9000\n", 5, 0), 0);
 	kt_reserve(PORTRSV_TCP, START, COUNT);
 	kt_reserve(PORTRSV_UDP, START + 5, COUNT);
@@ -154,6 +165,7 @@ Test(sysctl, written_from_another_netns, .init = kt_setup, .fini = kt_teardown)
 	char text[256];
 	ssize_t n;
 
+	need_rewrite();
 	cr_assert(home >= 0);
 	kt_reserve(PORTRSV_TCP, START, COUNT);
 	fd = open(RESERVED, O_WRONLY | O_CLOEXEC);
@@ -288,6 +300,7 @@ ParameterizedTest(struct auto_row *row, sysctl, autobind_after_rewrite, .init = 
 	char text[256], range[32];
 	int listener, got = 0, one = 1;
 
+	need_rewrite();
 	kt_reserve(PORTRSV_TCP, START, COUNT);
 	kt_reserve(PORTRSV_UDP, START, COUNT);
 	cr_assert_eq(write_raw(RESERVED, "9000,9005-9010\n", 15, 0), 0);
@@ -419,6 +432,7 @@ ParameterizedTest(struct ct_row *row, sysctl, container_root, .init = kt_setup,
 	pid_t pid;
 	uint64_t t;
 
+	need_rewrite();
 	cr_assert(pipe(to_child) == 0 && pipe(from_child) == 0);
 	pid = fork();
 	cr_assert(pid >= 0);
@@ -570,6 +584,7 @@ ParameterizedTest(struct two_row *row, sysctl, two_instances, .init = setup_two,
 	char text[256], what[96], admin[20];
 	uint64_t t;
 
+	need_rewrite();
 	snprintf(admin, sizeof(admin), "%s\n", row->admin);
 	cr_assert_eq(write_raw(RESERVED, admin, strlen(admin), 0), 0);
 	for (int i = 0; i < 6 && row->steps[i].who; i++) {
@@ -602,6 +617,7 @@ Test(sysctl, load_restores_the_guard, .init = kt_setup, .fini = kt_teardown)
 	char text[256];
 	int err;
 
+	need_rewrite();
 	kt_reserve(PORTRSV_TCP, START, COUNT);
 	portrsv_close(kt.p);
 	kt.p = NULL;
@@ -626,7 +642,8 @@ Test(sysctl, load_restores_the_guard, .init = kt_setup, .fini = kt_teardown)
 /* The guard's map carries BTF: bpftool shows the ranges as a named string field. */
 Test(sysctl, bpftool_shows_the_guard, .init = kt_setup, .fini = kt_teardown)
 {
-	char cmd[PATH_MAX + 64], out[65536] = "";
+	static char out[1 << 20]; /* each entry (the probe's of cookie 0 too) dumps ~60 KiB */
+	char cmd[PATH_MAX + 64];
 	size_t n;
 	FILE *f;
 
@@ -752,6 +769,7 @@ ParameterizedTest(struct frag_row *row, sysctl, own_write, .init = kt_setup, .fi
 	char text[8192];
 	int err;
 
+	need_rewrite();
 	cr_assert_eq(write_list(ADMIN_START, row->admin, buf, sizeof(buf)), 0);
 	for (unsigned i = 0; i < row->n; i++) {
 		uint64_t t = 0;
@@ -817,4 +835,37 @@ ParameterizedTest(struct frag_row *row, sysctl, own_write, .init = kt_setup, .fi
 	assert_holds("another writer after restore", row->n, true, row->admin_boot);
 	cr_assert_eq(write_raw(RESERVED, "\n", 1, 0), 0);
 	assert_holds("cleared by another writer after restore", row->n, true, 0);
+}
+
+/*
+ * A kernel that drops the value a cgroup/sysctl program sets (abi.h, NO_REWRITE: Debian's
+ * 6.12.95) cannot get portrsv's ports appended: the guard refuses every other writer there
+ * (EPERM, the sysctl unchanged) and lets portrsv's own writes through. Forced here by the
+ * probe's answer in the entry of cookie 0, so that it runs on every kernel.
+ */
+Test(sysctl, refuses_where_the_kernel_drops_new_values, .init = kt_setup, .fini = kt_teardown)
+{
+	struct portrsv_sysctl_guard g = { .flags = PORTRSV_GUARD_PROBED | PORTRSV_GUARD_NO_REWRITE };
+	uint64_t zero = 0;
+	char text[256];
+	int fd = portrsv_obj_get(kt.pin_dir, PORTRSV_PIN_SYSCTL);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(bpf_map_update_elem(fd, &zero, &g, BPF_ANY), 0);
+	close(fd);
+	cr_assert_eq(write_raw(RESERVED, "87\n", 3, 0), 0, "before any reservation: not guarded");
+	kt_reserve(PORTRSV_UDP, START, COUNT);
+	reserved_text(text, sizeof(text));
+	cr_assert_str_eq(text, "87,40000-40009", "portrsv's own write [%s]", text);
+	cr_assert_eq(write_raw(RESERVED, "9000\n", 5, 0), -EPERM, "a write that would drop them");
+	cr_assert_eq(write_raw(RESERVED, "\n", 1, 0), -EPERM, "a clearing write");
+	reserved_text(text, sizeof(text));
+	cr_assert_str_eq(text, "87,40000-40009", "a refused write changed it [%s]", text);
+	/* portrsv's own changes still go through. */
+	kt_reserve(PORTRSV_TCP, START + 100, COUNT);
+	reserved_text(text, sizeof(text));
+	cr_assert_str_eq(text, "87,40000-40009,40100-40109", "[%s]", text);
+	cr_assert_eq(portrsv_delete(kt.p, PORTRSV_UDP, START, COUNT, NULL), 0);
+	reserved_text(text, sizeof(text));
+	cr_assert_str_eq(text, "87,40100-40109", "[%s]", text);
 }

@@ -83,6 +83,9 @@ int portrsv_sysctl_write(struct portrsv *p, uint64_t netns, const unsigned char 
 int portrsv_ranges_parse(const char *s, unsigned char *bits);
 int portrsv_ranges_format(const unsigned char *bits, char *buf, size_t cap);
 /* The sysctl guard (abi.h): set portrsv_sysctl's entry of netns from this instance's ports. */
+/* Does the kernel keep a cgroup/sysctl program's new value (abi.h, NO_REWRITE)? Probed
+ * once per load. */
+bool portrsv_sysctl_rewrites(struct portrsv *p);
 int portrsv_guard_sync(struct portrsv *p, uint64_t netns);
 /* Ports other instances hold in netns, and those they know were the administrator's. */
 int portrsv_guard_others(struct portrsv *p, uint64_t netns, unsigned char *held,

@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include "internal.h"
 
@@ -189,6 +192,102 @@ int portrsv_sysctl_write(struct portrsv *p, uint64_t netns, const unsigned char 
  * The sysctl guard (abi.h): portrsv_sysctl's entry for a netns is what this instance's
  * ports map holds in it, both protocols, with the ports the administrator had first.
  */
+/*
+ * Does the kernel keep the value a cgroup/sysctl program sets (abi.h, NO_REWRITE)? A child in
+ * a new cgroup below an enforced one and in a netns of its own writes "2" while the guard says
+ * portrsv holds port 1 there: "1-2" read back means yes. Anything that goes wrong means no
+ * (the guard then refuses rather than appends: fail closed).
+ */
+static bool probe_rewrite(struct portrsv *p, int fd)
+{
+	char cg[PATH_MAX], probe[PATH_MAX + 64], procs[PATH_MAX + 96];
+	struct portrsv_sysctl_guard g = { .len = 1, .ranges = "1" };
+	int to_child[2] = { -1, -1 }, to_parent[2] = { -1, -1 }, status;
+	uint64_t *ids = NULL, cookie = 0;
+	bool works = false;
+	int n = portrsv_attached(p->pin_dir, &ids);
+	pid_t pid = -1;
+
+	if (n <= 0 || portrsv_cgroup_path(ids[0], cg, sizeof(cg))) {
+		free(ids);
+		return false;
+	}
+	free(ids);
+	snprintf(probe, sizeof(probe), "%s/portrsv-probe-%d", cg, (int)getpid());
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", probe);
+	if (mkdir(probe, 0700) && errno != EEXIST)
+		return false;
+	if (pipe2(to_child, O_CLOEXEC) || pipe2(to_parent, O_CLOEXEC))
+		goto out;
+	pid = fork();
+	if (pid == 0) {
+		char me[32], got[64] = "";
+		int f;
+		ssize_t k;
+
+		snprintf(me, sizeof(me), "%d\n", (int)getpid());
+		f = open(procs, O_WRONLY | O_CLOEXEC);
+		if (f < 0 || write(f, me, strlen(me)) < 0 || unshare(CLONE_NEWNET) ||
+		    portrsv_netns_self(&cookie, NULL))
+			_exit(1);
+		close(f);
+		if (write(to_parent[1], &cookie, sizeof(cookie)) != sizeof(cookie) ||
+		    read(to_child[0], me, 1) != 1)
+			_exit(1);
+		f = open(SYSCTL, O_RDWR | O_CLOEXEC);
+		/* Appended to, the write returns the longer value's length. */
+		if (f < 0 || write(f, "2\n", 2) <= 0)
+			_exit(1);
+		k = pread(f, got, sizeof(got) - 1, 0);
+		_exit(k > 0 && !strncmp(got, "1-2", 3) ? 0 : 1);
+	}
+	if (pid < 0 || read(to_parent[0], &cookie, sizeof(cookie)) != sizeof(cookie) || !cookie)
+		goto out;
+	if (!bpf_map_update_elem(fd, &cookie, &g, BPF_ANY) && write(to_child[1], "g", 1) == 1 &&
+	    waitpid(pid, &status, 0) == pid) {
+		works = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		pid = -1;
+	}
+	bpf_map_delete_elem(fd, &cookie);
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (to_child[i] >= 0)
+			close(to_child[i]);
+		if (to_parent[i] >= 0)
+			close(to_parent[i]);
+	}
+	rmdir(probe);
+	return works;
+}
+
+/* PORTRSV_GUARD_NO_REWRITE or 0, probed once per load (the entry of cookie 0 keeps it). */
+static __u32 rewrite_flags(struct portrsv *p, int fd)
+{
+	struct portrsv_sysctl_guard g;
+	uint64_t zero = 0;
+
+	if (!bpf_map_lookup_elem(fd, &zero, &g) && (g.flags & PORTRSV_GUARD_PROBED))
+		return g.flags & PORTRSV_GUARD_NO_REWRITE;
+	memset(&g, 0, sizeof(g));
+	g.flags = PORTRSV_GUARD_PROBED | (probe_rewrite(p, fd) ? 0 : PORTRSV_GUARD_NO_REWRITE);
+	bpf_map_update_elem(fd, &zero, &g, BPF_ANY);
+	return g.flags & PORTRSV_GUARD_NO_REWRITE;
+}
+
+bool portrsv_sysctl_rewrites(struct portrsv *p)
+{
+	int fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_SYSCTL);
+	bool yes = fd >= 0 && !rewrite_flags(p, fd);
+
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
 int portrsv_guard_sync(struct portrsv *p, uint64_t netns)
 {
 	unsigned char held[NPORTS / 8], admin[NPORTS / 8];
@@ -238,6 +337,7 @@ int portrsv_guard_sync(struct portrsv *p, uint64_t netns)
 		n = 0;
 	}
 	g.len = n;
+	g.flags |= rewrite_flags(p, fd);
 	if (portrsv_ranges_format(admin, g.admin, sizeof(g.admin)) < 0) {
 		g.flags |= PORTRSV_GUARD_ADMIN_TOO_LONG;
 		g.admin[0] = '\0';

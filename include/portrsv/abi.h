@@ -271,6 +271,18 @@ struct portrsv_denial {
 #define PORTRSV_MAX_GUARDS 4096        /* netns with reservations, per instance */
 #define PORTRSV_GUARD_TOO_LONG (1U << 0)
 #define PORTRSV_GUARD_ADMIN_TOO_LONG (1U << 1)
+/*
+ * The kernel drops the value a cgroup/sysctl program sets (bpf_sysctl_set_new_value): since
+ * Linux 5.16 __cgroup_bpf_run_filter_sysctl tested the programs' verdict as 1 where the prog
+ * array now returns 0, until the stable fixes of 2026 (Debian's 6.12.95 still has the bug;
+ * its 6.1.192 and 6.18 do not). Then appending is impossible and the guard refuses (EPERM)
+ * every write but portrsv's own in a netns where portrsv reserves ports: fail closed, the
+ * administrator writes from outside the enforced cgroups, or lets portrsv merge. User space
+ * probes it once per load (a write in a netns of a child of its own) and keeps the answer in
+ * the entry of netns cookie 0 (no netns has it) with PORTRSV_GUARD_PROBED.
+ */
+#define PORTRSV_GUARD_NO_REWRITE (1U << 2)
+#define PORTRSV_GUARD_PROBED (1U << 3)
 #define PORTRSV_GUARD_MAP_NAME "portrsv_sysctl" /* the map's name, as bpf_map_info has it */
 #define PORTRSV_SYSCTL_NAME "net/ipv4/ip_local_reserved_ports"
 
