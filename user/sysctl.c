@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <bpf/bpf.h>
@@ -202,10 +203,10 @@ static bool probe_rewrite(struct portrsv *p, int fd)
 {
 	char cg[PATH_MAX], probe[PATH_MAX + 64], procs[PATH_MAX + 96];
 	struct portrsv_sysctl_guard g = { .len = 1, .ranges = "1" };
-	int to_child[2] = { -1, -1 }, to_parent[2] = { -1, -1 }, status;
 	uint64_t *ids = NULL, cookie = 0;
-	bool works = false;
+	int sv[2] = { -1, -1 }, status;
 	int n = portrsv_attached(p->pin_dir, &ids);
+	bool works = false;
 	pid_t pid = -1;
 
 	if (n <= 0 || portrsv_cgroup_path(ids[0], cg, sizeof(cg))) {
@@ -217,7 +218,8 @@ static bool probe_rewrite(struct portrsv *p, int fd)
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", probe);
 	if (mkdir(probe, 0700) && errno != EEXIST)
 		return false;
-	if (pipe2(to_child, O_CLOEXEC) || pipe2(to_parent, O_CLOEXEC))
+	/* A socket pair, not pipes: MSG_NOSIGNAL, so that a dead child is no SIGPIPE here. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		goto out;
 	pid = fork();
 	if (pid == 0) {
@@ -225,14 +227,15 @@ static bool probe_rewrite(struct portrsv *p, int fd)
 		int f;
 		ssize_t k;
 
+		close(sv[0]);
 		snprintf(me, sizeof(me), "%d\n", (int)getpid());
 		f = open(procs, O_WRONLY | O_CLOEXEC);
 		if (f < 0 || write(f, me, strlen(me)) < 0 || unshare(CLONE_NEWNET) ||
 		    portrsv_netns_self(&cookie, NULL))
 			_exit(1);
 		close(f);
-		if (write(to_parent[1], &cookie, sizeof(cookie)) != sizeof(cookie) ||
-		    read(to_child[0], me, 1) != 1)
+		if (send(sv[1], &cookie, sizeof(cookie), MSG_NOSIGNAL) != sizeof(cookie) ||
+		    recv(sv[1], me, 1, 0) != 1)
 			_exit(1);
 		f = open(SYSCTL, O_RDWR | O_CLOEXEC);
 		/* Appended to, the write returns the longer value's length. */
@@ -241,10 +244,14 @@ static bool probe_rewrite(struct portrsv *p, int fd)
 		k = pread(f, got, sizeof(got) - 1, 0);
 		_exit(k > 0 && !strncmp(got, "1-2", 3) ? 0 : 1);
 	}
-	if (pid < 0 || read(to_parent[0], &cookie, sizeof(cookie)) != sizeof(cookie) || !cookie)
+	/* Only the child has its end: its death ends our recv. */
+	close(sv[1]);
+	sv[1] = -1;
+	if (pid < 0 || recv(sv[0], &cookie, sizeof(cookie), MSG_WAITALL) != sizeof(cookie) ||
+	    !cookie)
 		goto out;
-	if (!bpf_map_update_elem(fd, &cookie, &g, BPF_ANY) && write(to_child[1], "g", 1) == 1 &&
-	    waitpid(pid, &status, 0) == pid) {
+	if (!bpf_map_update_elem(fd, &cookie, &g, BPF_ANY) &&
+	    send(sv[0], "g", 1, MSG_NOSIGNAL) == 1 && waitpid(pid, &status, 0) == pid) {
 		works = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		pid = -1;
 	}
@@ -254,12 +261,9 @@ out:
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}
-	for (int i = 0; i < 2; i++) {
-		if (to_child[i] >= 0)
-			close(to_child[i]);
-		if (to_parent[i] >= 0)
-			close(to_parent[i]);
-	}
+	for (int i = 0; i < 2; i++)
+		if (sv[i] >= 0)
+			close(sv[i]);
 	rmdir(probe);
 	return works;
 }
