@@ -523,8 +523,6 @@ int portrsv_sockopt(struct bpf_sockopt *ctx)
 	r = resv_of(t->resv.netns, proto, t->resv.port);
 	if (!r || r->token != token)
 		return sockopt_fail(ctx, PORTRSV_ENOENT);
-	if ((r->flags & PORTRSV_F_RUNTIME) && r->owner_tgid != bpf_get_current_pid_tgid() >> 32)
-		return sockopt_fail(ctx, PORTRSV_EACCES);
 
 	ss = bpf_sk_storage_get(&portrsv_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!ss)

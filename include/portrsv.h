@@ -16,6 +16,7 @@
 #ifndef PORTRSV_H
 #define PORTRSV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
@@ -62,8 +63,10 @@ struct portrsv_create_opts {
 	const char *owner_cgroup; /* cgroup v2 directory binding without token; NULL = none */
 	const char *netns;        /* netns path (/run/netns/X, /proc/PID/ns/net); NULL = caller's */
 	const char *comment;      /* at most PORTRSV_COMMENT_LEN - 1 bytes; NULL = none */
+	bool pool;                /* a pool: its ports go only to runtime reservations */
+	uint32_t limit;           /* pools: ports one cgroup may hold at once; 0 = uid 0 only */
 };
-#define portrsv_create_opts__last_field comment
+#define portrsv_create_opts__last_field limit
 
 /*
  * Reserve count ports from start in the port space proto. On success stores the new token
@@ -104,7 +107,7 @@ struct portrsv_reservation {
 			       * 0 = no owner, or no cgroup there yet */
 	uint64_t created;     /* seconds since the epoch */
 	uint64_t denied;      /* binds refused so far */
-	uint32_t flags;       /* PORTRSV_F_PERSISTENT, PORTRSV_F_RUNTIME */
+	uint32_t flags;       /* PORTRSV_F_PERSISTENT, PORTRSV_F_POOL */
 	char comment[PORTRSV_COMMENT_LEN];
 };
 
@@ -140,6 +143,71 @@ PORTRSV_API int portrsv_last_denial(struct portrsv *p, enum portrsv_proto proto,
  * cgroup), -EBADF / -ENOTSOCK (bad fd).
  */
 PORTRSV_API int portrsv_associate(int sockfd, uint64_t token);
+
+/*
+ * Runtime reservations (Windows' SIO_ACQUIRE_PORT_RESERVATION): a block carved out of a pool
+ * for as long as the socket sockfd lives, made by the kernel for any process of an enforced
+ * cgroup (uid 0 only, for a pool without limit). Only the acquiring process may associate
+ * sockets with its token (portrsv_associate); they bind the block's ports, port 0 included.
+ */
+struct portrsv_runtime {
+	uint16_t start;
+	uint16_t count;
+	uint64_t token;
+};
+
+/*
+ * Acquire count ports from start (0: any free block of count ports in a pool of the
+ * socket's netns and protocol, first fit) on socket sockfd. On success *out has the block
+ * and its token. Errors: -EINVAL (count 0, block past 65535, NULL out), -EOPNOTSUPP (not a
+ * TCP or UDP socket), -ENOPROTOOPT (portrsv does not enforce the socket's cgroup), -ENOENT
+ * (no pool covers the block, or none is in this netns and protocol), -EADDRINUSE (a port of
+ * the block is taken, or every block of that size is), -EDQUOT (the socket's cgroup would
+ * pass the pool's limit), -EPERM (uid not 0 and the pool has no limit), -ENOSPC (the socket
+ * holds PORTRSV_RT_PER_SOCKET runtime reservations already, or the maps are full),
+ * -EBADF / -ENOTSOCK.
+ */
+PORTRSV_API int portrsv_acquire(int sockfd, uint16_t start, uint16_t count,
+				struct portrsv_runtime *out);
+
+/*
+ * End the runtime reservation of token, acquired on sockfd: its ports go back to the pool
+ * (sockets bound to them keep them until they close). -EPERM when another socket acquired
+ * it, -ENOENT when no runtime reservation has this token, -EINVAL for token 0.
+ */
+PORTRSV_API int portrsv_release(int sockfd, uint64_t token);
+
+/* A runtime reservation as listed. */
+struct portrsv_runtime_info {
+	enum portrsv_proto proto;
+	uint16_t start;
+	uint16_t count;
+	uint16_t pool;          /* start of the pool it is carved from */
+	uint64_t token;
+	uint64_t netns_cookie;
+	uint64_t netns_ino;
+	uint64_t cgid;          /* cgroup of the acquiring socket */
+	uint64_t created;       /* seconds since the epoch */
+	uint32_t pid;           /* the acquiring process */
+	char comm[16];
+};
+
+/*
+ * Every live runtime reservation, sorted by netns, proto, start. On success *out is a
+ * malloc'ed array (free() it) of the returned count of entries.
+ */
+PORTRSV_API int portrsv_list_runtime(struct portrsv *p, struct portrsv_runtime_info **out);
+
+/* What a pool holds now. */
+struct portrsv_pool_info {
+	uint32_t limit;   /* ports one cgroup may hold; 0 = uid 0 only, no limit */
+	uint32_t in_use;  /* ports in runtime reservations */
+	uint32_t runtime; /* runtime reservations */
+};
+
+/* The state of the pool r (listed or queried). -EINVAL when r is not a pool. */
+PORTRSV_API int portrsv_pool_info(struct portrsv *p, const struct portrsv_reservation *r,
+				  struct portrsv_pool_info *out);
 
 /* Called with one line for every stored item that load or restore could not apply. */
 typedef void (*portrsv_report_fn)(const char *msg, void *ctx);

@@ -52,11 +52,96 @@
 #define SOL_PORTRSV 0x70727376 /* "prsv" */
 #define PORTRSV_SO_ASSOCIATE 1
 
+/*
+ * Runtime reservations (SPEC "Runtime reservations"; Windows' SIO_ACQUIRE_PORT_RESERVATION),
+ * carved out of pools (persistent reservations with PORTRSV_F_POOL) by the BPF programs, with
+ * no daemon and no privilege:
+ *   setsockopt(fd, SOL_PORTRSV, PORTRSV_SO_ACQUIRE, &req, sizeof(req))
+ *       acquire req.count ports from req.start (0: any free block of that size in a pool of
+ *       the socket's netns and protocol, first fit, pools in map order) with token req.token
+ *       (the caller's getrandom() bytes; the program refuses one already in use, EEXIST);
+ *   getsockopt(fd, SOL_PORTRSV, PORTRSV_SO_ACQUIRED, &req, &len)
+ *       the block and token of the last acquire on this socket (ENOENT: none alive);
+ *   setsockopt(fd, SOL_PORTRSV, PORTRSV_SO_RELEASE, &token, sizeof(__u64))
+ *       end one of this socket's runtime reservations (EPERM: another socket acquired it).
+ * Errors of acquire: EINVAL (count 0, block past 65535, token 0, optlen), EOPNOTSUPP (not a
+ * TCP/UDP socket), ENOENT (no pool covers the block / no pool in this netns and protocol),
+ * EADDRINUSE (a port of the block is taken, or no free block of that size), EDQUOT (the
+ * socket's cgroup would hold more than the pool's limit), EPERM (uid not 0 on a pool without
+ * limit), ENOSPC (the socket holds PORTRSV_RT_PER_SOCKET already, or the maps are full),
+ * EEXIST (token in use). A cgroup portrsv does not enforce gets ENOPROTOOPT from the kernel.
+ *
+ * A port of a pool is taken when a runtime reservation has it (portrsv_rt_ports, claimed
+ * with BPF_NOEXIST: two acquirers never get the same port) or when a socket still holds it
+ * (refs, from a reservation that ended while the socket stayed bound). A bind of a pool
+ * port is allowed only to a socket associated with the token of the runtime reservation
+ * that has the port; association with a runtime token only from the acquiring process
+ * (EACCES). The reservation ends when the acquiring socket is closed (sock_release), when
+ * it is released, or at unload; the sockets bound to its ports keep them until they close.
+ *
+ *   Pool tcp 7000+100, limit 20. Process A (cgroup C) acquires start 0 count 10 on socket S:
+ *     -> 7000+10, token T. A binds a second socket associated with T to port 0 -> 7000.
+ *     B (another process) associates with T -> EACCES; binds 7005 -> EACCES.
+ *     A acquires 7005+5 -> EADDRINUSE; 7010+11 -> EDQUOT (C would hold 21 > 20).
+ *     close(S): 7000+10 is free again; A's second socket stays bound to 7000 until closed.
+ */
+#define PORTRSV_SO_ACQUIRE 2
+#define PORTRSV_SO_ACQUIRED 3
+#define PORTRSV_SO_RELEASE 4
+
+struct portrsv_acquire_req {
+	__u64 token;
+	__u16 start;  /* in: 0 = wildcard; out: the block's first port */
+	__u16 count;
+	__u32 pad;    /* zero */
+};
+
+#define PORTRSV_RT_PER_SOCKET 4 /* runtime reservations one socket may hold at once */
+#define PORTRSV_MAX_RUNTIME 16384
+#define PORTRSV_MAX_USAGE 16384 /* (pool, cgroup) pairs holding runtime reservations */
+#define PORTRSV_MAX_POOLS_SCAN 16 /* pools of one netns and protocol a wildcard looks at */
+
+/* Value of portrsv_runtime, keyed by token. */
+struct portrsv_rt {
+	__u64 netns;      /* netns cookie */
+	__u64 cgid;       /* cgroup of the acquiring socket (whose limit it counts against) */
+	__u64 created_ns; /* bpf_ktime_get_boot_ns at acquire */
+	__u32 tgid;       /* the acquiring process: the only one that may associate */
+	__u16 start;
+	__u16 count;
+	__u16 pool;       /* start of the pool it is carved from */
+	__u16 cursor;     /* next-fit offset of the next bind(0) */
+	__u8 proto;
+	__u8 pad[7];
+	char comm[16];    /* of the acquiring process */
+};
+
+/* Key of portrsv_rt_usage: how many ports one cgroup holds of one pool (value __u32). */
+struct portrsv_usage_key {
+	__u64 netns;
+	__u64 cgid;
+	__u16 pool;
+	__u8 proto;
+	__u8 pad[5];
+};
+
+/* Value of the socket-local storage portrsv_acquired: the acquiring socket's reservations. */
+struct portrsv_acq {
+	__u64 tokens[PORTRSV_RT_PER_SOCKET]; /* 0 = free slot */
+	__u32 last;                          /* slot of the last acquire */
+	__u32 pad;
+};
+
 /* errno values the BPF programs return through bpf_set_retval (checked against <errno.h>). */
 #define PORTRSV_EACCES 13
 #define PORTRSV_EINVAL 22
 #define PORTRSV_ENOENT 2
 #define PORTRSV_EADDRINUSE 98
+#define PORTRSV_EPERM 1
+#define PORTRSV_EEXIST 17
+#define PORTRSV_ENOSPC 28
+#define PORTRSV_EOPNOTSUPP 95
+#define PORTRSV_EDQUOT 122
 
 /* Key of portrsv_ports (port = the port) and of portrsv_resv (port = the block's start). */
 struct portrsv_key {
@@ -83,6 +168,7 @@ struct portrsv_port {
 /* Reservation flags. */
 #define PORTRSV_F_PERSISTENT (1U << 0) /* stored, restored at boot */
 #define PORTRSV_F_RUNTIME    (1U << 1) /* lives with the acquiring socket, never stored */
+#define PORTRSV_F_POOL       (1U << 2) /* persistent; its ports go only to runtime reservations */
 
 #define PORTRSV_COMMENT_LEN 64
 
@@ -97,7 +183,8 @@ struct portrsv_resv {
 	__u32 owner;         /* slot in portrsv_owners whose cgroup binds without token; 0 = none
 			      * (where 0.1.0 kept the owner's depth: ignored while reserved is
 			      * set, until the upgrade's apply rewrites the entry) */
-	__u32 owner_tgid;    /* runtime reservations: the only process that may associate */
+	__u32 limit;         /* pools: the most ports the sockets of one cgroup may hold in
+			      * runtime reservations of it; 0 = only uid 0 acquires, no limit */
 	__u32 flags;         /* PORTRSV_F_* */
 	__u16 count;
 	__u16 cursor;        /* next-fit offset of the next bind(0) allocation */
@@ -204,6 +291,10 @@ struct portrsv_denial {
 #define PORTRSV_PIN_OWNERS "owners"
 #define PORTRSV_PIN_ANCHORS "anchors"
 #define PORTRSV_PIN_SYSCTL "sysctl_guard"
+#define PORTRSV_PIN_RUNTIME "runtime"
+#define PORTRSV_PIN_RT_PORTS "runtime_ports"
+#define PORTRSV_PIN_RT_USAGE "runtime_usage"
+#define PORTRSV_PIN_ACQUIRED "acquired"
 
 /*
  * portrsv_any: an array, index PORTRSV_ANY_INDEX(proto, port), value = how many
