@@ -178,6 +178,8 @@ static void assert_stores_eq(const struct portrsv_store *a, const struct portrsv
 			  y->owner ? y->owner : "(null)", x->owner ? x->owner : "(null)");
 		cr_assert_eq(x->created, y->created, "entry %zu: created", i);
 		cr_assert_str_eq(x->comment, y->comment, "entry %zu: comment", i);
+		cr_assert_eq(x->pool, y->pool, "entry %zu: pool", i);
+		cr_assert_eq(x->limit, y->limit, "entry %zu: limit", i);
 	}
 	cr_assert_eq(a->ncgroups, b->ncgroups, "%zu cgroups, want %zu", b->ncgroups, a->ncgroups);
 	for (size_t i = 0; i < a->ncgroups; i++)
@@ -202,6 +204,10 @@ static const struct portrsv_store_entry roundtrip_entries[] = {
 	{ PORTRSV_UDP, 65535, 1, 1, "/proc/1/ns/net", "/", 1, "%2D" },
 	{ PORTRSV_UDP, 1, 1, 2, "/run/netns/-", "/sys/fs/cgroup/\x01\t\n\x7f", 2, "a - b" },
 	{ PORTRSV_UDP, 2, 65534, 3, NULL, "/-", 3, "%" },
+	{ PORTRSV_TCP, 7000, 100, 4, NULL, NULL, 4, "pool", true, 20 },
+	{ PORTRSV_TCP, 8000, 10, 5, "/run/netns/blue", NULL, 5, "", true, 0 },
+	{ PORTRSV_UDP, 7000, 65535 - 7000 + 1, 6, "/run/netns/green", NULL, 6, "", true,
+	  65535 - 7000 + 1 },
 };
 
 static const char *const roundtrip_cgroups[] = {
@@ -253,6 +259,11 @@ Test(store, roundtrip, .init = setup, .fini = teardown)
 	cr_assert_not_null(strstr(text, "\nresv udp 65535 1 0x0000000000000001 /proc/1/ns/net / "
 					"1970-01-01T00:00:01Z %252D\n"), "%s", text);
 	cr_assert_not_null(strstr(text, " 9999-12-31T23:59:59Z "), "%s", text);
+	/* Pools: a trailing field; plain reservations are written as version 1 always did. */
+	cr_assert_not_null(strstr(text, "\nresv tcp 7000 100 0x0000000000000004 - - "
+					"1970-01-01T00:00:04Z pool pool=20\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "\nresv tcp 8000 10 0x0000000000000005 /run/netns/blue - "
+					"1970-01-01T00:00:05Z - pool\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "\ncgroup /sys/fs/cgroup/with%20space\n"), "%s", text);
 	cr_assert_not_null(strstr(text, " /sys/fs/cgroup/a%20b/%2541/- 1970-01-01T00:00:00Z %2D\n"),
 			   "%s", text);
@@ -384,6 +395,8 @@ Test(store, write_refuses_unreadable_time, .init = setup, .fini = teardown)
 #define WITH_TIME(t) HDR RESV("tcp 5000 20", TOK1, "-", "-", t, "-")
 #define WITH_TOKEN(k) HDR RESV("tcp 5000 20", k, "-", "-", T, "-")
 #define WITH_BLOCK(b) HDR RESV(b, TOK1, "-", "-", T, "-")
+/* A reservation of tcp 5000+20 with trailing fields (store.h: "pool", "pool=LIMIT"). */
+#define WITH_EXTRA(x) HDR "resv tcp 5000 20 " TOK1 " - - " T " web " x "\n"
 #define X16 "xxxxxxxxxxxxxxxx"
 #define A16 "%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41"
 
@@ -394,11 +407,14 @@ struct store_case {
 	int ret;
 	char want[128]; /* in the message, after the file name; "" when ret is 0 */
 	size_t n;       /* entries, when ret is 0 */
+	bool pool;      /* when ret is 0: the first entry's pool flag and limit */
+	uint32_t limit;
 };
 
 /* sizeof, not strlen: some rows hold a NUL byte. */
 #define OK(name, text, n) { name, text, sizeof(text) - 1, 0, "", n }
 #define BAD(name, text, want) { name, text, sizeof(text) - 1, -EBADMSG, want, 0 }
+#define OK_POOL(name, text, limit) { name, text, sizeof(text) - 1, 0, "", 1, true, limit }
 
 static struct store_case store_cases[] = {
 	OK("valid", HDR GOOD, 1),
@@ -432,6 +448,17 @@ static struct store_case store_cases[] = {
 	OK("epoch", WITH_TIME("1970-01-01T00:00:00Z"), 1),
 	OK("leap day", WITH_TIME("2028-02-29T23:59:59Z"), 1),
 	OK("year 9999", WITH_TIME("9999-12-31T23:59:59Z"), 1),
+	/* Pools: optional trailing fields; a line without them is what version 1 wrote. */
+	OK_POOL("pool without limit", WITH_EXTRA("pool"), 0),
+	OK_POOL("pool with limit", WITH_EXTRA("pool=5"), 5),
+	OK_POOL("pool limit of the whole block", WITH_EXTRA("pool=20"), 20),
+	OK_POOL("pool limit 1", WITH_EXTRA("pool=1"), 1),
+	OK_POOL("pool after an empty comment",
+		HDR "resv tcp 5000 20 " TOK1 " - - " T " - pool=3\n", 3),
+	OK("pool and plain side by side",
+	   HDR RESV("tcp 6000 20", TOK2, "-", "-", T, "-")
+	       RESV("tcp 5000 20", TOK1, "-", "-", T, "- pool=2"),
+	   2),
 
 	BAD("empty file", "", ":1: empty file"),
 	BAD("only comments", "# nothing\n\n", ":1: no 'portrsv-store 1' header"),
@@ -446,8 +473,28 @@ static struct store_case store_cases[] = {
 	BAD("header twice", HDR HDR, ":2: unknown record 'portrsv-store'"),
 	BAD("truncated line", HDR "resv tcp 5000 20 " TOK1 " - -\n",
 	    ":2: reservation has 7 fields, want 9"),
-	BAD("too many fields", HDR "resv tcp 5000 20 " TOK1 " - - " T " a b c d\n",
-	    ":2: reservation has 10 fields, want 9"),
+	BAD("trailing text is no field", HDR "resv tcp 5000 20 " TOK1 " - - " T " a b c d\n",
+	    ":2: unknown field 'b' (written by a newer portrsv?)"),
+	BAD("too many fields",
+	    WITH_EXTRA("pool pool pool pool pool pool pool pool pool"),
+	    ":2: reservation has more than 17 fields"),
+	BAD("unknown trailing field", WITH_EXTRA("creator=1"), ":2: unknown field 'creator=1'"),
+	BAD("pool twice", WITH_EXTRA("pool pool=3"), ":2: field 'pool' appears twice"),
+	BAD("pool limit twice", WITH_EXTRA("pool=2 pool=3"), ":2: field 'pool' appears twice"),
+	BAD("pool limit 0", WITH_EXTRA("pool=0"), ":2: pool limit '0' is not a number from 1"),
+	BAD("pool limit empty", WITH_EXTRA("pool="), ":2: pool limit '' is not a number"),
+	BAD("pool limit leading zero", WITH_EXTRA("pool=05"), ":2: pool limit '05' is not"),
+	BAD("pool limit signed", WITH_EXTRA("pool=+5"), ":2: pool limit '+5' is not"),
+	BAD("pool limit negative", WITH_EXTRA("pool=-1"), ":2: pool limit '-1' is not"),
+	BAD("pool limit hex", WITH_EXTRA("pool=0x5"), ":2: pool limit '0x5' is not"),
+	BAD("pool limit text", WITH_EXTRA("pool=5x"), ":2: pool limit '5x' is not"),
+	BAD("pool limit 65536", WITH_EXTRA("pool=65536"), ":2: pool limit '65536' is not"),
+	BAD("pool limit huge", WITH_EXTRA("pool=99999999999"), ":2: pool limit '99999999999'"),
+	BAD("pool limit past the block", WITH_EXTRA("pool=21"),
+	    ":2: pool limit 21 is more than the block's 20 ports"),
+	BAD("pool key case", WITH_EXTRA("POOL"), ":2: unknown field 'POOL'"),
+	BAD("pool key prefix", WITH_EXTRA("pools=1"), ":2: unknown field 'pools=1'"),
+	BAD("pool with a colon", WITH_EXTRA("pool:3"), ":2: unknown field 'pool:3'"),
 	BAD("last line without newline", HDR "resv tcp 5000 20 " TOK1 " - - " T " -",
 	    ":2: truncated: the last line has no newline"),
 	BAD("header without newline", "portrsv-store 1", ":1: truncated"),
@@ -601,6 +648,9 @@ ParameterizedTest(struct store_case *c, store, parse)
 	} else {
 		cr_assert_str_empty(msg, "%s: message \"%s\" on success", c->name, msg);
 		cr_assert_eq(s.n, c->n, "%s: %zu entries, want %zu", c->name, s.n, c->n);
+		cr_assert(!s.n || (s.v[0].pool == c->pool && s.v[0].limit == c->limit),
+			  "%s: pool %d limit %u, want %d %u", c->name, s.v[0].pool, s.v[0].limit,
+			  c->pool, c->limit);
 	}
 	portrsv_store_free(&s);
 }

@@ -20,7 +20,9 @@
 #include "store.h"
 
 #define HEADER "portrsv-store"
-#define MAX_FIELDS 9
+#define RESV_FIELDS 9 /* the fields every reservation line has */
+#define MAX_EXTRA 8    /* optional key or key=value fields after them (store.h) */
+#define MAX_FIELDS (RESV_FIELDS + MAX_EXTRA)
 #define TIME_FMT "%Y-%m-%dT%H:%M:%SZ"
 /* 9999-12-31T23:59:59Z, the last time the format's four-digit year can hold. */
 #define TIME_MAX 253402300799ULL
@@ -235,6 +237,10 @@ static int store_format(FILE *f, const struct portrsv_store *s)
 		put_text(f, e->owner);
 		fprintf(f, " %s", when);
 		put_text(f, e->comment);
+		if (e->pool && e->limit)
+			fprintf(f, " pool=%u", e->limit);
+		else if (e->pool)
+			fputs(" pool", f);
 		fputc('\n', f);
 	}
 	return ferror(f) ? -EIO : 0;
@@ -401,6 +407,47 @@ static int remember(struct parser *p, const struct portrsv_store_entry *e)
 	return tsearch(k, &p->blocks, cmp_block) ? 0 : -ENOMEM;
 }
 
+/* Decimal 1..65535 without sign, blanks or leading zeros (the form the writer uses). */
+static int parse_limit(const char *s, uint32_t *v)
+{
+	uint32_t x = 0;
+
+	if (!*s || *s == '0' || strlen(s) > 5)
+		return -1;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return -1;
+		x = x * 10 + (*c - '0');
+	}
+	if (x > PORTRSV_PORT_MAX)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* One optional trailing field of a reservation (store.h): "pool" or "pool=LIMIT". */
+static int parse_extra(struct parser *p, const char *f, struct portrsv_store_entry *e)
+{
+	const char *eq = strchr(f, '=');
+	size_t klen = eq ? (size_t)(eq - f) : strlen(f);
+
+	if (klen == 4 && !strncmp(f, "pool", 4)) {
+		if (e->pool)
+			return bad(p, "field 'pool' appears twice");
+		e->pool = true;
+		if (!eq)
+			return 0;
+		if (parse_limit(eq + 1, &e->limit))
+			return bad(p, "pool limit '%s' is not a number from 1 to %d", shown(eq + 1),
+				   PORTRSV_PORT_MAX);
+		if (e->limit > e->count)
+			return bad(p, "pool limit %u is more than the block's %u ports", e->limit,
+				   e->count);
+		return 0;
+	}
+	return bad(p, "unknown field '%.32s' (written by a newer portrsv?)", shown(f));
+}
+
 static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s)
 {
 	struct portrsv_store_entry e = { 0 };
@@ -408,8 +455,10 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 	char *comment;
 	int err;
 
-	if (n != MAX_FIELDS)
-		return bad(p, "reservation has %d fields, want %d (truncated line?)", n, MAX_FIELDS);
+	if (n < RESV_FIELDS)
+		return bad(p, "reservation has %d fields, want %d (truncated line?)", n, RESV_FIELDS);
+	if (n > MAX_FIELDS)
+		return bad(p, "reservation has more than %d fields", MAX_FIELDS);
 	if (portrsv_parse_proto(f[1], &e.proto))
 		return bad(p, "protocol '%s' is not tcp or udp", shown(f[1]));
 	if (portrsv_parse_port(f[2], &e.start))
@@ -440,6 +489,11 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
 				return bad(p, "comment has a control character");
 		strcpy(e.comment, comment);
+	}
+	for (int i = RESV_FIELDS; i < n; i++) {
+		err = parse_extra(p, f[i], &e);
+		if (err)
+			return err;
 	}
 	k = (struct seen){ e.token, e.netns, e.proto, e.start, e.count };
 	if (tfind(&k, &p->tokens, cmp_token))

@@ -12,10 +12,16 @@
  * that had no name (it does not survive a reboot). owner is "-" or a cgroup v2 path;
  * comment is "-" when empty. Paths and comments are percent-encoded: every byte <= 0x20,
  * >= 0x7f and '%' as %XX, and a comment or path of exactly "-" as %2D.
+ *
+ * Optional trailing fields, each once, after the comment: "pool" (a pool whose runtime
+ * reservations only uid 0 acquires) or "pool=LIMIT" (LIMIT 1..count, decimal: the most
+ * ports one cgroup may hold of it). A line with none is what version 1 always wrote and
+ * still means a plain persistent reservation; an unknown trailing field is refused.
  */
 #ifndef PORTRSV_STORE_H
 #define PORTRSV_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "portrsv.h"
@@ -34,6 +40,8 @@ struct portrsv_store_entry {
 	char *owner;  /* NULL = none */
 	uint64_t created;
 	char comment[PORTRSV_COMMENT_LEN];
+	bool pool;      /* PORTRSV_F_POOL */
+	uint32_t limit; /* pools: ports one cgroup may hold; 0 = uid 0 only */
 };
 
 struct portrsv_store {
