@@ -27,6 +27,8 @@ struct portrsv {
 	int owner_paths_fd;
 	int owners_fd;
 	int anchors_fd;
+	int rt_fd;       /* portrsv_runtime; -1 where the loaded version has none */
+	int rt_usage_fd; /* portrsv_runtime_usage; -1 likewise */
 	char pin_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 };
@@ -75,6 +77,17 @@ struct portrsv_store;
 int portrsv_store_begin(const char *state_dir, struct portrsv_store *s);
 int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s);
 void portrsv_store_end(int lock, struct portrsv_store *s);
+
+/* pool.c: the runtime reservations of the pool at k (netns, proto, start): how many, how
+ * many ports, and up to npids of their acquiring pids (distinct). 0 entries where the
+ * runtime map is not pinned. */
+struct portrsv_pool_use {
+	uint32_t runtime;
+	uint32_t ports;
+	uint32_t npids;
+	uint32_t pids[8];
+};
+int portrsv_pool_use(struct portrsv *p, const struct portrsv_key *k, struct portrsv_pool_use *u);
 
 /* sysctl.c: ip_local_reserved_ports of the calling thread's netns, as a 65536-bit map. */
 int portrsv_sysctl_read(unsigned char *bits);

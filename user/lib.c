@@ -55,6 +55,7 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 		return NULL;
 	p->ports_fd = p->resv_fd = p->tokens_fd = p->any_fd = -1;
 	p->owner_paths_fd = p->owners_fd = p->anchors_fd = -1;
+	p->rt_fd = p->rt_usage_fd = -1;
 	fds[0] = &p->ports_fd;
 	fds[1] = &p->resv_fd;
 	fds[2] = &p->tokens_fd;
@@ -76,6 +77,15 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 		errno = -err;
 		return NULL;
 	}
+	/* Runtime reservations: pinned by versions that have them; none elsewhere. */
+	p->rt_fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_RUNTIME);
+	p->rt_usage_fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_RT_USAGE);
+	if (p->rt_fd < 0 || p->rt_usage_fd < 0)
+		portrsv_set_errmsg(NULL); /* a layout message of an older pin is no failure */
+	if (p->rt_fd < 0)
+		p->rt_fd = -1;
+	if (p->rt_usage_fd < 0)
+		p->rt_usage_fd = -1;
 	return p;
 }
 
@@ -97,6 +107,10 @@ void portrsv_close(struct portrsv *p)
 		close(p->owners_fd);
 	if (p->anchors_fd >= 0)
 		close(p->anchors_fd);
+	if (p->rt_fd >= 0)
+		close(p->rt_fd);
+	if (p->rt_usage_fd >= 0)
+		close(p->rt_usage_fd);
 	free(p);
 }
 
@@ -497,6 +511,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	const char *comment = OPTS_GET(opts, comment, NULL);
 	const char *owner = OPTS_GET(opts, owner_cgroup, NULL);
 	const char *ns = OPTS_GET(opts, netns, NULL);
+	bool pool = OPTS_GET(opts, pool, false);
+	uint32_t limit = OPTS_GET(opts, limit, 0);
 	struct portrsv_resv r = { .count = count, .flags = PORTRSV_F_PERSISTENT };
 	struct portrsv_store_entry e = { .proto = proto, .start = start, .count = count };
 	char nsname[PATH_MAX], owner_path[PATH_MAX];
@@ -510,6 +526,27 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	err = portrsv_block_valid(start, count);
 	if (err)
 		return err;
+	if (limit && !pool) {
+		portrsv_set_errmsg("a limit (%u ports) applies to pools only", limit);
+		return -EINVAL;
+	}
+	if (pool && limit > count) {
+		portrsv_set_errmsg("pool limit %u is more than the pool's %u ports", limit, count);
+		return -EINVAL;
+	}
+	if (pool && owner) {
+		/* An owner binds without a token: the pool's ports would not be the runtime
+		 * reservations' alone. */
+		portrsv_set_errmsg("a pool has no owner cgroup: its ports go to runtime "
+				   "reservations only");
+		return -EINVAL;
+	}
+	if (pool) {
+		r.flags |= PORTRSV_F_POOL;
+		r.limit = limit;
+		e.pool = true;
+		e.limit = limit;
+	}
 	if (comment) {
 		if (strlen(comment) >= sizeof(r.comment))
 			return -EINVAL;
@@ -630,6 +667,81 @@ static int find_exact(struct portrsv *p, int proto, uint16_t start, uint16_t cou
 }
 
 /*
+ * A pool whose runtime reservations live is not deleted: their sockets hold its ports, and
+ * their owners were promised them for as long as the sockets live. -EADDRINUSE, with the
+ * message naming how many and whose; 0 when it holds none (or is no pool).
+ */
+static int pool_in_use(struct portrsv *p, const struct portrsv_key *k,
+		       const struct portrsv_resv *r)
+{
+	struct portrsv_pool_use u;
+	char pids[128];
+	size_t len = 0;
+	int err;
+
+	if (!(r->flags & PORTRSV_F_POOL))
+		return 0;
+	err = portrsv_pool_use(p, k, &u);
+	if (err) {
+		portrsv_set_errmsg("pool %s %u+%u: its runtime reservations cannot be read: %s",
+				   portrsv_proto_name(k->proto), k->port, r->count, strerror(-err));
+		return err;
+	}
+	if (!u.runtime)
+		return 0;
+	pids[0] = '\0';
+	for (uint32_t i = 0; i < u.npids && len < sizeof(pids) - 16; i++)
+		len += snprintf(pids + len, sizeof(pids) - len, "%s%u", i ? ", " : "", u.pids[i]);
+	portrsv_set_errmsg("pool %s %u+%u has %u runtime reservation%s (%u port%s) held by pid%s "
+			   "%s%s: they end when the acquiring sockets close or release them",
+			   portrsv_proto_name(k->proto), k->port, r->count, u.runtime,
+			   u.runtime == 1 ? "" : "s", u.ports, u.ports == 1 ? "" : "s",
+			   u.npids == 1 ? "" : "s", pids, u.runtime > u.npids ? ", ..." : "");
+	return -EADDRINUSE;
+}
+
+/*
+ * Close a pool to new runtime reservations before it is deleted: the kernel's entry loses
+ * PORTRSV_F_POOL, so that an acquire finds no pool there (ENOENT), then the runtime map is
+ * read again; an acquire that won the race makes the delete fail, the pool reopened.
+ * A no-op for a reservation that is no pool.
+ */
+static void pool_reopen(struct portrsv *p, const struct portrsv_key *k,
+			const struct portrsv_resv *r);
+
+static int pool_close(struct portrsv *p, const struct portrsv_key *k, struct portrsv_resv *r)
+{
+	struct portrsv_resv now;
+	int err = pool_in_use(p, k, r);
+
+	if (err || !(r->flags & PORTRSV_F_POOL))
+		return err;
+	if (bpf_map_lookup_elem(p->resv_fd, k, &now) || now.token != r->token)
+		return 0; /* gone already: nothing left to acquire from */
+	now.flags &= ~PORTRSV_F_POOL;
+	err = bpf_map_update_elem(p->resv_fd, k, &now, BPF_EXIST);
+	if (err)
+		return map_err(err);
+	err = pool_in_use(p, k, r);
+	if (err)
+		pool_reopen(p, k, r);
+	return err;
+}
+
+/* Undo pool_close: the delete failed after it. */
+static void pool_reopen(struct portrsv *p, const struct portrsv_key *k,
+			const struct portrsv_resv *r)
+{
+	struct portrsv_resv now;
+
+	if (!(r->flags & PORTRSV_F_POOL) || bpf_map_lookup_elem(p->resv_fd, k, &now) ||
+	    now.token != r->token)
+		return;
+	now.flags |= PORTRSV_F_POOL;
+	bpf_map_update_elem(p->resv_fd, k, &now, BPF_EXIST);
+}
+
+/*
  * A stored reservation the kernel does not have (restore skipped it: its owner or netns is
  * gone) must still be deletable, or it would hold its ports in the store forever. -ENOENT
  * when there is none; 1 when it was removed from the store (nothing left to do).
@@ -739,12 +851,17 @@ static int delete_by_ino(struct portrsv *p, struct portrsv_store *s, int proto, 
 	}
 	if (!nk && idx < 0)
 		return -ENOENT;
+	if (nk && (err = pool_close(p, &fk, &fr)))
+		return err;
 	/* The store first, as portrsv_delete. */
 	if (idx >= 0) {
 		portrsv_store_remove(s, idx);
 		err = portrsv_store_commit(p->state_dir, s);
-		if (err)
+		if (err) {
+			if (nk)
+				pool_reopen(p, &fk, &fr);
 			return err;
+		}
 	}
 	portrsv_fault("delete-after-store");
 	if (nk)
@@ -787,8 +904,12 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		err = delete_stored_only(p, &s, proto, start, count, OPTS_GET(opts, netns, NULL));
 	if (err)
 		goto out; /* 1: it lived in the store only, and is gone from there */
+	err = pool_close(p, &k, &r);
+	if (err)
+		goto out;
 	/* The store first: once the delete is durable the kernel follows; a crash in between
-	 * leaves an extra reservation in the kernel, which restore removes. */
+	 * leaves an extra reservation in the kernel, which restore removes (a pool closed to
+	 * new runtime reservations, which is what restore finds then). */
 	for (size_t i = 0; i < s.n; i++) {
 		if (s.v[i].token != r.token)
 			continue;
@@ -796,8 +917,10 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		err = portrsv_store_commit(p->state_dir, &s);
 		break;
 	}
-	if (err)
+	if (err) {
+		pool_reopen(p, &k, &r);
 		goto out;
+	}
 	portrsv_fault("delete-after-store");
 	err = portrsv_netns_enter(OPTS_GET(opts, netns, NULL), &saved);
 	if (!err) {
@@ -920,7 +1043,8 @@ static void fill(struct portrsv *p, struct portrsv_reservation *out,
 	out->netns_ino = r->netns_ino;
 	out->created = r->created;
 	out->denied = r->denied;
-	out->flags = r->flags & (PORTRSV_F_PERSISTENT | PORTRSV_F_RUNTIME); /* the rest is ours */
+	/* the rest is ours */
+	out->flags = r->flags & (PORTRSV_F_PERSISTENT | PORTRSV_F_RUNTIME | PORTRSV_F_POOL);
 	memcpy(out->comment, r->comment, sizeof(out->comment));
 	out->comment[sizeof(out->comment) - 1] = '\0'; /* map contents are input too */
 }

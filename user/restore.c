@@ -247,6 +247,25 @@ static void remove_extra(struct applier *a, const struct portrsv_store *s,
 }
 
 /*
+ * A pool of the kernel that the store does not have (as it is) while runtime reservations
+ * live in it: removing it would take their ports from sockets that were promised them.
+ * It is kept, and the restore fails until they end (their sockets close); then the next
+ * restore removes it.
+ */
+static bool pool_held(struct applier *a, const struct kresv *x)
+{
+	struct portrsv_pool_use u;
+
+	if (portrsv_pool_use(a->p, &x->k, &u) || !u.runtime)
+		return false;
+	skip(a, "kept pool %s %u+%u that the store does not have: %u runtime reservation%s "
+	     "(%u port%s) live in it; restore again once they end",
+	     portrsv_proto_name(x->k.proto), x->k.port, x->r.count, u.runtime,
+	     u.runtime == 1 ? "" : "s", u.ports, u.ports == 1 ? "" : "s");
+	return true;
+}
+
+/*
  * Add the stored reservations of one netns that the kernel lacks, in one batch, and merge
  * the ports of those it has into the netns's sysctl (reset when the netns was renewed).
  * Entries with another netns are left for their own call; done[] marks what was handled.
@@ -278,8 +297,9 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 			}
 			items[n] = (struct portrsv_item){
 				.proto = e->proto, .start = e->start, .token = e->token,
-				.r = { .count = e->count, .flags = PORTRSV_F_PERSISTENT,
-				       .owner = rs[i].owner,
+				.r = { .count = e->count,
+				       .flags = PORTRSV_F_PERSISTENT | (e->pool ? PORTRSV_F_POOL : 0),
+				       .limit = e->pool ? e->limit : 0, .owner = rs[i].owner,
 				       .created = e->created, .netns_ino = ino },
 			};
 			memcpy(items[n].r.comment, e->comment, sizeof(items[n].r.comment));
@@ -439,12 +459,20 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 			bool same = rs[i].netns == x->k.netns && e->proto == x->k.proto &&
 				    e->start == x->k.port && e->count == x->r.count;
 
+			uint32_t flags = (x->r.flags & ~PORTRSV_F_POOL) | (e->pool ? PORTRSV_F_POOL : 0);
+			uint32_t limit = e->pool ? e->limit : 0;
+
 			/* The same block with another owner slot (an upgrade from pins whose
-			 * reservations named owners by id): change it in place, never leaving
-			 * the block open between a remove and an add. */
-			if (rs[i].ok && same && (rs[i].owner != x->r.owner || x->r.reserved)) {
+			 * reservations named owners by id), or another pool flag or limit (the
+			 * store edited, a delete of a pool killed after closing it): change it in
+			 * place, never leaving the block open between a remove and an add, nor
+			 * taking a pool from the runtime reservations that live in it. */
+			if (rs[i].ok && same && (rs[i].owner != x->r.owner || x->r.reserved ||
+						 x->r.flags != flags || x->r.limit != limit)) {
 				x->r.owner = rs[i].owner;
 				x->r.reserved = 0;
+				x->r.flags = flags;
+				x->r.limit = limit;
 				if (bpf_map_update_elem(a->p->resv_fd, &x->k, &x->r, BPF_EXIST))
 					same = false;
 			}
@@ -455,6 +483,8 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 			if (keep && rs[i].ok)
 				rs[i].present = true;
 		}
+		if (!keep && (x->r.flags & PORTRSV_F_POOL) && pool_held(a, x))
+			continue; /* reported: kept while its runtime reservations live */
 		if (!keep)
 			remove_extra(a, s, rs, x);
 	}
