@@ -29,10 +29,13 @@ static const char usage_text[] =
 	"  unload                   detach, remove the pins; the store is kept\n"
 	"  attach DIR | detach DIR  enforce, or stop enforcing, a cgroup v2 subtree\n"
 	"  add PROTO START COUNT [--owner CGROUP_DIR] [--netns NSPATH] [--comment TEXT]\n"
-	"                           reserve a block; prints its token\n"
+	"      [--pool [--limit PORTS]]\n"
+	"                           reserve a block; prints its token. --pool: a pool that\n"
+	"                           runtime reservations are acquired from (uid 0 only, or\n"
+	"                           at most PORTS ports per cgroup with --limit)\n"
 	"  delete PROTO START COUNT [--netns NSPATH]\n"
 	"  lookup PROTO START COUNT [--netns NSPATH]   print the token of exactly that block\n"
-	"  show [PROTO] [--json]    list reservations\n"
+	"  show [PROTO] [--json]    list reservations, pools and runtime reservations\n"
 	"  why PROTO PORT [--netns NSPATH]   which reservation covers a port\n"
 	"  restore                  what boot runs: load if needed, attach the stored cgroups,\n"
 	"                           make the kernel's reservations equal to the store's\n"
@@ -130,9 +133,11 @@ struct args {
 	const char *cgroups[MAX_CGROUPS];
 	int ncgroups;
 	bool json;
+	bool pool;
+	const char *limit;
 };
 
-enum { OPT_OWNER = 256, OPT_NETNS, OPT_COMMENT, OPT_CGROUP, OPT_JSON };
+enum { OPT_OWNER = 256, OPT_NETNS, OPT_COMMENT, OPT_CGROUP, OPT_JSON, OPT_POOL, OPT_LIMIT };
 
 /*
  * Parse argv of one command: at most max_pos positionals (at least min_pos) and the options
@@ -147,6 +152,8 @@ static int parse(int argc, char **argv, int min_pos, int max_pos, const char *al
 		{ "comment", required_argument, NULL, OPT_COMMENT },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "pool", no_argument, NULL, OPT_POOL },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -171,6 +178,8 @@ static int parse(int argc, char **argv, int min_pos, int max_pos, const char *al
 		case OPT_NETNS: a->netns = optarg; break;
 		case OPT_COMMENT: a->comment = optarg; break;
 		case OPT_JSON: a->json = true; break;
+		case OPT_POOL: a->pool = true; break;
+		case OPT_LIMIT: a->limit = optarg; break;
 		case OPT_CGROUP:
 			if (a->ncgroups == MAX_CGROUPS)
 				return usage_error("more than %d --cgroup", MAX_CGROUPS);
@@ -192,6 +201,8 @@ static int parse(int argc, char **argv, int min_pos, int max_pos, const char *al
 #define O_COMMENT "c"
 #define O_CGROUP "d"
 #define O_JSON "e"
+#define O_POOL "f"
+#define O_LIMIT "g"
 
 /* PROTO START COUNT, or PROTO PORT when count is NULL. */
 static int parse_block(const struct args *a, enum portrsv_proto *proto, uint16_t *start,
@@ -329,19 +340,27 @@ static int cmd_attach(int argc, char **argv)
 static int cmd_add(int argc, char **argv)
 {
 	enum portrsv_proto proto;
-	uint16_t start, count;
+	uint16_t start, count, limit = 0;
 	struct portrsv *p;
 	uint64_t token;
 	struct args a;
 	int err;
 
-	err = parse(argc, argv, 3, 3, O_OWNER O_NETNS O_COMMENT, &a);
+	err = parse(argc, argv, 3, 3, O_OWNER O_NETNS O_COMMENT O_POOL O_LIMIT, &a);
 	if (!err)
 		err = parse_block(&a, &proto, &start, &count);
 	if (err)
 		return err;
 	if (a.comment && strlen(a.comment) >= PORTRSV_COMMENT_LEN)
 		return usage_error("comment longer than %d bytes", PORTRSV_COMMENT_LEN - 1);
+	if (a.limit && !a.pool)
+		return usage_error("--limit applies to pools only (add --pool)");
+	if (a.pool && a.owner)
+		return usage_error("a pool has no owner cgroup: its ports go to runtime "
+				   "reservations only (drop --owner or --pool)");
+	if (a.limit && (portrsv_parse_count(a.limit, &limit) || limit > count))
+		return usage_error("limit '%s' is not a number from 1 to %u (the pool's ports; "
+				   "without --limit only uid 0 acquires)", a.limit, count);
 	p = open_or_fail(&err);
 	if (!p)
 		return err;
@@ -354,7 +373,7 @@ static int cmd_add(int argc, char **argv)
 		return err;
 	}
 	PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = a.owner, .netns = a.netns,
-		     .comment = a.comment);
+		     .comment = a.comment, .pool = a.pool, .limit = limit);
 	err = portrsv_create(p, proto, start, count, &o, &token);
 	portrsv_close(p);
 	if (err)
@@ -466,14 +485,81 @@ static void owner_path(struct portrsv *p, const struct portrsv_reservation *r, c
 	*present = r->owner_cgid && !portrsv_cgroup_path(r->owner_cgid, now, sizeof(now));
 }
 
-static void show_json(struct portrsv *p, const struct portrsv_reservation *v, int n,
-		      enum portrsv_proto proto)
+/* Text from outside (a comm, a cgroup path) as printable ASCII: any other byte, and the
+ * backslash, as \xNN. Valid UTF-8 and free of terminal controls, in a table and in JSON. */
+static void escaped(const char *in, char *out, size_t len)
 {
+	size_t k = 0;
+
+	for (; *in && k + 5 < len; in++) {
+		unsigned char c = *in;
+
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			k += snprintf(out + k, len - k, "\\x%02x", c);
+		else
+			out[k++] = c;
+	}
+	out[k] = '\0';
+}
+
+/* What show lists: the reservations, and the runtime reservations of their pools. */
+struct listing {
+	struct portrsv_reservation *v;
+	int n;
+	struct portrsv_runtime_info *rt;
+	int nrt;
+	bool *rt_shown; /* each runtime reservation once: after its pool, or at the end */
+};
+
+static const char *kind_of(const struct portrsv_reservation *r)
+{
+	return r->flags & PORTRSV_F_POOL ? "pool" : "persistent";
+}
+
+static bool in_pool(const struct portrsv_reservation *r, const struct portrsv_runtime_info *rt)
+{
+	return (r->flags & PORTRSV_F_POOL) && rt->netns_cookie == r->netns_cookie &&
+	       rt->proto == r->proto && rt->pool == r->start;
+}
+
+/* The runtime reservation's acquirer, escaped: comm and cgroup path. */
+static void rt_labels(const struct portrsv_runtime_info *rt, char *comm, size_t clen, char *cg,
+		      size_t glen)
+{
+	char raw[PATH_MAX];
+
+	escaped(rt->comm, comm, clen);
+	cgroup_label(rt->cgid, raw, sizeof(raw));
+	escaped(raw, cg, glen);
+}
+
+static void json_runtime(const struct portrsv_runtime_info *rt, bool first)
+{
+	char comm[4 * sizeof(rt->comm) + 1], cg[4 * PATH_MAX], when[32];
+
+	rt_labels(rt, comm, sizeof(comm), cg, sizeof(cg));
+	iso8601(rt->created, -1, when, sizeof(when));
+	printf("%s\n  {\"proto\": \"%s\", \"start\": %u, \"count\": %u, \"end\": %u, "
+	       "\"token\": \"0x%016" PRIx64 "\", \"owner\": null, \"netns\": \"net:[%" PRIu64 "]\", "
+	       "\"netns_cookie\": %" PRIu64 ", \"comment\": \"\", \"created\": \"%s\", "
+	       "\"denied\": 0, \"persistent\": false, \"kind\": \"runtime\", \"pool\": %u, "
+	       "\"pid\": %u, \"comm\": ", first ? "" : ",", portrsv_proto_name(rt->proto),
+	       rt->start, rt->count, rt->start + rt->count - 1, rt->token, rt->netns_ino,
+	       rt->netns_cookie, when, rt->pool, rt->pid);
+	json_string(comm);
+	printf(", \"cgroup\": ");
+	json_string(cg);
+	printf("}");
+}
+
+static void show_json(struct portrsv *p, struct listing *l, enum portrsv_proto proto)
+{
+	const struct portrsv_reservation *v = l->v;
 	char owner[PATH_MAX], when[32];
 	bool first = true, present;
 
 	printf("[");
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < l->n; i++) {
 		if (proto && v[i].proto != proto)
 			continue;
 		owner_path(p, &v[i], owner, sizeof(owner), &present);
@@ -491,46 +577,106 @@ static void show_json(struct portrsv *p, const struct portrsv_reservation *v, in
 		printf(", \"netns\": \"net:[%" PRIu64 "]\", \"netns_cookie\": %" PRIu64
 		       ", \"comment\": ", v[i].netns_ino, v[i].netns_cookie);
 		json_string(v[i].comment);
-		printf(", \"created\": \"%s\", \"denied\": %" PRIu64 ", \"persistent\": %s}", when,
-		       v[i].denied, v[i].flags & PORTRSV_F_PERSISTENT ? "true" : "false");
+		printf(", \"created\": \"%s\", \"denied\": %" PRIu64 ", \"persistent\": %s, "
+		       "\"kind\": \"%s\"", when, v[i].denied,
+		       v[i].flags & PORTRSV_F_PERSISTENT ? "true" : "false", kind_of(&v[i]));
+		if (v[i].flags & PORTRSV_F_POOL) {
+			struct portrsv_pool_info pi = { 0 };
+
+			portrsv_pool_info(p, &v[i], &pi);
+			if (pi.limit)
+				printf(", \"limit\": %u", pi.limit);
+			else
+				printf(", \"limit\": null");
+			printf(", \"in_use\": %u, \"runtime\": %u", pi.in_use, pi.runtime);
+		}
+		printf("}");
+		first = false;
+		for (int j = 0; j < l->nrt; j++) {
+			if (l->rt_shown[j] || !in_pool(&v[i], &l->rt[j]))
+				continue;
+			json_runtime(&l->rt[j], false);
+			l->rt_shown[j] = true;
+		}
+	}
+	/* A runtime reservation whose pool is not listed (deleted under it by an older
+	 * version, or listed in between): shown all the same. */
+	for (int j = 0; j < l->nrt; j++) {
+		if (l->rt_shown[j] || (proto && l->rt[j].proto != proto))
+			continue;
+		json_runtime(&l->rt[j], first);
 		first = false;
 	}
 	printf("%s]\n", first ? "" : "\n");
 }
 
+static void table_runtime(const struct portrsv_runtime_info *rt)
+{
+	char comm[4 * sizeof(rt->comm) + 1], cg[4 * PATH_MAX], netns[32];
+
+	rt_labels(rt, comm, sizeof(comm), cg, sizeof(cg));
+	snprintf(netns, sizeof(netns), "net:[%" PRIu64 "]", rt->netns_ino);
+	printf("%10u  %10u    0x%016" PRIx64 "  %6u  %-10s  %-18s  pid %u (%s) in %s, pool %u\n",
+	       rt->start, rt->start + rt->count - 1, rt->token, 0, "runtime", netns, rt->pid,
+	       comm, cg, rt->pool);
+}
+
 /* Like `netsh int ipv4 show excludedportrange`, one section per protocol. */
-static void show_table(struct portrsv *p, const struct portrsv_reservation *v, int n,
-		       enum portrsv_proto proto)
+static void show_table(struct portrsv *p, struct listing *l, enum portrsv_proto proto)
 {
 	static const enum portrsv_proto protos[] = { PORTRSV_TCP, PORTRSV_UDP };
-	char owner[PATH_MAX], netns[32];
+	const struct portrsv_reservation *v = l->v;
+	char owner[PATH_MAX], netns[32], pool[64];
 	bool present;
 
 	for (size_t j = 0; j < 2; j++) {
 		if (proto && protos[j] != proto)
 			continue;
 		printf("\nProtocol %s Port Exclusion Ranges\n\n", portrsv_proto_name(protos[j]));
-		printf("Start Port    End Port    Token                 Denied  Netns               "
-		       "Owner / Comment\n");
-		printf("----------    --------    ------------------    ------  ------------------  "
-		       "---------------\n");
-		for (int i = 0; i < n; i++) {
+		printf("Start Port    End Port    Token                 Denied  Kind        Netns    "
+		       "           Owner / Comment\n");
+		printf("----------    --------    ------------------    ------  ----------  ---------"
+		       "---------  ---------------\n");
+		for (int i = 0; i < l->n; i++) {
 			if (v[i].proto != protos[j])
 				continue;
 			owner_path(p, &v[i], owner, sizeof(owner), &present);
 			snprintf(netns, sizeof(netns), "net:[%" PRIu64 "]", v[i].netns_ino);
-			printf("%10u  %10u    0x%016" PRIx64 "  %6" PRIu64 "  %-18s  %s%s%s%s\n",
+			pool[0] = '\0';
+			if (v[i].flags & PORTRSV_F_POOL) {
+				struct portrsv_pool_info pi = { 0 };
+
+				portrsv_pool_info(p, &v[i], &pi);
+				if (pi.limit)
+					snprintf(pool, sizeof(pool), "limit %u per cgroup, %u in use",
+						 pi.limit, pi.in_use);
+				else
+					snprintf(pool, sizeof(pool), "uid 0 only, %u in use", pi.in_use);
+			}
+			printf("%10u  %10u    0x%016" PRIx64 "  %6" PRIu64 "  %-10s  %-18s  %s%s%s%s%s%s\n",
 			       v[i].start, v[i].start + v[i].count - 1, v[i].token, v[i].denied,
-			       netns, owner, owner[0] && !present ? " (not present yet)" : "",
-			       owner[0] && v[i].comment[0] ? " / " : "", v[i].comment);
+			       kind_of(&v[i]), netns, pool, owner,
+			       owner[0] && !present ? " (not present yet)" : "",
+			       (owner[0] || pool[0]) && v[i].comment[0] ? " / " : "", v[i].comment, "");
+			for (int k = 0; k < l->nrt; k++) {
+				if (l->rt_shown[k] || !in_pool(&v[i], &l->rt[k]))
+					continue;
+				table_runtime(&l->rt[k]);
+				l->rt_shown[k] = true;
+			}
 		}
+		for (int k = 0; k < l->nrt; k++)
+			if (!l->rt_shown[k] && l->rt[k].proto == protos[j]) {
+				table_runtime(&l->rt[k]);
+				l->rt_shown[k] = true;
+			}
 		printf("\n");
 	}
 }
 
 static int cmd_show(int argc, char **argv)
 {
-	struct portrsv_reservation *v = NULL;
+	struct listing l = { 0 };
 	enum portrsv_proto proto = 0;
 	struct portrsv *p;
 	struct args a;
@@ -544,17 +690,31 @@ static int cmd_show(int argc, char **argv)
 	p = open_or_fail(&err);
 	if (!p)
 		return err;
-	n = portrsv_list(p, &v);
+	n = portrsv_list(p, &l.v);
+	if (n >= 0) {
+		l.n = n;
+		n = portrsv_list_runtime(p, &l.rt);
+	}
+	if (n >= 0) {
+		l.nrt = n;
+		l.rt_shown = calloc(l.nrt ? l.nrt : 1, sizeof(*l.rt_shown));
+		if (!l.rt_shown)
+			n = -ENOMEM;
+	}
 	if (n < 0) {
 		portrsv_close(p);
+		free(l.v);
+		free(l.rt);
 		return fail(n, "%s", portrsv_pin_dir(NULL));
 	}
 	if (a.json)
-		show_json(p, v, n, proto);
+		show_json(p, &l, proto);
 	else
-		show_table(p, v, n, proto);
+		show_table(p, &l, proto);
 	portrsv_close(p);
-	free(v);
+	free(l.v);
+	free(l.rt);
+	free(l.rt_shown);
 	return 0;
 }
 
