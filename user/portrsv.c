@@ -166,6 +166,8 @@ static int parse(int argc, char **argv, int min_pos, int max_pos, const char *al
 			if (c == ':')
 				return usage_error("option '%s' needs a value", argv[optind - 1]);
 			/* In a cluster like -1x, optind has not moved past it yet. */
+			if (optopt >= OPT_OWNER) /* a long option given a value it takes none of */
+				return usage_error("option '%s' takes no value", argv[optind - 1]);
 			if (optopt)
 				return usage_error("unknown option '-%c'", optopt);
 			return usage_error("unknown option '%s'", argv[optind - 1]);
