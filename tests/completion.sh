@@ -31,7 +31,9 @@ tcp) cat <<'JSON'
 [
   {"proto": "tcp", "start": 5000, "count": 10, "end": 5009, "token": "0x1111111111111111", "owner": null, "netns": "net:[$own_ino]", "netns_cookie": 1, "comment": "web {pool}", "created": "2026-11-25T00:00:00Z", "denied": 0, "persistent": true},
   {"count": 1, "proto": "tcp", "comment": "a \"start\": 7, } odd one", "start": 6000, "netns": "net:[$own_ino]", "netns_cookie": 1},
-  {"proto": "tcp", "start": 5000, "count": 20, "netns": "net:[4026532999]", "netns_cookie": 42, "comment": "", "owner": "/sys/fs/cgroup/x"}
+  {"proto": "tcp", "start": 5000, "count": 20, "netns": "net:[4026532999]", "netns_cookie": 42, "comment": "", "owner": "/sys/fs/cgroup/x"},
+  {"proto": "tcp", "start": 7000, "count": 100, "netns": "net:[$own_ino]", "netns_cookie": 1, "kind": "pool", "limit": 4, "in_use": 3},
+  {"proto": "tcp", "start": 7010, "count": 3, "netns": "net:[$own_ino]", "netns_cookie": 1, "kind": "runtime", "pool": 7000, "pid": 1}
 ]
 JSON
 ;;
@@ -83,9 +85,13 @@ expect "portrsv de" delete detach
 expect "portrsv --v" --version
 expect "portrsv add " tcp udp
 expect "portrsv add u" udp
-expect "portrsv add tcp 5000 10 " --owner --netns --comment
-expect "portrsv add tcp 5000 10 --comment web --" --owner --netns --comment
+expect "portrsv add tcp 5000 10 " --owner --netns --comment --pool --limit
+expect "portrsv add tcp 5000 10 --comment web --" --owner --netns --comment --pool --limit
 expect "portrsv add tcp 5000 10 --comment " 
+expect "portrsv add tcp 5000 10 --pool --l" --limit
+expect "portrsv add tcp 5000 10 --pool --limit " 
+expect "portrsv add tcp 5000 10 --pool --limit=" 
+expect "portrsv add tcp 5000 10 --pool --limit 4 --p" --pool
 expect "portrsv show " tcp udp
 expect "portrsv show --" --json
 expect "portrsv status --" --json
@@ -103,12 +109,14 @@ expect "portrsv load --cgroup $CG/a" $CG/a.slice
 expect "portrsv attach $CG/b" $CG/b.slice
 expect "portrsv add tcp 1 1 --owner=$CG/a" $CG/a.slice
 expect "portrsv delete " tcp udp
-expect "portrsv delete tcp " 5000 6000
+expect "portrsv delete tcp " 5000 6000 7000
 expect "portrsv delete tcp 5" 5000
+expect "portrsv delete tcp 7000 " 100
+expect "portrsv lookup tcp 7010 " 
 expect "portrsv delete tcp 5000 " 10
 expect "portrsv lookup udp " 53
 expect "portrsv lookup udp 53 " 2
-expect "portrsv delete tcp --netns=/proc/self/ns/net " 5000 6000
+expect "portrsv delete tcp --netns=/proc/self/ns/net " 5000 6000 7000
 expect "portrsv delete tcp 5000 10 " --netns
 expect "portrsv lookup icmp "
 touch "$TMP/fail"
