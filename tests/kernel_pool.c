@@ -760,3 +760,143 @@ TEST(restore_keeps_held_pool)
 	cr_assert_eq(count_listed(), 0);
 	close(fd);
 }
+
+/* ---- With the kernel's acquire (portrsv_acquire) -------------------------------------- */
+
+/* A runtime reservation of count ports from the pool at POOL, on a new TCP socket. */
+static int acquire(uint16_t count, struct portrsv_runtime *rt)
+{
+	int fd = kt_socket(KT_V4, IPPROTO_TCP), err;
+
+	err = portrsv_acquire(fd, 0, count, rt);
+	cr_assert_eq(err, 0, "acquire %u: %s", count, strerror(-err));
+	cr_assert(rt->start >= POOL && rt->start + rt->count <= POOL + POOL_N);
+	return fd;
+}
+
+struct acq_row {
+	char name[40];
+	bool via_cli;
+};
+
+ParameterizedTestParameters(pool, delete_refused_acquired)
+{
+	static struct acq_row rows[] = { { "API", false }, { "command", true } };
+
+	return cr_make_param_array(struct acq_row, rows, ARRAY_SIZE(rows));
+}
+
+ParameterizedTest(struct acq_row *row, pool, delete_refused_acquired, .init = kt_setup,
+		  .fini = teardown)
+{
+	struct portrsv_runtime rt;
+	char pid[32];
+	uint64_t t;
+	int fd, err;
+
+	create_pool(POOL, POOL_N, 5, &t);
+	reopen();
+	fd = acquire(3, &rt);
+	snprintf(pid, sizeof(pid), "pid %d", getpid());
+	if (row->via_cli) {
+		cli("delete", "tcp", "7000", "10", NULL);
+		assert_failed(3, row->name, "1 runtime reservation (3 ports) held by pid");
+		cr_assert(strstr(R.err, pid), "[%s]", R.err);
+	} else {
+		err = portrsv_delete(kt.p, PORTRSV_TCP, POOL, POOL_N, NULL);
+		cr_assert_eq(err, -EADDRINUSE, "delete = %d", err);
+		cr_assert(strstr(portrsv_errmsg(), pid), "[%s]", portrsv_errmsg());
+	}
+	/* The pool is still open to acquires: the refused delete reopened it. */
+	{
+		struct portrsv_runtime rt2;
+		int fd2 = acquire(2, &rt2);
+
+		cr_assert_eq(pool_info(POOL).in_use, 5);
+		close(fd2);
+	}
+	cr_assert_eq(pool_info(POOL).in_use, 3, "closing the socket ends its reservation");
+	close(fd);
+	cr_assert_eq(pool_info(POOL).in_use, 0);
+	if (row->via_cli) {
+		cli("delete", "tcp", "7000", "10", NULL);
+		cr_assert_eq(R.status, 0, "%s: [%s]", row->name, R.err);
+	} else {
+		cr_assert_eq(portrsv_delete(kt.p, PORTRSV_TCP, POOL, POOL_N, NULL), 0, "%s",
+			     portrsv_errmsg());
+	}
+	cr_assert_eq(count_listed(), 0);
+}
+
+/* show lists a real runtime reservation: kind, pid, comm, cgroup, pool. */
+TEST(show_acquired)
+{
+	struct portrsv_runtime rt;
+	char cgpath[PATH_MAX], re[PATH_MAX + 256];
+	uint64_t t, cgid;
+	int fd, root, o;
+
+	create_pool(POOL, POOL_N, 0, &t);
+	reopen();
+	fd = acquire(4, &rt);
+	cr_assert_eq(portrsv_cgroup_id(kt.cgroup, &cgid, NULL), 0);
+	cr_assert_eq(portrsv_cgroup_path(cgid, cgpath, sizeof(cgpath)), 0);
+
+	cli("show", "--json", NULL);
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	root = jparse(R.out);
+	cr_assert_eq(jcount(root), 2, "[%s]", R.out);
+	o = jchild(root, 0);
+	cr_assert_str_eq(J[jget(o, "kind", J_STR)].str, "pool");
+	jget(o, "limit", J_NULL);
+	cr_assert_eq(J[jget(o, "in_use", J_NUM)].num, 4);
+	o = jchild(root, 1);
+	cr_assert_str_eq(J[jget(o, "kind", J_STR)].str, "runtime");
+	cr_assert_eq(J[jget(o, "start", J_NUM)].num, rt.start);
+	cr_assert_eq(J[jget(o, "count", J_NUM)].num, 4);
+	cr_assert_eq(J[jget(o, "pool", J_NUM)].num, POOL);
+	cr_assert_eq(J[jget(o, "pid", J_NUM)].num, getpid());
+	cr_assert_str_eq(J[jget(o, "cgroup", J_STR)].str, cgpath);
+	cr_assert_eq(strtoull(J[jget(o, "token", J_STR)].str, NULL, 16), rt.token);
+
+	cli("show", "tcp", NULL);
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	snprintf(re, sizeof(re), "\n +%u +%u +0x%016" PRIx64 " +0 +runtime +net:\\[[0-9]+\\] +pid "
+		 "%d \\([^)]*\\) in %s, pool 7000\n", rt.start, rt.start + 3, rt.token, getpid(),
+		 cgpath);
+	cr_assert(matches(re, R.out), "want /%s/ in [%s]", re, R.out);
+	cr_assert(strstr(R.out, "uid 0 only, 4 in use"), "[%s]", R.out);
+	cli("show", "udp", "--json", NULL);
+	cr_assert_str_eq(R.out, "[]\n", "a tcp runtime reservation under udp");
+	close(fd);
+	cli("show", "--json", NULL);
+	cr_assert_eq(jcount(jparse(R.out)), 1, "ended with its socket: [%s]", R.out);
+}
+
+/* restore and a changed limit leave a live runtime reservation alone. */
+TEST(restore_keeps_acquired)
+{
+	struct portrsv_runtime rt, rt2;
+	struct portrsv_store s;
+	uint64_t t;
+	int fd, fd2, err;
+
+	create_pool(POOL, POOL_N, 3, &t);
+	reopen();
+	fd = acquire(3, &rt);
+	fd2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(portrsv_acquire(fd2, 0, 1, &rt2), -EDQUOT, "limit 3 held already");
+	read_store(&s);
+	s.v[0].limit = 5;
+	cr_assert_eq(portrsv_store_write(kt.state_dir, &s), 0);
+	portrsv_store_free(&s);
+	PORTRSV_OPTS(portrsv_restore_opts, o);
+	err = portrsv_restore(&o);
+	cr_assert_eq(err, 0, "restore: %d (%s)", err, portrsv_errmsg());
+	cr_assert_eq(pool_info(POOL).limit, 5);
+	cr_assert_eq(pool_info(POOL).in_use, 3, "restore dropped a runtime reservation");
+	cr_assert_eq(portrsv_acquire(fd2, 0, 2, &rt2), 0, "the new limit applies");
+	cr_assert_eq(pool_info(POOL).in_use, 5);
+	close(fd2);
+	close(fd);
+}
