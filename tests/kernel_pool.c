@@ -572,11 +572,11 @@ TEST(show_pool)
 	cli("show", NULL);
 	cr_assert_eq(R.status, 0, "[%s]", R.err);
 	cr_assert(strstr(R.out, "Kind"), "[%s]", R.out);
-	cr_assert(matches("\n +7000 +7009 +0x[0-9a-f]{16} +0 +pool +net:\\[[0-9]+\\] +limit 4 "
+	cr_assert(matches("\n +7000 +7009 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +pool +limit 4 "
 			  "per cgroup, 0 in use\n", R.out), "[%s]", R.out);
-	cr_assert(matches("\n +8000 +8019 +0x[0-9a-f]{16} +0 +pool +net:\\[[0-9]+\\] +uid 0 "
+	cr_assert(matches("\n +8000 +8019 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +pool +uid 0 "
 			  "only, 0 in use\n", R.out), "[%s]", R.out);
-	cr_assert(matches("\n +9000 +9004 +0x[0-9a-f]{16} +0 +persistent +net:\\[[0-9]+\\] *\n",
+	cr_assert(matches("\n +9000 +9004 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +persistent *\n",
 			  R.out), "[%s]", R.out);
 }
 
@@ -654,8 +654,8 @@ TEST(runtime_listed)
 		char re[PATH_MAX + 256], cgpath[PATH_MAX];
 
 		cr_assert_eq(portrsv_cgroup_path(cgid, cgpath, sizeof(cgpath)), 0);
-		snprintf(re, sizeof(re), "\n +7002 +7004 +0x1122334455667788 +0 +runtime +net:\\[%"
-			 PRIu64 "\\] +pid %d \\(pool.x1btest\\) in %s, pool 7000\n", ino, getpid(),
+		snprintf(re, sizeof(re), "\n +7002 +7004 +0x1122334455667788 +0 +net:\\[%"
+			 PRIu64 "\\] +runtime +pid %d \\(pool.x1btest\\) in %s, pool 7000\n", ino, getpid(),
 			 cgpath);
 		cr_assert(matches(re, R.out), "want /%s/ in [%s]", re, R.out);
 		cr_assert(strstr(R.out, "limit 4 per cgroup, 3 in use"), "[%s]", R.out);
@@ -861,7 +861,7 @@ TEST(show_acquired)
 
 	cli("show", "tcp", NULL);
 	cr_assert_eq(R.status, 0, "[%s]", R.err);
-	snprintf(re, sizeof(re), "\n +%u +%u +0x%016" PRIx64 " +0 +runtime +net:\\[[0-9]+\\] +pid "
+	snprintf(re, sizeof(re), "\n +%u +%u +0x%016" PRIx64 " +0 +net:\\[[0-9]+\\] +runtime +pid "
 		 "%d \\([^)]*\\) in %s, pool 7000\n", rt.start, rt.start + 3, rt.token, getpid(),
 		 cgpath);
 	cr_assert(matches(re, R.out), "want /%s/ in [%s]", re, R.out);

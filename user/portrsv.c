@@ -618,8 +618,8 @@ static void table_runtime(const struct portrsv_runtime_info *rt)
 
 	rt_labels(rt, comm, sizeof(comm), cg, sizeof(cg));
 	snprintf(netns, sizeof(netns), "net:[%" PRIu64 "]", rt->netns_ino);
-	printf("%10u  %10u    0x%016" PRIx64 "  %6u  %-10s  %-18s  pid %u (%s) in %s, pool %u\n",
-	       rt->start, rt->start + rt->count - 1, rt->token, 0, "runtime", netns, rt->pid,
+	printf("%10u  %10u    0x%016" PRIx64 "  %6u  %-18s  %-10s  pid %u (%s) in %s, pool %u\n",
+	       rt->start, rt->start + rt->count - 1, rt->token, 0, netns, "runtime", rt->pid,
 	       comm, cg, rt->pool);
 }
 
@@ -635,10 +635,10 @@ static void show_table(struct portrsv *p, struct listing *l, enum portrsv_proto 
 		if (proto && protos[j] != proto)
 			continue;
 		printf("\nProtocol %s Port Exclusion Ranges\n\n", portrsv_proto_name(protos[j]));
-		printf("Start Port    End Port    Token                 Denied  Kind        Netns    "
-		       "           Owner / Comment\n");
-		printf("----------    --------    ------------------    ------  ----------  ---------"
-		       "---------  ---------------\n");
+		printf("Start Port    End Port    Token                 Denied  Netns               "
+		       "Kind        Owner / Comment\n");
+		printf("----------    --------    ------------------    ------  ------------------  "
+		       "----------  ---------------\n");
 		for (int i = 0; i < l->n; i++) {
 			if (v[i].proto != protos[j])
 				continue;
@@ -655,9 +655,9 @@ static void show_table(struct portrsv *p, struct listing *l, enum portrsv_proto 
 				else
 					snprintf(pool, sizeof(pool), "uid 0 only, %u in use", pi.in_use);
 			}
-			printf("%10u  %10u    0x%016" PRIx64 "  %6" PRIu64 "  %-10s  %-18s  %s%s%s%s%s%s\n",
+			printf("%10u  %10u    0x%016" PRIx64 "  %6" PRIu64 "  %-18s  %-10s  %s%s%s%s%s%s\n",
 			       v[i].start, v[i].start + v[i].count - 1, v[i].token, v[i].denied,
-			       kind_of(&v[i]), netns, pool, owner,
+			       netns, kind_of(&v[i]), pool, owner,
 			       owner[0] && !present ? " (not present yet)" : "",
 			       (owner[0] || pool[0]) && v[i].comment[0] ? " / " : "", v[i].comment, "");
 			for (int k = 0; k < l->nrt; k++) {
