@@ -779,3 +779,53 @@ KT_TEST(runtime, restore_rebuilds_the_pools_index)
 	cr_assert_eq(rt.start, POOL);
 	close(s);
 }
+
+/* Detached, a cgroup's sockets would close unseen: detach ends their runtime reservations. */
+KT_TEST(runtime, detach_ends_those_of_its_sockets)
+{
+	char other[PATH_MAX + 8], procs[PATH_MAX + 32], me[32];
+	struct portrsv_runtime kept, again;
+	int pipefd[2], status, s = tcp_socket(), s2 = tcp_socket();
+	pid_t pid;
+	char c;
+
+	make_pool(PORTRSV_TCP, POOL, 20, 0);
+	cr_assert_eq(portrsv_acquire(s, POOL, 10, &kept), 0);
+	snprintf(other, sizeof(other), "%s-b", kt.cgroup);
+	cr_assert(mkdir(other, 0755) == 0 || errno == EEXIST);
+	cr_assert_eq(portrsv_attach(kt.pin_dir, other), 0);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct portrsv_runtime rt;
+		int fd;
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", other);
+		snprintf(me, sizeof(me), "%d\n", getpid());
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, me, strlen(me)) < 0)
+			_exit(1);
+		close(fd);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (portrsv_acquire(fd, POOL + 10, 10, &rt) || write(pipefd[1], "x", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(3);
+	}
+	close(pipefd[1]);
+	cr_assert_eq(read(pipefd[0], &c, 1), 1, "child did not acquire");
+	close(pipefd[0]);
+	cr_assert_eq(map_entries(PORTRSV_PIN_RUNTIME, NULL), 2);
+	cr_assert_eq(portrsv_detach(kt.pin_dir, other), 0);
+	/* The child's is gone (its socket is still open), ours is kept. */
+	cr_assert_eq(map_entries(PORTRSV_PIN_RUNTIME, NULL), 1);
+	cr_assert_eq(portrsv_acquire(s2, POOL + 10, 10, &again), 0);
+	cr_assert_eq(portrsv_acquire(s2, POOL, 1, &again), -EADDRINUSE);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	rmdir(other);
+	close(s);
+	close(s2);
+	assert_no_runtime();
+}
