@@ -1442,6 +1442,32 @@ static void parse_args(int argc, char **argv)
 	opt.stats_reps = opt.quick ? 1 : 15;
 }
 
+/* CPU ns per getsockopt(SO_TYPE) of a TCP socket made in cgroup cg (median of 7 runs). */
+static double getsockopt_ns(const char *cg, long n)
+{
+	double v[7];
+	int s, type;
+
+	enter(cg);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		die("socket: %s", strerror(errno));
+	for (int r = 0; r < 7; r++) {
+		double c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+
+		for (long i = 0; i < n; i++) {
+			socklen_t len = sizeof(type);
+
+			if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len))
+				die("getsockopt: %s", strerror(errno));
+		}
+		v[r] = (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / n;
+	}
+	close(s);
+	enter(g.cg_plain);
+	return median(v, 7);
+}
+
 /* One acquire of any 4 ports on a new socket; its time in *t. */
 static int acquire_timed(double *t, struct portrsv_runtime *rt)
 {
@@ -1501,7 +1527,7 @@ static int worker(void)
 	double t_load[3], t_restore[MAX_REPS], c_restore[MAX_REPS], t_add[1024], t_del[1024];
 	double t_mk0[1024], t_mk1[1024];
 	double t_add10k[1024];
-	double t_acq[1024], t_acq_half[1024], t_rel[1024];
+	double t_acq[1024], t_acq_half[1024], t_rel[1024], gso_base, gso_prog;
 	struct sysctl_cost sc;
 	double t_block[2 * R60K_BLOCKS];
 	struct memrow mem[N_INST];
@@ -1697,6 +1723,8 @@ static int worker(void)
 			die("delete: %s %s", strerror(-err), portrsv_errmsg());
 	}
 	runtime_cycles(r0, t_acq, t_rel, t_acq_half, opt.ctl_n);
+	gso_base = getsockopt_ns(g.cg_plain, opt.ctl_n * 500L);
+	gso_prog = getsockopt_ns(r0->cgroup, opt.ctl_n * 500L);
 	for (int i = 0; i < N_INST; i++)
 		map_memory(&g.inst[i], &mem[i]);
 	/* Loading 10,000 reservations again: unload (the store stays), restore. */
@@ -1776,6 +1804,8 @@ static int worker(void)
 	       opt.ctl_n);
 	printf("  %-45s %8.1f us %8.1f us %4d\n", "runtime release (of the first)",
 	       median(t_rel, opt.ctl_n) / 1e3, percentile(t_rel, opt.ctl_n, 0.9) / 1e3, opt.ctl_n);
+	printf("  %-45s %8.0f ns  (%.0f ns without portrsv's getsockopt program)\n",
+	       "getsockopt(SO_TYPE), CPU time", gso_prog, gso_base);
 	printf("  %-45s %8.1f ms %8.1f ms %4d\n", "restore 10,000 reservations (programs too)",
 	       median(t_restore, nrestore) / 1e6, percentile(t_restore, nrestore, 0.9) / 1e6,
 	       nrestore);
