@@ -148,6 +148,14 @@ struct {
 	__type(value, struct portrsv_acq);
 } portrsv_acquired SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* readers see the old list or the new, whole */
+	__uint(max_entries, PORTRSV_MAX_POOL_LISTS);
+	__type(key, struct portrsv_key);
+	__type(value, struct portrsv_pool_list);
+} portrsv_pools SEC(".maps");
+
 /* The port space of a socket: TCP (MPTCP included), UDP, or 0 for anything else. */
 static __always_inline __u8 port_space(__u32 type, __u32 protocol)
 {
@@ -701,21 +709,6 @@ struct claim_ctx {
  */
 volatile __u32 opaque_zero;
 
-/* Collect the pools of the socket's netns and protocol, for a wildcard acquire. */
-static long pool_cb(struct bpf_map *map, struct portrsv_key *k, struct portrsv_resv *r,
-		    struct claim_ctx *c)
-{
-	__u32 n = c->npools;
-
-	if (k->netns != c->netns || k->proto != c->proto || !(r->flags & PORTRSV_F_POOL))
-		return 0;
-	if (n >= PORTRSV_MAX_POOLS_SCAN)
-		return 1;
-	c->pools[n & (PORTRSV_MAX_POOLS_SCAN - 1)] = k->port;
-	c->npools = n + 1;
-	return 0;
-}
-
 /* Start searching pool pi, if the caller may take count ports of it. */
 static __always_inline void enter_pool(struct claim_ctx *c)
 {
@@ -902,9 +895,13 @@ static __always_inline int rt_acquire(struct bpf_sockopt *ctx, struct bpf_sock *
 		c.pools[0] = pp->start;
 		c.npools = 1;
 	} else {
-		bpf_for_each_map_elem(&portrsv_resv, pool_cb, &c, 0);
-		if (!c.npools)
+		struct portrsv_key lk = { .netns = c.netns, .proto = proto };
+		struct portrsv_pool_list *pl = bpf_map_lookup_elem(&portrsv_pools, &lk);
+
+		if (!pl || !pl->n)
 			return sockopt_fail(ctx, PORTRSV_ENOENT);
+		__builtin_memcpy(c.pools, pl->start, sizeof(c.pools));
+		c.npools = pl->n < PORTRSV_MAX_POOLS_SCAN ? pl->n : PORTRSV_MAX_POOLS_SCAN;
 	}
 
 	bpf_loop(1 << 20, claim_step, &c, 0);

@@ -89,6 +89,11 @@ struct portrsv_pool_use {
 };
 int portrsv_pool_use(struct portrsv *p, const struct portrsv_key *k, struct portrsv_pool_use *u);
 
+/* poolindex.c: portrsv_pools (abi.h), the pools of each netns and protocol. */
+int portrsv_pool_index(struct portrsv *p, uint64_t netns, int proto, uint16_t start, bool add);
+/* Rebuild it from the reservations (restore). */
+int portrsv_pool_reindex(struct portrsv *p);
+
 /* sysctl.c: ip_local_reserved_ports of the calling thread's netns, as a 65536-bit map. */
 int portrsv_sysctl_read(unsigned char *bits);
 int portrsv_sysctl_write(struct portrsv *p, uint64_t netns, const unsigned char *bits);

@@ -58,7 +58,7 @@
  * no daemon and no privilege:
  *   setsockopt(fd, SOL_PORTRSV, PORTRSV_SO_ACQUIRE, &req, sizeof(req))
  *       acquire req.count ports from req.start (0: any free block of that size in a pool of
- *       the socket's netns and protocol, first fit, pools in map order) with token req.token
+ *       the socket's netns and protocol, first fit, pools in creation order) with token req.token
  *       (the caller's getrandom() bytes; the program refuses one already in use, EEXIST);
  *   getsockopt(fd, SOL_PORTRSV, PORTRSV_SO_ACQUIRED, &req, &len)
  *       the block and token of the last acquire on this socket (ENOENT: none alive);
@@ -99,7 +99,20 @@ struct portrsv_acquire_req {
 #define PORTRSV_RT_PER_SOCKET 4 /* runtime reservations one socket may hold at once */
 #define PORTRSV_MAX_RUNTIME 16384
 #define PORTRSV_MAX_USAGE 16384 /* (pool, cgroup) pairs holding runtime reservations */
-#define PORTRSV_MAX_POOLS_SCAN 16 /* pools of one netns and protocol a wildcard looks at */
+#define PORTRSV_MAX_POOLS_SCAN 16 /* pools of one netns and protocol (ENOSPC past them) */
+#define PORTRSV_MAX_POOL_LISTS 4096 /* netns x protocol with pools */
+
+/*
+ * portrsv_pools: the pools of one netns and protocol, for a wildcard acquire (a walk of
+ * portrsv_resv would visit every bucket of it). Keyed like portrsv_resv with port 0, kept by
+ * user space with the reservations (create, delete, restore rebuilds it). A pool missing
+ * from it only fails wildcard acquires; one listed that is gone is checked in portrsv_resv.
+ */
+struct portrsv_pool_list {
+	__u32 n;
+	__u16 start[PORTRSV_MAX_POOLS_SCAN];
+	__u16 pad[2];
+};
 
 /* Value of portrsv_runtime, keyed by token. */
 struct portrsv_rt {
@@ -295,6 +308,7 @@ struct portrsv_denial {
 #define PORTRSV_PIN_RT_PORTS "runtime_ports"
 #define PORTRSV_PIN_RT_USAGE "runtime_usage"
 #define PORTRSV_PIN_ACQUIRED "acquired"
+#define PORTRSV_PIN_POOLS "pools"
 
 /*
  * portrsv_any: an array, index PORTRSV_ANY_INDEX(proto, port), value = how many
