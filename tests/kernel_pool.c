@@ -276,6 +276,8 @@ ParameterizedTest(struct create_row *row, pool, create, .init = kt_setup, .fini 
 	if (row->pre == PRE_IN_USE) {
 		fd = kt_socket(KT_V4, IPPROTO_TCP);
 		cr_assert_eq(kt_bind(fd, KT_V4, row->start + 3), 0);
+		/* Listening: sock_diag sees a TCP socket that is only bound from Linux 6.8 on. */
+		cr_assert_eq(listen(fd, 1), 0);
 	}
 	before = count_listed();
 	err = portrsv_create(kt.p, PORTRSV_TCP, row->start, row->count, &o, &token);
@@ -397,6 +399,7 @@ TEST(cli_add_conflicts)
 	assert_failed(3, "pool over a reservation", "7005");
 	fd = kt_socket(KT_V4, IPPROTO_TCP);
 	cr_assert_eq(kt_bind(fd, KT_V4, 8003), 0);
+	cr_assert_eq(listen(fd, 1), 0); /* sock_diag sees bound-only TCP from 6.8 on */
 	cli("add", "tcp", "8000", "10", "--pool", NULL);
 	close(fd);
 	assert_failed(3, "pool over a port in use", "in use");

@@ -28,7 +28,6 @@ struct portrsv {
 	int owners_fd;
 	int anchors_fd;
 	int rt_fd;       /* portrsv_runtime; -1 where the loaded version has none */
-	int rt_usage_fd; /* portrsv_runtime_usage; -1 likewise */
 	char pin_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 };
@@ -86,6 +85,7 @@ struct portrsv_pool_use {
 	uint32_t ports;
 	uint32_t npids;
 	uint32_t pids[8];
+	bool more_pids; /* pids past those 8 */
 };
 int portrsv_pool_use(struct portrsv *p, const struct portrsv_key *k, struct portrsv_pool_use *u);
 

@@ -55,7 +55,7 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 		return NULL;
 	p->ports_fd = p->resv_fd = p->tokens_fd = p->any_fd = -1;
 	p->owner_paths_fd = p->owners_fd = p->anchors_fd = -1;
-	p->rt_fd = p->rt_usage_fd = -1;
+	p->rt_fd = -1;
 	fds[0] = &p->ports_fd;
 	fds[1] = &p->resv_fd;
 	fds[2] = &p->tokens_fd;
@@ -79,13 +79,10 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 	}
 	/* Runtime reservations: pinned by versions that have them; none elsewhere. */
 	p->rt_fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_RUNTIME);
-	p->rt_usage_fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_RT_USAGE);
-	if (p->rt_fd < 0 || p->rt_usage_fd < 0)
+	if (p->rt_fd < 0) {
 		portrsv_set_errmsg(NULL); /* a layout message of an older pin is no failure */
-	if (p->rt_fd < 0)
 		p->rt_fd = -1;
-	if (p->rt_usage_fd < 0)
-		p->rt_usage_fd = -1;
+	}
 	return p;
 }
 
@@ -109,8 +106,6 @@ void portrsv_close(struct portrsv *p)
 		close(p->anchors_fd);
 	if (p->rt_fd >= 0)
 		close(p->rt_fd);
-	if (p->rt_usage_fd >= 0)
-		close(p->rt_usage_fd);
 	free(p);
 }
 
@@ -702,7 +697,7 @@ static int pool_in_use(struct portrsv *p, const struct portrsv_key *k,
 			   "%s%s: they end when the acquiring sockets close or release them",
 			   portrsv_proto_name(k->proto), k->port, r->count, u.runtime,
 			   u.runtime == 1 ? "" : "s", u.ports, u.ports == 1 ? "" : "s",
-			   u.npids == 1 ? "" : "s", pids, u.runtime > u.npids ? ", ..." : "");
+			   u.npids == 1 ? "" : "s", pids, u.more_pids ? ", ..." : "");
 	return -EADDRINUSE;
 }
 

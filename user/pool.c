@@ -85,8 +85,12 @@ static int count_use(uint64_t token, const struct portrsv_rt *rt, void *ctx)
 	u->ports += rt->count;
 	for (j = 0; j < u->npids && u->pids[j] != rt->tgid; j++)
 		;
-	if (j == u->npids && u->npids < sizeof(u->pids) / sizeof(u->pids[0]))
+	if (j < u->npids)
+		return 0;
+	if (u->npids < sizeof(u->pids) / sizeof(u->pids[0]))
 		u->pids[u->npids++] = rt->tgid;
+	else
+		u->more_pids = true;
 	return 0;
 }
 
