@@ -249,10 +249,26 @@ struct portrsv_sock {
 	__u8 pad[3];
 };
 
-/* Event emitted to the portrsv_events ring buffer for every denied bind. */
+/*
+ * Denied binds reach every running monitor: each has a ring buffer of its own, made when it
+ * starts (so it sees what happens from then on), in slot i of portrsv_monitors (a hash of
+ * maps, claimed with BPF_NOEXIST); the programs write each event into every slot's buffer
+ * and count in portrsv_monitor_slots[i].lost the events a full buffer could not take.
+ */
+#define PORTRSV_MAX_MONITORS 8
+
+struct portrsv_monitor_slot {
+	__u64 lost;        /* events the slot's buffer had no room for (BPF programs) */
+	__u64 start_time;  /* of the monitor process (/proc/PID/stat field 22), for liveness */
+	__u64 pidns;       /* inode of its pid namespace: pid means something only there */
+	__u32 pid;
+	__u32 pad;
+};
+
+/* Event emitted to the monitors' ring buffers for every denied bind. */
 struct portrsv_event {
 	__u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns */
-	__u64 cgid;
+	__u64 cgid;        /* the socket's cgroup (not the binding task's) */
 	__u64 netns;
 	__u64 token;       /* token of the refusing reservation */
 	__u32 pid;
@@ -297,7 +313,9 @@ struct portrsv_denial {
 #define PORTRSV_PIN_RESV   "reservations"
 #define PORTRSV_PIN_TOKENS "tokens"
 #define PORTRSV_PIN_SOCKS  "sockets"
-#define PORTRSV_PIN_EVENTS "events"
+#define PORTRSV_PIN_EVENTS "events" /* before 0.2: one ring buffer; unload still removes it */
+#define PORTRSV_PIN_MONITORS "monitors"
+#define PORTRSV_PIN_MONITOR_SLOTS "monitor_slots"
 #define PORTRSV_PIN_ANY    "reserved_anywhere"
 #define PORTRSV_PIN_DENIALS "denials"
 #define PORTRSV_PIN_OWNER_PATHS "owner_paths"
