@@ -23,6 +23,8 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/pp
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+# json-c: the tests read the command's JSON with it (tests/json.h).
+JSONC_LIBS    := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null || echo -ljson-c)
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
@@ -130,7 +132,7 @@ $(OUT)/test-bin/portrsv: user/portrsv.c $(OUT)/libportrsv-test.a $(HDRS) | $(OUT
 # Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
 $(OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(OUT)/libportrsv-test.a $(HDRS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS) -lcriterion -lpthread
+	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS) $(JSONC_LIBS) -lcriterion -lpthread
 
 unit-test: $(UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
@@ -180,7 +182,7 @@ $(ASAN_OUT)/libportrsv.a: $(ASAN_LIB_OBJS)
 $(ASAN_OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(ASAN_OUT)/libportrsv.a $(HDRS) | $(ASAN_OUT)/tests
 	$(call msg,CCLD-ASAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -Wno-format-truncation -Itests -o $@ $< \
-		$(ASAN_OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion
+		$(ASAN_OUT)/libportrsv.a $(LIBBPF_LIBS) $(JSONC_LIBS) -lcriterion
 
 # Criterion runs each test in a worker process and judges it by the events the worker sends,
 # not by how it exits: LeakSanitizer reports at the worker's exit, after "passed", and its
