@@ -9,6 +9,7 @@
 #include <criterion/parameterized.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <sys/ioctl.h> /* Linux's IOC_IN and the header side by side: they must not clash */
 #include <stddef.h>
 #include <unistd.h>
 #include "internal.h"
@@ -22,6 +23,9 @@ Test(mstcpip, windows_values)
 	cr_assert_eq(SIO_ACQUIRE_PORT_RESERVATION, 0x98000064U);
 	cr_assert_eq(SIO_RELEASE_PORT_RESERVATION, 0x98000065U);
 	cr_assert_eq(SIO_ASSOCIATE_PORT_RESERVATION, 0x98000066U);
+	cr_assert_eq(_WSAIOW(IOC_VENDOR, 100), SIO_ACQUIRE_PORT_RESERVATION);
+	cr_assert_eq(_WSAIOW(IOC_VENDOR, 101), SIO_RELEASE_PORT_RESERVATION);
+	cr_assert_eq(_WSAIOW(IOC_VENDOR, 102), SIO_ASSOCIATE_PORT_RESERVATION);
 	cr_assert_eq(sizeof(INET_PORT_RANGE), 4);
 	cr_assert_eq(offsetof(INET_PORT_RANGE, StartPort), 0);
 	cr_assert_eq(offsetof(INET_PORT_RANGE, NumberOfPorts), 2);

@@ -37,20 +37,23 @@ typedef int SOCKET;
 #define INVALID_SOCKET (-1)
 #define SOCKET_ERROR   (-1)
 
-/* Winsock's control code layout (winsock2.h), for the three codes below. */
+/*
+ * Winsock's control code layout (winsock2.h): IOC_IN is bit 31 there, IOC_OUT bit 30, the
+ * vendor family 0x18000000. Windows' IOC_IN, IOC_OUT and IOC_INOUT are not defined here:
+ * Linux's <sys/ioctl.h> has macros of those names with other values.
+ */
 #ifndef IOC_VENDOR
-#define IOC_IN     0x80000000U
-#define IOC_OUT    0x40000000U
-#define IOC_INOUT  (IOC_IN | IOC_OUT)
 #define IOC_VENDOR 0x18000000U
-#define _WSAIOW(x, y)  (IOC_IN | (x) | (y))
-#define _WSAIORW(x, y) (IOC_INOUT | (x) | (y))
+#endif
+#ifndef _WSAIOW
+#define _WSAIOW(x, y)  (0x80000000U | (x) | (y))
+#define _WSAIORW(x, y) (0xc0000000U | (x) | (y))
 #endif
 
 /* Windows' values: _WSAIOW(IOC_VENDOR, 100 / 101 / 102) = 0x98000064 / 65 / 66. */
-#define SIO_ACQUIRE_PORT_RESERVATION   _WSAIOW(IOC_VENDOR, 100)
-#define SIO_RELEASE_PORT_RESERVATION   _WSAIOW(IOC_VENDOR, 101)
-#define SIO_ASSOCIATE_PORT_RESERVATION _WSAIOW(IOC_VENDOR, 102)
+#define SIO_ACQUIRE_PORT_RESERVATION   0x98000064U
+#define SIO_RELEASE_PORT_RESERVATION   0x98000065U
+#define SIO_ASSOCIATE_PORT_RESERVATION 0x98000066U
 
 typedef struct _INET_PORT_RANGE {
 	USHORT StartPort;     /* network byte order */
