@@ -6,8 +6,11 @@
  *   cgroup/bind4, bind6      the decision, and bind(0) allocation for associated sockets
  *   cgroup/post_bind4, 6     second line: a port the kernel chose itself, or one bind4 never
  *                            allowed, must not land inside a reservation
- *   cgroup/setsockopt        SOL_PORTRSV/PORTRSV_SO_ASSOCIATE: record a token on the socket
- *   cgroup/sock_release      give the socket's held port back to the pool
+ *   cgroup/setsockopt        SOL_PORTRSV: associate a socket with a token; acquire and
+ *                            release runtime reservations (abi.h, "Runtime reservations")
+ *   cgroup/getsockopt        SOL_PORTRSV/PORTRSV_SO_ACQUIRED: the last acquired block
+ *   cgroup/sock_release      give the socket's held port back; end the runtime
+ *                            reservations it acquired
  *   tp_btf/cgroup_mkdir      a cgroup made at an owner's path becomes that owner at once
  *   cgroup/sysctl            keep portrsv's ports in every write of ip_local_reserved_ports
  *
@@ -113,6 +116,38 @@ struct {
 	__uint(max_entries, PORTRSV_EVENTS_BYTES);
 } portrsv_events SEC(".maps");
 
+/* Runtime reservations (abi.h): token -> reservation, pool port -> token, usage, per socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PORTRSV_MAX_RUNTIME);
+	__type(key, __u64);
+	__type(value, struct portrsv_rt);
+} portrsv_runtime SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PORTRSV_MAX_PORTS);
+	__type(key, struct portrsv_key);
+	__type(value, __u64);
+} portrsv_rt_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PORTRSV_MAX_USAGE);
+	__type(key, struct portrsv_usage_key);
+	__type(value, __u32);
+} portrsv_rt_usage SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct portrsv_acq);
+} portrsv_acquired SEC(".maps");
+
 /* The port space of a socket: TCP (MPTCP included), UDP, or 0 for anything else. */
 static __always_inline __u8 port_space(__u32 type, __u32 protocol)
 {
@@ -178,11 +213,23 @@ static __always_inline __u64 ancestor_id(__u64 cg, __u32 level)
  * Every pointer below is read as a plain number with bpf_probe_read_kernel at CO-RE offsets,
  * which loads on 6.1 and later alike.
  */
+/* The cgroup v2 of a struct sock (a kernel pointer), as a kernel pointer; 0 if unknown. */
+static __always_inline __u64 sock_cgroup(__u64 sk)
+{
+	__u64 cg = 0;
+
+	if (sk)
+		bpf_probe_read_kernel(&cg, sizeof(cg),
+				      (void *)(sk + bpf_core_field_offset(struct sock,
+									  sk_cgrp_data.cgroup)));
+	return cg;
+}
+
 static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const struct portrsv_resv *r)
 {
 	__u32 slot = r->owner;
 	struct portrsv_owner *o;
-	__u64 sk = 0, cg = 0, want;
+	__u64 sk = 0, cg, want;
 	int cg_level = -1;
 
 	/* reserved set: an entry of 0.1.0's layout (an owner id where this one has 0) that the
@@ -194,10 +241,7 @@ static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const str
 		return false; /* the owner is not there (yet): nobody binds in its name */
 	bpf_probe_read_kernel(&sk, sizeof(sk),
 			      (void *)ctx + bpf_core_field_offset(struct bpf_sock_addr_kern, sk));
-	if (!sk)
-		return false;
-	bpf_probe_read_kernel(&cg, sizeof(cg),
-			      (void *)(sk + bpf_core_field_offset(struct sock, sk_cgrp_data.cgroup)));
+	cg = sock_cgroup(sk);
 	if (!cg)
 		return false;
 	bpf_probe_read_kernel(&cg_level, sizeof(cg_level),
@@ -211,9 +255,31 @@ static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const str
 	return false;
 }
 
-static __always_inline bool entitled(struct bpf_sock_addr *ctx, const struct portrsv_resv *r,
-				     __u64 token)
+/* The token of the runtime reservation that has pool port (proto, port), or NULL. */
+static __always_inline __u64 *rt_port_token(__u64 netns, __u8 proto, __u16 port)
 {
+	struct portrsv_key key = { .netns = netns, .port = port, .proto = proto };
+
+	return bpf_map_lookup_elem(&portrsv_rt_ports, &key);
+}
+
+/* Does the live runtime reservation of token have the pool port? */
+static __always_inline bool rt_has(__u64 netns, __u8 proto, __u16 port, __u64 token)
+{
+	__u64 *t;
+
+	if (!token)
+		return false;
+	t = rt_port_token(netns, proto, port);
+	return t && *t == token && bpf_map_lookup_elem(&portrsv_runtime, &token);
+}
+
+/* A pool's ports go to the runtime reservation that has them, and to nobody else. */
+static __always_inline bool entitled(struct bpf_sock_addr *ctx, const struct portrsv_resv *r,
+				     __u64 netns, __u8 proto, __u16 port, __u64 token)
+{
+	if (r->flags & PORTRSV_F_POOL)
+		return rt_has(netns, proto, port, token);
 	return (token && r->token == token) || in_owner_cgroup(ctx, r);
 }
 
@@ -279,8 +345,10 @@ static __always_inline int deny(__u64 netns, __u8 proto, __u16 port, __u8 family
 
 struct alloc_ctx {
 	__u64 netns;
+	__u64 rt_token;  /* a runtime reservation's block: only the ports it has */
 	__u16 start;
 	__u16 count;
+	__u16 owner;     /* the start that the ports' entries name (the pool's, for runtime) */
 	__u16 cursor;
 	__u16 found;     /* offset + 1 of the claimed port; 0 = none yet */
 	__u8 proto;
@@ -311,7 +379,8 @@ static long alloc_step(__u32 i, struct alloc_ctx *a)
 	struct portrsv_port *pp = port_entry(a->netns, a->proto, a->start + off);
 	bool last_resort = i >= a->count;
 
-	if (pp && pp->start == a->start && (last_resort || !(pp->flags & PORTRSV_PORT_BUSY)) &&
+	if (pp && pp->start == a->owner && (last_resort || !(pp->flags & PORTRSV_PORT_BUSY)) &&
+	    (!a->rt_token || rt_has(a->netns, a->proto, a->start + off, a->rt_token)) &&
 	    __sync_val_compare_and_swap(&pp->refs, 0, 1) == 0) {
 		a->found = off + 1;
 		return 1;
@@ -362,6 +431,7 @@ static __always_inline int hold(struct bpf_sock *sk, struct portrsv_sock *us, __
 static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 {
 	struct bpf_sock *sk = ctx->sk;
+	struct portrsv_rt *rt = NULL;
 	struct portrsv_sock *us;
 	struct portrsv_resv *r;
 	struct portrsv_port *pp;
@@ -390,14 +460,30 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 		if (!us || !token)
 			return 1; /* the kernel's own choice: post_bind checks it */
 		t = bpf_map_lookup_elem(&portrsv_tokens, &token);
-		if (!t || t->resv.netns != netns || t->resv.proto != proto)
-			return 1; /* reservation gone: an ordinary bind(0) */
-		r = resv_of(netns, proto, t->resv.port);
-		if (!r || r->token != token || !r->count)
-			return 1;
-		a.start = t->resv.port;
-		a.count = r->count;
-		a.cursor = r->cursor;
+		rt = t ? NULL : bpf_map_lookup_elem(&portrsv_runtime, &token);
+		if (rt) {
+			/* A runtime reservation: its block, inside its pool. */
+			if (rt->netns != netns || rt->proto != proto || !rt->count)
+				return 1;
+			r = resv_of(netns, proto, rt->pool);
+			if (!r || !(r->flags & PORTRSV_F_POOL))
+				return 1;
+			a.start = rt->start;
+			a.count = rt->count;
+			a.cursor = rt->cursor;
+			a.owner = rt->pool;
+			a.rt_token = token;
+		} else {
+			if (!t || t->resv.netns != netns || t->resv.proto != proto)
+				return 1; /* reservation gone: an ordinary bind(0) */
+			r = resv_of(netns, proto, t->resv.port);
+			if (!r || r->token != token || !r->count || (r->flags & PORTRSV_F_POOL))
+				return 1;
+			a.start = t->resv.port;
+			a.count = r->count;
+			a.cursor = r->cursor;
+			a.owner = a.start;
+		}
 		if (us->held_port) {
 			/* Still unbound, so the bind that took it failed: the kernel holds it. */
 			port_busy(netns, us->held_proto, us->held_port, true);
@@ -406,12 +492,15 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 		us->held_port = 0;
 		bpf_loop(2 * (__u32)a.count, alloc_step, &a, 0);
 		if (!a.found)
-			return deny(netns, proto, 0, family, r, a.start, PORTRSV_EADDRINUSE);
-		r->cursor = a.found % a.count;
+			return deny(netns, proto, 0, family, r, a.owner, PORTRSV_EADDRINUSE);
+		if (rt)
+			rt->cursor = a.found % a.count;
+		else
+			r->cursor = a.found % a.count;
 		port = a.start + a.found - 1;
 		if (hold(sk, us, proto, port)) {
 			port_put(netns, proto, port);
-			return deny(netns, proto, port, family, r, a.start, PORTRSV_EADDRINUSE);
+			return deny(netns, proto, port, family, r, a.owner, PORTRSV_EADDRINUSE);
 		}
 		ctx->user_port = bpf_htons(port);
 		return 1;
@@ -423,7 +512,7 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 	r = resv_of(netns, proto, pp->start);
 	us = user_storage(sk, 0);
 	token = us ? us->token : 0;
-	if (!r || !entitled(ctx, r, token))
+	if (!r || !entitled(ctx, r, netns, proto, port, token))
 		return deny(netns, proto, port, family, r, pp->start, PORTRSV_EACCES);
 
 	if (!us)
@@ -490,45 +579,480 @@ int portrsv_post6(struct bpf_sock *ctx)
 	return check_post_bind(ctx);
 }
 
+/*
+ * Runtime reservations (abi.h, "Runtime reservations"). A block is claimed port by port in
+ * portrsv_rt_ports with BPF_NOEXIST, so two acquirers never share a port whatever the
+ * interleaving; the cgroup's share of the pool is reserved first with a compare-and-swap,
+ * so no interleaving passes the limit either. Everything a failed acquire claimed is given
+ * back before it returns.
+ */
+
+/* Give back the pool ports [start, start + count) that token has. */
+struct unclaim_ctx {
+	__u64 netns;
+	__u64 token;
+	__u16 start;
+	__u8 proto;
+};
+
+static long unclaim_step(__u32 i, struct unclaim_ctx *c)
+{
+	struct portrsv_key key = { .netns = c->netns, .port = c->start + i, .proto = c->proto };
+	__u64 *t = bpf_map_lookup_elem(&portrsv_rt_ports, &key);
+
+	/* Only token's owner deletes its entries, and nobody writes over one (NOEXIST). */
+	if (t && *t == c->token)
+		bpf_map_delete_elem(&portrsv_rt_ports, &key);
+	return 0;
+}
+
+static __always_inline void unclaim(__u64 netns, __u8 proto, __u16 start, __u16 count,
+				    __u64 token)
+{
+	struct unclaim_ctx c = { .netns = netns, .token = token, .start = start, .proto = proto };
+
+	bpf_loop(count, unclaim_step, &c, 0);
+}
+
+/* The ports one cgroup holds of one pool: reserve count of them within limit (0: none). */
+static __always_inline int usage_get(__u64 netns, __u8 proto, __u16 pool, __u64 cgid,
+				     __u32 count, __u32 limit)
+{
+	struct portrsv_usage_key k = { .netns = netns, .cgid = cgid, .pool = pool, .proto = proto };
+	__u32 zero = 0, *u, cur;
+
+	u = bpf_map_lookup_elem(&portrsv_rt_usage, &k);
+	if (!u) {
+		bpf_map_update_elem(&portrsv_rt_usage, &k, &zero, BPF_NOEXIST);
+		u = bpf_map_lookup_elem(&portrsv_rt_usage, &k);
+		if (!u)
+			return PORTRSV_ENOSPC;
+	}
+	for (int i = 0; i < 16; i++) {
+		cur = *u;
+		if (limit && cur + count > limit)
+			return PORTRSV_EDQUOT;
+		if (__sync_val_compare_and_swap(u, cur, cur + count) == cur)
+			return 0;
+	}
+	return PORTRSV_EDQUOT; /* contended past reason: refuse rather than pass the limit */
+}
+
+static __always_inline void usage_put(__u64 netns, __u8 proto, __u16 pool, __u64 cgid,
+				      __u32 count)
+{
+	struct portrsv_usage_key k = { .netns = netns, .cgid = cgid, .pool = pool, .proto = proto };
+	__u32 *u = bpf_map_lookup_elem(&portrsv_rt_usage, &k), cur;
+
+	if (!u)
+		return;
+	for (int i = 0; i < 16; i++) {
+		cur = *u;
+		if (__sync_val_compare_and_swap(u, cur, cur > count ? cur - count : 0) == cur)
+			return;
+	}
+}
+
+/* End the runtime reservation of token: whoever deletes its entry first gives back the rest. */
+static __always_inline void rt_end(__u64 token)
+{
+	struct portrsv_rt *rt = bpf_map_lookup_elem(&portrsv_runtime, &token), c;
+
+	if (!rt)
+		return;
+	c = *rt;
+	if (bpf_map_delete_elem(&portrsv_runtime, &token))
+		return;
+	unclaim(c.netns, c.proto, c.start, c.count, token);
+	usage_put(c.netns, c.proto, c.pool, c.cgid, c.count);
+}
+
+enum { CLAIM_SEARCH, CLAIM_TAKE, CLAIM_UNDO };
+
+struct claim_ctx {
+	__u64 netns;
+	__u64 token;
+	__u64 cgid;
+	__u32 uid;
+	__u16 want;        /* the block's start; 0 = any block of count */
+	__u16 count;
+	__u16 pools[PORTRSV_MAX_POOLS_SCAN];
+	__u32 npools;
+	__u32 pi;          /* the pool being searched, or the next one when pool_count is 0 */
+	__u16 pool;        /* its start */
+	__u16 pool_count;  /* 0: not in a pool */
+	__u32 off;         /* the candidate block's offset in the pool */
+	__u32 i;           /* ports of the candidate seen (SEARCH), claimed (TAKE), undone */
+	__u32 undo;        /* ports to give back (UNDO) */
+	__u8 proto;
+	__u8 mode;
+	__u8 done;
+	__u8 eligible;     /* some pool let us search it: failing is EADDRINUSE */
+	__u8 quota;        /* some pool refused for its limit */
+	__u8 perm;         /* some pool refused for uid */
+};
+
+/*
+ * Zero, as far as the verifier can tell anything. Linux 6.1's verifier checks a bpf_loop
+ * callback once, with the state of the first call: a field of claim_ctx that starts as the
+ * constant 0 is taken to be 0 in every call, and the code behind a test of it is removed as
+ * dead (newer kernels verify callbacks as called any number of times). Fields the callback
+ * changes start from this instead: a value in .bss is not a constant to the verifier.
+ */
+volatile __u32 opaque_zero;
+
+/* Collect the pools of the socket's netns and protocol, for a wildcard acquire. */
+static long pool_cb(struct bpf_map *map, struct portrsv_key *k, struct portrsv_resv *r,
+		    struct claim_ctx *c)
+{
+	__u32 n = c->npools;
+
+	if (k->netns != c->netns || k->proto != c->proto || !(r->flags & PORTRSV_F_POOL))
+		return 0;
+	if (n >= PORTRSV_MAX_POOLS_SCAN)
+		return 1;
+	c->pools[n & (PORTRSV_MAX_POOLS_SCAN - 1)] = k->port;
+	c->npools = n + 1;
+	return 0;
+}
+
+/* Start searching pool pi, if the caller may take count ports of it. */
+static __always_inline void enter_pool(struct claim_ctx *c)
+{
+	__u16 pool = c->pools[c->pi & (PORTRSV_MAX_POOLS_SCAN - 1)];
+	struct portrsv_resv *r = resv_of(c->netns, c->proto, pool);
+	__u32 off = c->want ? c->want - pool : 0;
+	int err;
+
+	c->pi++;
+	if (!r || !(r->flags & PORTRSV_F_POOL))
+		return;
+	if (off + c->count > r->count) {
+		c->eligible = 1; /* wildcard: the pool is smaller than the block */
+		return;
+	}
+	if (!r->limit && c->uid != 0) {
+		c->perm = 1;
+		return;
+	}
+	err = usage_get(c->netns, c->proto, pool, c->cgid, c->count, r->limit);
+	if (err) {
+		c->quota |= err == PORTRSV_EDQUOT;
+		return;
+	}
+	c->eligible = 1;
+	c->pool = pool;
+	c->pool_count = r->count;
+	c->off = off;
+	c->i = 0;
+	c->mode = CLAIM_SEARCH;
+}
+
+/* The candidate failed at port i: the next one past it, or the next pool. */
+static __always_inline void next_candidate(struct claim_ctx *c)
+{
+	c->off += c->i + 1;
+	c->i = 0;
+	c->mode = CLAIM_SEARCH;
+	if (!c->want && c->off + c->count <= c->pool_count)
+		return;
+	usage_put(c->netns, c->proto, c->pool, c->cgid, c->count);
+	c->pool_count = 0;
+}
+
+/* Is pool port free: no runtime reservation has it, and no socket still holds it? */
+static __always_inline bool pool_port_free(struct claim_ctx *c, __u16 port)
+{
+	struct portrsv_port *pp = port_entry(c->netns, c->proto, port);
+
+	return pp && pp->start == c->pool && !pp->refs && !rt_port_token(c->netns, c->proto, port);
+}
+
+static long claim_step(__u32 n, struct claim_ctx *c)
+{
+	struct portrsv_key key = { .netns = c->netns, .proto = c->proto };
+	__u16 port;
+
+	if (!c->pool_count) {
+		if (c->pi >= c->npools)
+			return 1;
+		enter_pool(c);
+		return 0;
+	}
+	port = c->pool + c->off + c->i;
+	key.port = port;
+	switch (c->mode) {
+	case CLAIM_SEARCH:
+		if (!pool_port_free(c, port)) {
+			next_candidate(c);
+			return 0;
+		}
+		if (++c->i == c->count) {
+			c->mode = CLAIM_TAKE;
+			c->i = 0;
+		}
+		return 0;
+	case CLAIM_TAKE:
+		/* Checked again: a socket may have bound it since the search. */
+		if (pool_port_free(c, port) &&
+		    !bpf_map_update_elem(&portrsv_rt_ports, &key, &c->token, BPF_NOEXIST)) {
+			if (++c->i == c->count) {
+				c->done = 1;
+				return 1;
+			}
+			return 0;
+		}
+		c->mode = CLAIM_UNDO;
+		c->undo = c->i;
+		c->i = 0;
+		return 0;
+	default:
+		if (c->i < c->undo) {
+			unclaim_step(c->i, &(struct unclaim_ctx){ .netns = c->netns, .token = c->token,
+				     .start = c->pool + c->off, .proto = c->proto });
+			c->i++;
+			return 0;
+		}
+		c->i = c->undo;
+		next_candidate(c);
+		return 0;
+	}
+}
+
+/* The cgroup v2 id of the socket of a sockopt call: its limit counts it. */
+static __always_inline __u64 sockopt_cgroup_id(struct bpf_sockopt *ctx)
+{
+	__u64 sk = 0, cg, kn = 0, id = 0;
+
+	bpf_probe_read_kernel(&sk, sizeof(sk),
+			      (void *)ctx + bpf_core_field_offset(struct bpf_sockopt_kern, sk));
+	cg = sock_cgroup(sk);
+	if (!cg)
+		return 0;
+	bpf_probe_read_kernel(&kn, sizeof(kn),
+			      (void *)(cg + bpf_core_field_offset(struct cgroup, kn)));
+	if (kn)
+		bpf_probe_read_kernel(&id, sizeof(id),
+				      (void *)(kn + bpf_core_field_offset(struct kernfs_node, id)));
+	return id;
+}
+
 static __always_inline int sockopt_fail(struct bpf_sockopt *ctx, int err)
 {
 	bpf_set_retval(-err);
 	return 0;
 }
 
-SEC("cgroup/setsockopt")
-int portrsv_sockopt(struct bpf_sockopt *ctx)
+/* Consumed: the protocol never sees SOL_PORTRSV. */
+static __always_inline int sockopt_done(struct bpf_sockopt *ctx)
 {
-	struct bpf_sock *sk = ctx->sk;
+	ctx->optlen = -1;
+	return 1;
+}
+
+static __always_inline int rt_acquire(struct bpf_sockopt *ctx, struct bpf_sock *sk, __u8 proto)
+{
+	struct portrsv_acquire_req *req = ctx->optval;
+	struct claim_ctx c = {};
+	struct portrsv_acq *acq;
+	struct portrsv_resv *r;
+	struct portrsv_port *pp;
+	struct portrsv_rt rt = {};
+	__u32 slot = PORTRSV_RT_PER_SOCKET;
+	__u64 token;
+	int err;
+
+	if (ctx->optlen != sizeof(*req) || (void *)(req + 1) > ctx->optval_end)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	token = req->token;
+	c.want = req->start;
+	c.count = req->count;
+	if (!c.count || !token || req->pad || (__u32)c.want + c.count - 1 > PORTRSV_PORT_MAX)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	if (!proto)
+		return sockopt_fail(ctx, PORTRSV_EOPNOTSUPP);
+	/* The caller's random token must be no other reservation's. */
+	if (bpf_map_lookup_elem(&portrsv_tokens, &token) ||
+	    bpf_map_lookup_elem(&portrsv_runtime, &token))
+		return sockopt_fail(ctx, PORTRSV_EEXIST);
+	acq = bpf_sk_storage_get(&portrsv_acquired, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!acq)
+		return sockopt_fail(ctx, PORTRSV_ENOSPC);
+	for (__u32 i = 0; i < PORTRSV_RT_PER_SOCKET; i++)
+		if (!acq->tokens[i] && slot == PORTRSV_RT_PER_SOCKET)
+			slot = i;
+	if (slot >= PORTRSV_RT_PER_SOCKET)
+		return sockopt_fail(ctx, PORTRSV_ENOSPC);
+
+	/* What claim_step changes starts unknown to the verifier (opaque_zero). */
+	c.pi = c.off = c.i = c.undo = c.npools = opaque_zero;
+	c.pool = c.pool_count = opaque_zero;
+	c.mode = c.done = c.eligible = c.quota = c.perm = opaque_zero;
+	c.netns = bpf_get_netns_cookie(ctx);
+	c.proto = proto;
+	c.token = token;
+	c.uid = (__u32)bpf_get_current_uid_gid();
+	c.cgid = sockopt_cgroup_id(ctx);
+	if (c.want) {
+		pp = port_entry(c.netns, proto, c.want);
+		r = pp ? resv_of(c.netns, proto, pp->start) : NULL;
+		if (!r || !(r->flags & PORTRSV_F_POOL) ||
+		    (__u32)c.want + c.count > (__u32)pp->start + r->count)
+			return sockopt_fail(ctx, PORTRSV_ENOENT); /* not inside one pool */
+		c.pools[0] = pp->start;
+		c.npools = 1;
+	} else {
+		bpf_for_each_map_elem(&portrsv_resv, pool_cb, &c, 0);
+		if (!c.npools)
+			return sockopt_fail(ctx, PORTRSV_ENOENT);
+	}
+
+	bpf_loop(1 << 20, claim_step, &c, 0);
+	if (!c.done) {
+		if (c.pool_count) { /* the loop's bound, in the middle of a candidate */
+			unclaim(c.netns, proto, c.pool + c.off, c.count, token);
+			usage_put(c.netns, proto, c.pool, c.cgid, c.count);
+		}
+		err = c.eligible ? PORTRSV_EADDRINUSE : c.quota ? PORTRSV_EDQUOT :
+		      c.perm ? PORTRSV_EPERM : PORTRSV_ENOSPC;
+		return sockopt_fail(ctx, err);
+	}
+
+	rt.netns = c.netns;
+	rt.cgid = c.cgid;
+	rt.created_ns = bpf_ktime_get_boot_ns();
+	rt.tgid = bpf_get_current_pid_tgid() >> 32;
+	rt.start = c.pool + c.off;
+	rt.count = c.count;
+	rt.pool = c.pool;
+	rt.proto = proto;
+	bpf_get_current_comm(rt.comm, sizeof(rt.comm));
+	err = bpf_map_update_elem(&portrsv_runtime, &token, &rt, BPF_NOEXIST);
+	if (err) {
+		unclaim(c.netns, proto, rt.start, c.count, token);
+		usage_put(c.netns, proto, c.pool, c.cgid, c.count);
+		return sockopt_fail(ctx, err == -17 ? PORTRSV_EEXIST : PORTRSV_ENOSPC);
+	}
+	acq->tokens[slot & (PORTRSV_RT_PER_SOCKET - 1)] = token;
+	acq->last = slot;
+	return sockopt_done(ctx);
+}
+
+/* End a runtime reservation of this socket's; another socket's is EPERM. */
+static __always_inline int rt_release(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	struct portrsv_acq *acq = bpf_sk_storage_get(&portrsv_acquired, sk, 0, 0);
+	__u64 token, *val = ctx->optval;
+
+	if (ctx->optlen != sizeof(token) || (void *)(val + 1) > ctx->optval_end)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	token = *val;
+	if (!token)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	for (__u32 i = 0; acq && i < PORTRSV_RT_PER_SOCKET; i++) {
+		if (acq->tokens[i] != token)
+			continue;
+		acq->tokens[i] = 0;
+		if (!bpf_map_lookup_elem(&portrsv_runtime, &token))
+			return sockopt_fail(ctx, PORTRSV_ENOENT); /* ended by unload meanwhile */
+		rt_end(token);
+		return sockopt_done(ctx);
+	}
+	if (bpf_map_lookup_elem(&portrsv_runtime, &token))
+		return sockopt_fail(ctx, PORTRSV_EPERM);
+	return sockopt_fail(ctx, PORTRSV_ENOENT);
+}
+
+static __always_inline int associate(struct bpf_sockopt *ctx, struct bpf_sock *sk, __u8 proto)
+{
 	struct portrsv_sock *ss;
 	struct portrsv_token *t;
 	struct portrsv_resv *r;
-	__u64 token, *val = ctx->optval;
-	__u8 proto;
+	struct portrsv_rt *rt;
+	__u64 token, *val = ctx->optval, netns;
 
-	if (ctx->level != SOL_PORTRSV)
-		return 1;
-	if (ctx->optname != PORTRSV_SO_ASSOCIATE || ctx->optlen != sizeof(token) || !sk)
-		return sockopt_fail(ctx, PORTRSV_EINVAL);
-	if ((void *)(val + 1) > ctx->optval_end)
+	if (ctx->optlen != sizeof(token) || (void *)(val + 1) > ctx->optval_end)
 		return sockopt_fail(ctx, PORTRSV_EINVAL);
 	token = *val;
 	if (token == PORTRSV_TOKEN_INVALID)
 		return sockopt_fail(ctx, PORTRSV_EINVAL);
-
-	proto = port_space(sk->type, sk->protocol);
+	if (!proto)
+		return sockopt_fail(ctx, PORTRSV_ENOENT);
+	netns = bpf_get_netns_cookie(ctx);
 	t = bpf_map_lookup_elem(&portrsv_tokens, &token);
-	if (!proto || !t || t->resv.netns != bpf_get_netns_cookie(ctx) || t->resv.proto != proto)
-		return sockopt_fail(ctx, PORTRSV_ENOENT);
-	r = resv_of(t->resv.netns, proto, t->resv.port);
-	if (!r || r->token != token)
-		return sockopt_fail(ctx, PORTRSV_ENOENT);
-
+	if (t) {
+		if (t->resv.netns != netns || t->resv.proto != proto)
+			return sockopt_fail(ctx, PORTRSV_ENOENT);
+		r = resv_of(t->resv.netns, proto, t->resv.port);
+		if (!r || r->token != token)
+			return sockopt_fail(ctx, PORTRSV_ENOENT);
+	} else {
+		rt = bpf_map_lookup_elem(&portrsv_runtime, &token);
+		if (!rt || rt->netns != netns || rt->proto != proto)
+			return sockopt_fail(ctx, PORTRSV_ENOENT);
+		/* Windows' process-level security: only the acquiring process. */
+		if (rt->tgid != bpf_get_current_pid_tgid() >> 32)
+			return sockopt_fail(ctx, PORTRSV_EACCES);
+	}
 	ss = bpf_sk_storage_get(&portrsv_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!ss)
 		return sockopt_fail(ctx, PORTRSV_EINVAL);
 	ss->token = token;
-	ctx->optlen = -1; /* consumed: the protocol never sees SOL_PORTRSV */
+	return sockopt_done(ctx);
+}
+
+SEC("cgroup/setsockopt")
+int portrsv_sockopt(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u8 proto;
+
+	if (ctx->level != SOL_PORTRSV)
+		return 1;
+	if (!sk)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	proto = port_space(sk->type, sk->protocol);
+	switch (ctx->optname) {
+	case PORTRSV_SO_ASSOCIATE:
+		return associate(ctx, sk, proto);
+	case PORTRSV_SO_ACQUIRE:
+		return rt_acquire(ctx, sk, proto);
+	case PORTRSV_SO_RELEASE:
+		return rt_release(ctx, sk);
+	default:
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	}
+}
+
+/* getsockopt(SOL_PORTRSV, PORTRSV_SO_ACQUIRED): the socket's last acquired block. */
+SEC("cgroup/getsockopt")
+int portrsv_getsockopt(struct bpf_sockopt *ctx)
+{
+	struct portrsv_acquire_req *out = ctx->optval;
+	struct bpf_sock *sk = ctx->sk;
+	struct portrsv_acq *acq;
+	struct portrsv_rt *rt;
+	__u64 token;
+
+	if (ctx->level != SOL_PORTRSV)
+		return 1; /* everything else is left as the kernel answered it */
+	if (!sk || ctx->optname != PORTRSV_SO_ACQUIRED)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	if (ctx->optlen < (int)sizeof(*out) || (void *)(out + 1) > ctx->optval_end)
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
+	acq = bpf_sk_storage_get(&portrsv_acquired, sk, 0, 0);
+	if (!acq)
+		return sockopt_fail(ctx, PORTRSV_ENOENT);
+	token = acq->tokens[acq->last & (PORTRSV_RT_PER_SOCKET - 1)];
+	rt = token ? bpf_map_lookup_elem(&portrsv_runtime, &token) : NULL;
+	if (!rt)
+		return sockopt_fail(ctx, PORTRSV_ENOENT);
+	out->token = token;
+	out->start = rt->start;
+	out->count = rt->count;
+	out->pad = 0;
+	ctx->optlen = sizeof(*out);
+	bpf_set_retval(0);
 	return 1;
 }
 
@@ -539,8 +1063,18 @@ SEC("cgroup/sock_release")
 int portrsv_release(struct bpf_sock *ctx)
 {
 	struct portrsv_sock *ss = bpf_sk_storage_get(&portrsv_socks, ctx, 0, 0);
+	struct portrsv_acq *acq = bpf_sk_storage_get(&portrsv_acquired, ctx, 0, 0);
 	__u64 netns;
 
+	/* The runtime reservations this socket acquired end with it. */
+	for (__u32 i = 0; acq && i < PORTRSV_RT_PER_SOCKET; i++) {
+		__u64 token = acq->tokens[i];
+
+		if (token) {
+			acq->tokens[i] = 0;
+			rt_end(token);
+		}
+	}
 	if (!ss || !ss->held_port)
 		return 1;
 	netns = bpf_get_netns_cookie(ctx);

@@ -497,7 +497,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	const char *comment = OPTS_GET(opts, comment, NULL);
 	const char *owner = OPTS_GET(opts, owner_cgroup, NULL);
 	const char *ns = OPTS_GET(opts, netns, NULL);
-	struct portrsv_resv r = { .count = count, .flags = PORTRSV_F_PERSISTENT };
+	struct portrsv_resv r = { .count = count, .flags = PORTRSV_F_PERSISTENT |
+		(OPTS_GET(opts, pool, false) ? PORTRSV_F_POOL : 0), .limit = OPTS_GET(opts, limit, 0) };
 	struct portrsv_store_entry e = { .proto = proto, .start = start, .count = count };
 	char nsname[PATH_MAX], owner_path[PATH_MAX];
 	struct portrsv_store s;

@@ -5,6 +5,8 @@
  * Pins under the pin directory (0700):
  *   ports reservations tokens sockets events   the maps (kept across loads; names in
  *   reserved_anywhere denials sysctl_guard     abi.h, PORTRSV_PIN_*)
+ *   runtime runtime_ports runtime_usage
+ *   acquired
  *   progs/<hook>                               the programs, replaced on every load
  *   links/<cgroup id>/<hook>                   one bpf_link per hook and enforced cgroup
  *   links/cgroup_mkdir                         the owner tracepoint's link (one per
@@ -44,6 +46,7 @@ static const struct hook {
 } hooks[] = {
 	{ "sock_release", BPF_CGROUP_INET_SOCK_RELEASE },
 	{ "setsockopt", BPF_CGROUP_SETSOCKOPT },
+	{ "getsockopt", BPF_CGROUP_GETSOCKOPT },
 	{ "sysctl", BPF_CGROUP_SYSCTL },
 	{ "post_bind4", BPF_CGROUP_INET4_POST_BIND },
 	{ "post_bind6", BPF_CGROUP_INET6_POST_BIND },
@@ -300,6 +303,10 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 		{ skel->maps.portrsv_owners, PORTRSV_PIN_OWNERS },
 		{ skel->maps.portrsv_anchors, PORTRSV_PIN_ANCHORS },
 		{ skel->maps.portrsv_sysctl, PORTRSV_PIN_SYSCTL },
+		{ skel->maps.portrsv_runtime, PORTRSV_PIN_RUNTIME },
+		{ skel->maps.portrsv_rt_ports, PORTRSV_PIN_RT_PORTS },
+		{ skel->maps.portrsv_rt_usage, PORTRSV_PIN_RT_USAGE },
+		{ skel->maps.portrsv_acquired, PORTRSV_PIN_ACQUIRED },
 	};
 	char path[PATH_MAX];
 	int err;
@@ -456,7 +463,8 @@ int portrsv_unload_progs(const char *pin_dir)
 	const char *pins[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
 			       PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS, PORTRSV_PIN_ANY,
 			       PORTRSV_PIN_DENIALS, PORTRSV_PIN_OWNER_PATHS, PORTRSV_PIN_OWNERS,
-			       PORTRSV_PIN_ANCHORS, PORTRSV_PIN_SYSCTL };
+			       PORTRSV_PIN_ANCHORS, PORTRSV_PIN_SYSCTL, PORTRSV_PIN_RUNTIME,
+			       PORTRSV_PIN_RT_PORTS, PORTRSV_PIN_RT_USAGE, PORTRSV_PIN_ACQUIRED };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
 	int n, err = 0;

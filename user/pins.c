@@ -75,6 +75,10 @@ static const struct {
 	{ PORTRSV_PIN_OWNERS, sizeof(__u32), sizeof(struct portrsv_owner) },
 	{ PORTRSV_PIN_ANCHORS, sizeof(__u32), sizeof(__u64) },
 	{ PORTRSV_PIN_SYSCTL, sizeof(__u64), sizeof(struct portrsv_sysctl_guard) },
+	{ PORTRSV_PIN_RUNTIME, sizeof(__u64), sizeof(struct portrsv_rt) },
+	{ PORTRSV_PIN_RT_PORTS, sizeof(struct portrsv_key), sizeof(__u64) },
+	{ PORTRSV_PIN_RT_USAGE, sizeof(struct portrsv_usage_key), sizeof(__u32) },
+	{ PORTRSV_PIN_ACQUIRED, sizeof(int), sizeof(struct portrsv_acq) },
 };
 
 static int check_layout(int fd, const char *path, const char *name)
