@@ -536,8 +536,9 @@ ParameterizedTest(struct run_case *c, runtime_win, run_errors, .init = pools,
 		  .fini = kt_teardown)
 {
 	/* Through sh, which prints the status: the test runner takes 127 for its own failure
-	 * to exec, and 127 is one of the statuses under test here. */
-	char *argv[14] = { "/bin/sh", "-c", "\"$@\"; echo \"status=$?\"", "sh",
+	 * to exec, and 127 is one of the statuses under test here. PATH of directories nobody
+	 * may search: one it may not (root's own) makes execvp fail with EACCES, 126. */
+	char *argv[14] = { "/bin/sh", "-c", "PATH=/usr/bin:/bin \"$@\"; echo \"status=$?\"", "sh",
 			   (char *)portrsv_bin() };
 	struct run_opts o = { .unpriv = true };
 	const char *st;
