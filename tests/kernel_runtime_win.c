@@ -458,7 +458,7 @@ KT_TEST(runtime_win, run_same_process_binds)
 	make_pool(PORTRSV_TCP, POOL, POOL_N, LIMIT);
 	snprintf(script, sizeof(script),
 		 "echo env $PORTRSV_RUNTIME_START $PORTRSV_RUNTIME_COUNT $PORTRSV_RUNTIME_TOKEN "
-		 "$PORTRSV_RUNTIME_FD; [ -S /dev/fd/$PORTRSV_RUNTIME_FD ] || exit 9; "
+		 "$PORTRSV_RUNTIME_FD; [ -S /proc/$$/fd/$PORTRSV_RUNTIME_FD ] || exit 9; "
 		 "exec '%s' tcp 0 \"$PORTRSV_RUNTIME_TOKEN\"", example("bindtry"));
 	run_cli(true, "run", "tcp", "0", "4", "--", "sh", "-c", script);
 	cr_assert_eq(R.status, 0, "exit %d [%s] [%s]", R.status, R.out, R.err);
