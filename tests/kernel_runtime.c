@@ -541,7 +541,7 @@ KT_TEST(runtime, unload_ends_them)
 /* ---- concurrency ---- */
 
 #define RACERS 8
-#define RACE_POOL_N 24
+#define RACE_POOL_N 12 /* 8 racers of up to 4 ports: they must collide */
 #define RACE_ROUNDS 300
 
 /* What each racer holds now: set after its acquire returned, cleared before its close. */
@@ -589,6 +589,8 @@ static int racer(struct race_board *b, int me, int rounds)
 			return 1;
 		}
 		close(a);
+		/* Hold the block while the others run (on one CPU too): the pool fills. */
+		sched_yield();
 		__sync_fetch_and_add(&b->acquired, 1);
 		b->live[me] = 0;
 		__sync_synchronize();
@@ -676,4 +678,154 @@ KT_TEST(runtime, load_upgrade_during_a_hammer)
 	close(o);
 	assert_no_runtime();
 	munmap(b, sizeof(*b));
+}
+
+/* ---- wildcard over several pools, and the pools index ---- */
+
+struct wild_step {
+	uint16_t count;
+	int err;
+	uint16_t got;
+};
+
+KT_TEST(runtime, wildcard_takes_the_next_pool)
+{
+	/* Pools 7000+4 (limit 4) and 7100+8 (limit 8), pools in creation order, first fit. */
+	static const struct wild_step steps[] = {
+		{ 3, 0, 7000 },      /* first pool */
+		{ 2, 0, 7100 },      /* first pool: 3 + 2 > its limit; the second */
+		{ 6, 0, 7102 },      /* second pool, after the 2 */
+		{ 1, 0, 7003 },      /* the first pool's last port */
+		{ 1, EDQUOT, 0 },    /* both limits reached */
+	};
+	int fds[5];
+
+	make_pool(PORTRSV_TCP, 7000, 4, 4);
+	make_pool(PORTRSV_TCP, 7100, 8, 8);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct portrsv_runtime rt;
+		int err;
+
+		fds[i] = tcp_socket();
+		err = portrsv_acquire(fds[i], 0, steps[i].count, &rt);
+		cr_assert_eq(err, -steps[i].err, "step %zu: %d", i, err);
+		if (!err)
+			cr_assert_eq(rt.start, steps[i].got, "step %zu: %u", i, rt.start);
+	}
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		close(fds[i]);
+	assert_no_runtime();
+}
+
+KT_TEST(runtime, wildcard_no_block_in_any_pool)
+{
+	struct portrsv_runtime a, b, c;
+	int s1 = tcp_socket(), s2 = tcp_socket(), s3 = tcp_socket();
+
+	/* Root, no limits: every pool is searched, none has 3 free ports in a row. */
+	make_pool(PORTRSV_TCP, 7000, 4, 0);
+	make_pool(PORTRSV_TCP, 7100, 4, 0);
+	cr_assert_eq(portrsv_acquire(s1, 7001, 2, &a), 0);
+	cr_assert_eq(portrsv_acquire(s2, 7101, 2, &b), 0);
+	cr_assert_eq(portrsv_acquire(s3, 0, 3, &c), -EADDRINUSE);
+	cr_assert_eq(portrsv_acquire(s3, 0, 1, &c), 0);
+	cr_assert_eq(c.start, 7000);
+	close(s1);
+	close(s2);
+	close(s3);
+	assert_no_runtime();
+}
+
+KT_TEST(runtime, pools_per_netns_and_protocol)
+{
+	uint64_t token;
+	int err;
+
+	for (int i = 0; i < PORTRSV_MAX_POOLS_SCAN; i++)
+		make_pool(PORTRSV_TCP, 20000 + i * 10, 10, 0);
+	PORTRSV_OPTS(portrsv_create_opts, o, .pool = true);
+	err = portrsv_create(kt.p, PORTRSV_TCP, 21000, 10, &o, &token);
+	cr_assert_eq(err, -ENOSPC, "pool #%d: %d", PORTRSV_MAX_POOLS_SCAN + 1, err);
+	cr_assert(strstr(portrsv_errmsg(), "pools"), "message: %s", portrsv_errmsg());
+	/* The refused pool left nothing: its ports are free, UDP has its own pools. */
+	cr_assert_eq(kt_bind(tcp_socket(), KT_V4, 21000), 0);
+	make_pool(PORTRSV_UDP, 21000, 10, 0);
+	/* Deleting one makes room. */
+	cr_assert_eq(portrsv_delete(kt.p, PORTRSV_TCP, 20000, 10, NULL), 0);
+	make_pool(PORTRSV_TCP, 22000, 10, 0);
+}
+
+KT_TEST(runtime, restore_rebuilds_the_pools_index)
+{
+	struct portrsv_key k = { 0 };
+	struct portrsv_runtime rt;
+	char path[PATH_MAX];
+	int fd, s = tcp_socket();
+
+	make_pool(PORTRSV_TCP, POOL, 10, 10);
+	/* Lose the index entry (as a crash between two writes could): wildcard finds no pool. */
+	snprintf(path, sizeof(path), "%s/" PORTRSV_PIN_POOLS, kt.pin_dir);
+	fd = bpf_obj_get(path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(bpf_map_get_next_key(fd, NULL, &k), 0);
+	cr_assert_eq(bpf_map_delete_elem(fd, &k), 0);
+	close(fd);
+	cr_assert_eq(portrsv_acquire(s, 0, 1, &rt), -ENOENT);
+	cr_assert_eq(portrsv_acquire(s, POOL, 1, &rt), 0, "a specific block needs no index");
+	cr_assert_eq(portrsv_release(s, rt.token), 0);
+	PORTRSV_OPTS(portrsv_restore_opts, ro);
+	cr_assert_eq(portrsv_restore(&ro), 0);
+	cr_assert_eq(portrsv_acquire(s, 0, 1, &rt), 0);
+	cr_assert_eq(rt.start, POOL);
+	close(s);
+}
+
+/* Detached, a cgroup's sockets would close unseen: detach ends their runtime reservations. */
+KT_TEST(runtime, detach_ends_those_of_its_sockets)
+{
+	char other[PATH_MAX + 8], procs[PATH_MAX + 32], me[32];
+	struct portrsv_runtime kept, again;
+	int pipefd[2], status, s = tcp_socket(), s2 = tcp_socket();
+	pid_t pid;
+	char c;
+
+	make_pool(PORTRSV_TCP, POOL, 20, 0);
+	cr_assert_eq(portrsv_acquire(s, POOL, 10, &kept), 0);
+	snprintf(other, sizeof(other), "%s-b", kt.cgroup);
+	cr_assert(mkdir(other, 0755) == 0 || errno == EEXIST);
+	cr_assert_eq(portrsv_attach(kt.pin_dir, other), 0);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct portrsv_runtime rt;
+		int fd;
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", other);
+		snprintf(me, sizeof(me), "%d\n", getpid());
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, me, strlen(me)) < 0)
+			_exit(1);
+		close(fd);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (portrsv_acquire(fd, POOL + 10, 10, &rt) || write(pipefd[1], "x", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(3);
+	}
+	close(pipefd[1]);
+	cr_assert_eq(read(pipefd[0], &c, 1), 1, "child did not acquire");
+	close(pipefd[0]);
+	cr_assert_eq(map_entries(PORTRSV_PIN_RUNTIME, NULL), 2);
+	cr_assert_eq(portrsv_detach(kt.pin_dir, other), 0);
+	/* The child's is gone (its socket is still open), ours is kept. */
+	cr_assert_eq(map_entries(PORTRSV_PIN_RUNTIME, NULL), 1);
+	cr_assert_eq(portrsv_acquire(s2, POOL + 10, 10, &again), 0);
+	cr_assert_eq(portrsv_acquire(s2, POOL, 1, &again), -EADDRINUSE);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	rmdir(other);
+	close(s);
+	close(s2);
+	assert_no_runtime();
 }

@@ -76,6 +76,11 @@ int portrsv_store_begin(const char *state_dir, struct portrsv_store *s);
 int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s);
 void portrsv_store_end(int lock, struct portrsv_store *s);
 
+/* poolindex.c: portrsv_pools (abi.h), the pools of each netns and protocol. */
+int portrsv_pool_index(struct portrsv *p, uint64_t netns, int proto, uint16_t start, bool add);
+/* Rebuild it from the reservations (restore). */
+int portrsv_pool_reindex(struct portrsv *p);
+
 /* sysctl.c: ip_local_reserved_ports of the calling thread's netns, as a 65536-bit map. */
 int portrsv_sysctl_read(unsigned char *bits);
 int portrsv_sysctl_write(struct portrsv *p, uint64_t netns, const unsigned char *bits);

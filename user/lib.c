@@ -378,6 +378,8 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 				it->busy = hold_busy(p, netns, it, used[it->proto == PORTRSV_UDP]);
 		} else if (!it->err && any_set(used[it->proto == PORTRSV_UDP], it->start, it->r.count))
 			it->err = -EADDRINUSE;
+		if (!it->err && (it->r.flags & PORTRSV_F_POOL))
+			it->err = portrsv_pool_index(p, netns, it->proto, it->start, true);
 		if (!it->err)
 			it->err = put_token(p, &tv, &t);
 		if (!it->err) {
@@ -387,6 +389,8 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 			if (it->err)
 				bpf_map_delete_elem(p->tokens_fd, &t);
 		}
+		if (it->err && (it->r.flags & PORTRSV_F_POOL))
+			portrsv_pool_index(p, netns, it->proto, it->start, false);
 		if (it->err)
 			portrsv_release_ports(p, netns, it->proto, it->start, it->claimed, true);
 		else
@@ -426,6 +430,8 @@ int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
 	err = bpf_map_delete_elem(p->resv_fd, k);
 	if (err && err != -ENOENT)
 		return map_err(err);
+	if (r->flags & PORTRSV_F_POOL)
+		portrsv_pool_index(p, k->netns, k->proto, k->port, false);
 	portrsv_release_ports(p, k->netns, k->proto, k->port, r->count, sysctl);
 	return 0; /* the owner slot is the caller's to put: restore reuses it */
 }

@@ -3,10 +3,10 @@
  * Load, pin, attach, detach, unload.
  *
  * Pins under the pin directory (0700):
- *   ports reservations tokens sockets events   the maps (kept across loads; names in
+ *   ports reservations tokens sockets          the maps (kept across loads; names in
  *   reserved_anywhere denials sysctl_guard     abi.h, PORTRSV_PIN_*)
  *   runtime runtime_ports runtime_usage
- *   acquired
+ *   acquired pools monitors monitor_slots
  *   progs/<hook>                               the programs, replaced on every load
  *   links/<cgroup id>/<hook>                   one bpf_link per hook and enforced cgroup
  *   links/cgroup_mkdir                         the owner tracepoint's link (one per
@@ -296,7 +296,8 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 		{ skel->maps.portrsv_resv, PORTRSV_PIN_RESV },
 		{ skel->maps.portrsv_tokens, PORTRSV_PIN_TOKENS },
 		{ skel->maps.portrsv_socks, PORTRSV_PIN_SOCKS },
-		{ skel->maps.portrsv_events, PORTRSV_PIN_EVENTS },
+		{ skel->maps.portrsv_monitors, PORTRSV_PIN_MONITORS },
+		{ skel->maps.portrsv_monitor_slots, PORTRSV_PIN_MONITOR_SLOTS },
 		{ skel->maps.portrsv_any, PORTRSV_PIN_ANY },
 		{ skel->maps.portrsv_denials, PORTRSV_PIN_DENIALS },
 		{ skel->maps.portrsv_owner_paths, PORTRSV_PIN_OWNER_PATHS },
@@ -307,6 +308,7 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 		{ skel->maps.portrsv_rt_ports, PORTRSV_PIN_RT_PORTS },
 		{ skel->maps.portrsv_rt_usage, PORTRSV_PIN_RT_USAGE },
 		{ skel->maps.portrsv_acquired, PORTRSV_PIN_ACQUIRED },
+		{ skel->maps.portrsv_pools, PORTRSV_PIN_POOLS },
 	};
 	char path[PATH_MAX];
 	int err;
@@ -384,6 +386,9 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 	if (err)
 		goto out;
 	portrsv_fault("load-after-maps");
+	/* Before 0.2 the monitors shared one ring buffer; nothing writes it any more. */
+	if (!portrsv_pin_path(path, sizeof(path), pin_dir, PORTRSV_PIN_EVENTS))
+		unlink(path);
 
 	err = attach_mkdir(skel, pin_dir);
 	if (err)
@@ -443,6 +448,84 @@ int portrsv_attach_progs(const char *pin_dir, const char *cgroup_dir)
 	return err;
 }
 
+/* Does portrsv's sock_release program (id) still run for the sockets of cgroup cgid? */
+static bool release_runs(uint64_t cgid, __u32 id)
+{
+	__u32 ids[64], cnt = 64;
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (portrsv_cgroup_path(cgid, path, sizeof(path)))
+		return true; /* removed: its sockets keep the programs they had */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	err = bpf_prog_query(fd, BPF_CGROUP_INET_SOCK_RELEASE, BPF_F_QUERY_EFFECTIVE, NULL, ids,
+			     &cnt);
+	close(fd);
+	for (__u32 i = 0; !err && i < cnt; i++)
+		if (ids[i] == id)
+			return true;
+	return err != 0; /* cannot tell: leave it */
+}
+
+/*
+ * After a detach: a runtime reservation acquired by a socket of a cgroup that no program of
+ * ours watches any more would never see its socket close. End it now, as sock_release
+ * would (the BPF side: rt_end in bpf/portrsv.bpf.c).
+ */
+static void runtime_sweep(const char *pin_dir)
+{
+	int rt_fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RUNTIME);
+	int ports_fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RT_PORTS);
+	int usage_fd = portrsv_obj_get(pin_dir, PORTRSV_PIN_RT_USAGE);
+	int prog_fd = portrsv_obj_get(pin_dir, "progs/sock_release");
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	__u64 token, next;
+	struct portrsv_rt rt;
+
+	if (rt_fd < 0 || ports_fd < 0 || usage_fd < 0 || prog_fd < 0 ||
+	    bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		goto out;
+	for (int e = bpf_map_get_next_key(rt_fd, NULL, &next); !e;
+	     e = bpf_map_get_next_key(rt_fd, &token, &next)) {
+		struct portrsv_usage_key uk = { 0 };
+		__u32 used;
+
+		token = next;
+		if (bpf_map_lookup_elem(rt_fd, &token, &rt) || release_runs(rt.cgid, info.id) ||
+		    bpf_map_delete_elem(rt_fd, &token))
+			continue;
+		for (uint32_t i = 0; i < rt.count; i++) {
+			struct portrsv_key k = { .netns = rt.netns, .port = rt.start + i,
+						 .proto = rt.proto };
+			__u64 t;
+
+			if (!bpf_map_lookup_elem(ports_fd, &k, &t) && t == token)
+				bpf_map_delete_elem(ports_fd, &k);
+		}
+		uk.netns = rt.netns;
+		uk.cgid = rt.cgid;
+		uk.pool = rt.pool;
+		uk.proto = rt.proto;
+		/* Nothing of this cgroup's can acquire now: a plain write does not race. */
+		if (!bpf_map_lookup_elem(usage_fd, &uk, &used)) {
+			used = used > rt.count ? used - rt.count : 0;
+			bpf_map_update_elem(usage_fd, &uk, &used, BPF_EXIST);
+		}
+	}
+out:
+	if (rt_fd >= 0)
+		close(rt_fd);
+	if (ports_fd >= 0)
+		close(ports_fd);
+	if (usage_fd >= 0)
+		close(usage_fd);
+	if (prog_fd >= 0)
+		close(prog_fd);
+}
+
 int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir)
 {
 	uint64_t cgid;
@@ -455,7 +538,10 @@ int portrsv_detach_cgroup(const char *pin_dir, const char *cgroup_dir)
 	err = portrsv_cgroup_id(cgroup_dir, &cgid, NULL);
 	if (err)
 		return err;
-	return detach_id(pin_dir, cgid);
+	err = detach_id(pin_dir, cgid);
+	if (!err)
+		runtime_sweep(pin_dir);
+	return err;
 }
 
 int portrsv_unload_progs(const char *pin_dir)
@@ -464,7 +550,8 @@ int portrsv_unload_progs(const char *pin_dir)
 			       PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS, PORTRSV_PIN_ANY,
 			       PORTRSV_PIN_DENIALS, PORTRSV_PIN_OWNER_PATHS, PORTRSV_PIN_OWNERS,
 			       PORTRSV_PIN_ANCHORS, PORTRSV_PIN_SYSCTL, PORTRSV_PIN_RUNTIME,
-			       PORTRSV_PIN_RT_PORTS, PORTRSV_PIN_RT_USAGE, PORTRSV_PIN_ACQUIRED };
+			       PORTRSV_PIN_RT_PORTS, PORTRSV_PIN_RT_USAGE, PORTRSV_PIN_ACQUIRED,
+			       PORTRSV_PIN_POOLS, PORTRSV_PIN_MONITORS, PORTRSV_PIN_MONITOR_SLOTS };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
 	int n, err = 0;

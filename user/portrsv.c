@@ -982,6 +982,16 @@ static int print_event(const struct portrsv_event *e, void *ctx)
 	return 0;
 }
 
+/* Events the kernel could not hand to this monitor: said, never dropped silently. */
+static void print_lost(uint64_t n, void *ctx)
+{
+	if (*(bool *)ctx)
+		printf("{\"lost\": %" PRIu64 "}\n", n);
+	else
+		printf("%" PRIu64 " events lost: the monitor fell behind\n", n);
+	fflush(stdout);
+}
+
 static int cmd_monitor(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -993,7 +1003,7 @@ static int cmd_monitor(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	PORTRSV_OPTS(portrsv_monitor_opts, o, .fn = print_event, .ctx = &a.json,
-		     .stop = &stop_monitor);
+		     .stop = &stop_monitor, .lost = print_lost);
 	err = portrsv_monitor(&o);
 	return err ? fail(err, "%s", portrsv_pin_dir(NULL)) : 0;
 }

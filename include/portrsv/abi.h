@@ -58,7 +58,7 @@
  * no daemon and no privilege:
  *   setsockopt(fd, SOL_PORTRSV, PORTRSV_SO_ACQUIRE, &req, sizeof(req))
  *       acquire req.count ports from req.start (0: any free block of that size in a pool of
- *       the socket's netns and protocol, first fit, pools in map order) with token req.token
+ *       the socket's netns and protocol, first fit, pools in creation order) with token req.token
  *       (the caller's getrandom() bytes; the program refuses one already in use, EEXIST);
  *   getsockopt(fd, SOL_PORTRSV, PORTRSV_SO_ACQUIRED, &req, &len)
  *       the block and token of the last acquire on this socket (ENOENT: none alive);
@@ -99,7 +99,20 @@ struct portrsv_acquire_req {
 #define PORTRSV_RT_PER_SOCKET 4 /* runtime reservations one socket may hold at once */
 #define PORTRSV_MAX_RUNTIME 16384
 #define PORTRSV_MAX_USAGE 16384 /* (pool, cgroup) pairs holding runtime reservations */
-#define PORTRSV_MAX_POOLS_SCAN 16 /* pools of one netns and protocol a wildcard looks at */
+#define PORTRSV_MAX_POOLS_SCAN 16 /* pools of one netns and protocol (ENOSPC past them) */
+#define PORTRSV_MAX_POOL_LISTS 4096 /* netns x protocol with pools */
+
+/*
+ * portrsv_pools: the pools of one netns and protocol, for a wildcard acquire (a walk of
+ * portrsv_resv would visit every bucket of it). Keyed like portrsv_resv with port 0, kept by
+ * user space with the reservations (create, delete, restore rebuilds it). A pool missing
+ * from it only fails wildcard acquires; one listed that is gone is checked in portrsv_resv.
+ */
+struct portrsv_pool_list {
+	__u32 n;
+	__u16 start[PORTRSV_MAX_POOLS_SCAN];
+	__u16 pad[2];
+};
 
 /* Value of portrsv_runtime, keyed by token. */
 struct portrsv_rt {
@@ -236,10 +249,26 @@ struct portrsv_sock {
 	__u8 pad[3];
 };
 
-/* Event emitted to the portrsv_events ring buffer for every denied bind. */
+/*
+ * Denied binds reach every running monitor: each has a ring buffer of its own, made when it
+ * starts (so it sees what happens from then on), in slot i of portrsv_monitors (a hash of
+ * maps, claimed with BPF_NOEXIST); the programs write each event into every slot's buffer
+ * and count in portrsv_monitor_slots[i].lost the events a full buffer could not take.
+ */
+#define PORTRSV_MAX_MONITORS 8
+
+struct portrsv_monitor_slot {
+	__u64 lost;        /* events the slot's buffer had no room for (BPF programs) */
+	__u64 start_time;  /* of the monitor process (/proc/PID/stat field 22), for liveness */
+	__u64 pidns;       /* inode of its pid namespace: pid means something only there */
+	__u32 pid;
+	__u32 pad;
+};
+
+/* Event emitted to the monitors' ring buffers for every denied bind. */
 struct portrsv_event {
 	__u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns */
-	__u64 cgid;
+	__u64 cgid;        /* the socket's cgroup (not the binding task's) */
 	__u64 netns;
 	__u64 token;       /* token of the refusing reservation */
 	__u32 pid;
@@ -284,7 +313,9 @@ struct portrsv_denial {
 #define PORTRSV_PIN_RESV   "reservations"
 #define PORTRSV_PIN_TOKENS "tokens"
 #define PORTRSV_PIN_SOCKS  "sockets"
-#define PORTRSV_PIN_EVENTS "events"
+#define PORTRSV_PIN_EVENTS "events" /* before 0.2: one ring buffer; unload still removes it */
+#define PORTRSV_PIN_MONITORS "monitors"
+#define PORTRSV_PIN_MONITOR_SLOTS "monitor_slots"
 #define PORTRSV_PIN_ANY    "reserved_anywhere"
 #define PORTRSV_PIN_DENIALS "denials"
 #define PORTRSV_PIN_OWNER_PATHS "owner_paths"
@@ -295,6 +326,7 @@ struct portrsv_denial {
 #define PORTRSV_PIN_RT_PORTS "runtime_ports"
 #define PORTRSV_PIN_RT_USAGE "runtime_usage"
 #define PORTRSV_PIN_ACQUIRED "acquired"
+#define PORTRSV_PIN_POOLS "pools"
 
 /*
  * portrsv_any: an array, index PORTRSV_ANY_INDEX(proto, port), value = how many

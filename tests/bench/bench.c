@@ -101,6 +101,9 @@ struct bench_landlock_net_port_attr {
 #define R60K_START 2000      /* r60k: 4 blocks of 15,000 per protocol */
 #define R60K_BLOCK 15000
 #define R60K_BLOCKS 4
+#define RT_POOL 64100        /* r0: a pool for runtime reservations */
+#define RT_POOL_N 200
+#define RT_HELD 25           /* sockets holding 4 ports each for the "half taken" case */
 #define LL_RANGE_START 62500 /* Landlock 1,000-port rule set: 62500-63499 */
 #define LL_DENIED_PORT 64000
 #define MAX_REPS 512
@@ -1439,11 +1442,92 @@ static void parse_args(int argc, char **argv)
 	opt.stats_reps = opt.quick ? 1 : 15;
 }
 
+/* CPU ns per getsockopt(SO_TYPE) of a TCP socket made in cgroup cg (median of 7 runs). */
+static double getsockopt_ns(const char *cg, long n)
+{
+	double v[7];
+	int s, type;
+
+	enter(cg);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		die("socket: %s", strerror(errno));
+	for (int r = 0; r < 7; r++) {
+		double c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+
+		for (long i = 0; i < n; i++) {
+			socklen_t len = sizeof(type);
+
+			if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len))
+				die("getsockopt: %s", strerror(errno));
+		}
+		v[r] = (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / n;
+	}
+	close(s);
+	enter(g.cg_plain);
+	return median(v, 7);
+}
+
+/* One acquire of any 4 ports on a new socket; its time in *t. */
+static int acquire_timed(double *t, struct portrsv_runtime *rt)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+	double t0;
+
+	if (s < 0)
+		die("socket: %s", strerror(errno));
+	t0 = now_ns();
+	err = portrsv_acquire(s, 0, 4, rt);
+	*t = now_ns() - t0;
+	if (err)
+		die("runtime acquire: %s", strerror(-err));
+	return s;
+}
+
+/*
+ * Runtime reservations, from a pool of r0 (root: no limit): acquire and release on an empty
+ * pool, then acquire with the pool's first half held (first fit walks past it).
+ */
+static void runtime_cycles(struct instance *in, double *acq, double *rel, double *half, int n)
+{
+	PORTRSV_OPTS(portrsv_create_opts, po, .pool = true);
+	struct portrsv_runtime rt;
+	int held[RT_HELD], err;
+	uint64_t tok;
+	double t0;
+
+	err = portrsv_create(in->p, PORTRSV_TCP, RT_POOL, RT_POOL_N, &po, &tok);
+	if (err)
+		die("pool: %s %s", strerror(-err), portrsv_errmsg());
+	enter(in->cgroup);
+	for (int i = 0; i < n; i++) {
+		int s = acquire_timed(&acq[i], &rt);
+
+		t0 = now_ns();
+		err = portrsv_release(s, rt.token);
+		rel[i] = now_ns() - t0;
+		if (err)
+			die("runtime release: %s", strerror(-err));
+		close(s);
+	}
+	for (int i = 0; i < RT_HELD; i++)
+		held[i] = acquire_timed(&t0, &rt);
+	for (int i = 0; i < n; i++)
+		close(acquire_timed(&half[i], &rt));
+	for (int i = 0; i < RT_HELD; i++)
+		close(held[i]);
+	enter(g.cg_plain);
+	err = portrsv_delete(in->p, PORTRSV_TCP, RT_POOL, RT_POOL_N, NULL);
+	if (err)
+		die("delete pool: %s %s", strerror(-err), portrsv_errmsg());
+}
+
 static int worker(void)
 {
 	double t_load[3], t_restore[MAX_REPS], c_restore[MAX_REPS], t_add[1024], t_del[1024];
 	double t_mk0[1024], t_mk1[1024];
 	double t_add10k[1024];
+	double t_acq[1024], t_acq_half[1024], t_rel[1024], gso_base, gso_prog;
 	struct sysctl_cost sc;
 	double t_block[2 * R60K_BLOCKS];
 	struct memrow mem[N_INST];
@@ -1638,6 +1722,9 @@ static int worker(void)
 		if (err)
 			die("delete: %s %s", strerror(-err), portrsv_errmsg());
 	}
+	runtime_cycles(r0, t_acq, t_rel, t_acq_half, opt.ctl_n);
+	gso_base = getsockopt_ns(g.cg_plain, opt.ctl_n * 500L);
+	gso_prog = getsockopt_ns(r0->cgroup, opt.ctl_n * 500L);
 	for (int i = 0; i < N_INST; i++)
 		map_memory(&g.inst[i], &mem[i]);
 	/* Loading 10,000 reservations again: unload (the store stays), restore. */
@@ -1710,6 +1797,15 @@ static int worker(void)
 	       median(t_mk0, opt.ctl_n) / 1e6, percentile(t_mk0, opt.ctl_n, 0.9) / 1e6, opt.ctl_n);
 	printf("  %-45s %8.3f ms %8.3f ms %4d\n", "  the same, owner tracepoint, owner at the path",
 	       median(t_mk1, opt.ctl_n) / 1e6, percentile(t_mk1, opt.ctl_n, 0.9) / 1e6, opt.ctl_n);
+	printf("  %-45s %8.1f us %8.1f us %4d\n", "runtime acquire (any 4 ports, empty pool)",
+	       median(t_acq, opt.ctl_n) / 1e3, percentile(t_acq, opt.ctl_n, 0.9) / 1e3, opt.ctl_n);
+	printf("  %-45s %8.1f us %8.1f us %4d\n", "  the same, first 100 of 200 ports taken",
+	       median(t_acq_half, opt.ctl_n) / 1e3, percentile(t_acq_half, opt.ctl_n, 0.9) / 1e3,
+	       opt.ctl_n);
+	printf("  %-45s %8.1f us %8.1f us %4d\n", "runtime release (of the first)",
+	       median(t_rel, opt.ctl_n) / 1e3, percentile(t_rel, opt.ctl_n, 0.9) / 1e3, opt.ctl_n);
+	printf("  %-45s %8.0f ns  (%.0f ns without portrsv's getsockopt program)\n",
+	       "getsockopt(SO_TYPE), CPU time", gso_prog, gso_base);
 	printf("  %-45s %8.1f ms %8.1f ms %4d\n", "restore 10,000 reservations (programs too)",
 	       median(t_restore, nrestore) / 1e6, percentile(t_restore, nrestore, 0.9) / 1e6,
 	       nrestore);
