@@ -110,6 +110,8 @@ bool portrsv_blocks_overlap(uint32_t a, uint32_t na, uint32_t b, uint32_t nb);
 /* errors.c: the lookups of PORTRSV_ERRNO_MAP; err may be negative or positive. */
 unsigned long portrsv_errno_to_win(int err);
 int portrsv_errno_to_exit(int err);
+/* The lookup of PORTRSV_WSA_MAP (WSAIoctl's codes); err may be negative or positive. */
+unsigned long portrsv_errno_to_wsa(int err);
 
 /* cgroup.c */
 /* Decode a mountinfo field in place: \040 is a space, \011 a tab, ... */
