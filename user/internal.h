@@ -4,6 +4,7 @@
 #define PORTRSV_INTERNAL_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "portrsv.h"
@@ -75,6 +76,10 @@ struct portrsv_store;
 int portrsv_store_begin(const char *state_dir, struct portrsv_store *s);
 int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s);
 void portrsv_store_end(int lock, struct portrsv_store *s);
+
+/* escape.c: text from outside, for a terminal, the journal or JSON (escape.c explains). */
+size_t portrsv_escape(const char *in, char *out, size_t cap);
+void portrsv_json_string(FILE *f, const char *s);
 
 /* poolindex.c: portrsv_pools (abi.h), the pools of each netns and protocol. */
 int portrsv_pool_index(struct portrsv *p, uint64_t netns, int proto, uint16_t start, bool add);
