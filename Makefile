@@ -2,7 +2,8 @@
 #   make            build/portrsv, build/libportrsv.so, build/libportrsv.a
 #   make test       build and run every test (kernel tests need root)
 #   make unit-test-asan   the unit tests built with ASan and UBSan (build/asan/)
-#   make fuzz       libFuzzer on the store parser and argument parsers, FUZZ_SECONDS each
+#   make fuzz       libFuzzer on the store parser, argument parsers and the JSON/text escaper,
+#                   FUZZ_SECONDS each
 #   make fuzz-smoke the same for 10 seconds each (what CI runs)
 #   make bench      the benchmarks (root): table, CSV and chart in build/bench-results/
 #   make deps       install the Debian packages the build and tests need (scripts/deps.sh --test)
@@ -23,6 +24,8 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/pp
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+# json-c: the tests read the command's JSON with it (tests/json.h).
+JSONC_LIBS    := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null || echo -ljson-c)
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
@@ -59,8 +62,8 @@ FUZZ_OUT     := $(OUT)/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		$(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
-FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c user/dirs.c
-FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args
+FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c user/dirs.c user/escape.c
+FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args $(FUZZ_OUT)/fuzz_json
 
 .DELETE_ON_ERROR:
 .PHONY: all test unit-test kernel-test check-unit check-man deps clean install examples
@@ -130,7 +133,7 @@ $(OUT)/test-bin/portrsv: user/portrsv.c $(OUT)/libportrsv-test.a $(HDRS) | $(OUT
 # Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
 $(OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(OUT)/libportrsv-test.a $(HDRS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS) -lcriterion -lpthread
+	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS) $(JSONC_LIBS) -lcriterion -lpthread
 
 unit-test: $(UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
@@ -180,7 +183,7 @@ $(ASAN_OUT)/libportrsv.a: $(ASAN_LIB_OBJS)
 $(ASAN_OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(ASAN_OUT)/libportrsv.a $(HDRS) | $(ASAN_OUT)/tests
 	$(call msg,CCLD-ASAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -Wno-format-truncation -Itests -o $@ $< \
-		$(ASAN_OUT)/libportrsv.a $(LIBBPF_LIBS) -lcriterion
+		$(ASAN_OUT)/libportrsv.a $(LIBBPF_LIBS) $(JSONC_LIBS) -lcriterion
 
 # Criterion runs each test in a worker process and judges it by the events the worker sends,
 # not by how it exits: LeakSanitizer reports at the worker's exit, after "passed", and its
@@ -198,13 +201,13 @@ unit-test-asan: $(ASAN_UNIT_TESTS)
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) user/store.c $(HDRS) | $(FUZZ_OUT)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(JSONC_LIBS)
 
 fuzz-build: $(FUZZERS)
 
 # The seeds in tests/fuzz/corpus/ are read, never written: new inputs go to build/fuzz/.
 fuzz: $(FUZZERS)
-	$(Q)for f in store args; do echo "== fuzz_$$f, $(FUZZ_SECONDS) s"; \
+	$(Q)for f in store args json; do echo "== fuzz_$$f, $(FUZZ_SECONDS) s"; \
 		mkdir -p $(FUZZ_OUT)/corpus/$$f $(FUZZ_OUT)/crash-$$f || exit 1; \
 		dict=; if [ -f tests/fuzz/$$f.dict ]; then dict=-dict=tests/fuzz/$$f.dict; fi; \
 		$(FUZZ_OUT)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \

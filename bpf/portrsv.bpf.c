@@ -111,10 +111,25 @@ struct {
 	__type(value, struct mkdir_scratch);
 } portrsv_mkdir_scratch SEC(".maps");
 
-struct {
+/* The monitors' ring buffers (abi.h): each monitor makes its own. */
+struct events_buf {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, PORTRSV_EVENTS_BYTES);
-} portrsv_events SEC(".maps");
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, PORTRSV_MAX_MONITORS);
+	__type(key, __u32);
+	__array(values, struct events_buf);
+} portrsv_monitors SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PORTRSV_MAX_MONITORS);
+	__type(key, __u32);
+	__type(value, struct portrsv_monitor_slot);
+} portrsv_monitor_slots SEC(".maps");
 
 /* Runtime reservations (abi.h): token -> reservation, pool port -> token, usage, per socket. */
 struct {
@@ -233,11 +248,36 @@ static __always_inline __u64 sock_cgroup(__u64 sk)
 	return cg;
 }
 
+/* The cgroup v2 id of a struct sock (a kernel pointer); 0 if unknown. */
+static __always_inline __u64 sock_cgroup_id(__u64 sk)
+{
+	__u64 cg = sock_cgroup(sk), kn = 0, id = 0;
+
+	if (!cg)
+		return 0;
+	bpf_probe_read_kernel(&kn, sizeof(kn),
+			      (void *)(cg + bpf_core_field_offset(struct cgroup, kn)));
+	if (kn)
+		bpf_probe_read_kernel(&id, sizeof(id),
+				      (void *)(kn + bpf_core_field_offset(struct kernfs_node, id)));
+	return id;
+}
+
+/* The struct sock of a bind's context (a struct bpf_sock_addr_kern), as a number. */
+static __always_inline __u64 addr_sock(struct bpf_sock_addr *ctx)
+{
+	__u64 sk = 0;
+
+	bpf_probe_read_kernel(&sk, sizeof(sk),
+			      (void *)ctx + bpf_core_field_offset(struct bpf_sock_addr_kern, sk));
+	return sk;
+}
+
 static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const struct portrsv_resv *r)
 {
 	__u32 slot = r->owner;
 	struct portrsv_owner *o;
-	__u64 sk = 0, cg, want;
+	__u64 sk, cg, want;
 	int cg_level = -1;
 
 	/* reserved set: an entry of 0.1.0's layout (an owner id where this one has 0) that the
@@ -247,8 +287,7 @@ static __always_inline bool in_owner_cgroup(struct bpf_sock_addr *ctx, const str
 	o = bpf_map_lookup_elem(&portrsv_owners, &slot);
 	if (!o || !(want = o->cgid))
 		return false; /* the owner is not there (yet): nobody binds in its name */
-	bpf_probe_read_kernel(&sk, sizeof(sk),
-			      (void *)ctx + bpf_core_field_offset(struct bpf_sock_addr_kern, sk));
+	sk = addr_sock(ctx);
 	cg = sock_cgroup(sk);
 	if (!cg)
 		return false;
@@ -306,16 +345,43 @@ static __always_inline void port_put(__u64 netns, __u8 proto, __u16 port)
 	}
 }
 
-/* Count and report a refused bind, then make the syscall fail with err. */
-static __always_inline int deny(__u64 netns, __u8 proto, __u16 port, __u8 family,
+/* Every monitor gets the event; one that has no room counts it as lost. */
+static long monitor_step(__u32 i, struct portrsv_event *e)
+{
+	struct portrsv_monitor_slot *slot;
+	void *rb = bpf_map_lookup_elem(&portrsv_monitors, &i);
+
+	if (!rb || !bpf_ringbuf_output(rb, e, sizeof(*e), 0))
+		return 0;
+	slot = bpf_map_lookup_elem(&portrsv_monitor_slots, &i);
+	if (slot)
+		__sync_fetch_and_add(&slot->lost, 1);
+	return 0;
+}
+
+/* Count and report a refused bind of socket sk (a kernel pointer), then fail it with err. */
+static __always_inline int deny(__u64 sk, __u64 netns, __u8 proto, __u16 port, __u8 family,
 				struct portrsv_resv *r, __u16 start, int err)
 {
 	struct portrsv_key k = { .netns = netns, .port = port, .proto = proto };
 	struct portrsv_denial *d, fresh = {};
-	struct portrsv_event *e;
+	struct portrsv_event e = {};
 
 	if (r)
 		__sync_fetch_and_add(&r->denied, 1);
+	e.ts_boot_ns = bpf_ktime_get_boot_ns();
+	e.cgid = sock_cgroup_id(sk);
+	e.netns = netns;
+	e.token = r ? r->token : 0;
+	e.pid = bpf_get_current_pid_tgid() >> 32;
+	e.uid = (__u32)bpf_get_current_uid_gid();
+	e.port = port;
+	e.resv_start = start;
+	e.resv_count = r ? r->count : 0;
+	e.proto = proto;
+	e.family = family;
+	e.err = err;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
 	/* The last refusal of this port, for `portrsv why`. */
 	d = bpf_map_lookup_elem(&portrsv_denials, &k);
 	if (!d) {
@@ -324,29 +390,13 @@ static __always_inline int deny(__u64 netns, __u8 proto, __u16 port, __u8 family
 	}
 	if (d) {
 		__sync_fetch_and_add(&d->count, 1);
-		d->ts_boot_ns = bpf_ktime_get_boot_ns();
-		d->cgid = bpf_get_current_cgroup_id();
-		d->pid = bpf_get_current_pid_tgid() >> 32;
-		d->uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(d->comm, sizeof(d->comm));
+		d->ts_boot_ns = e.ts_boot_ns;
+		d->cgid = e.cgid;
+		d->pid = e.pid;
+		d->uid = e.uid;
+		__builtin_memcpy(d->comm, e.comm, sizeof(d->comm));
 	}
-	e = bpf_ringbuf_reserve(&portrsv_events, sizeof(*e), 0);
-	if (e) {
-		e->ts_boot_ns = bpf_ktime_get_boot_ns();
-		e->cgid = bpf_get_current_cgroup_id();
-		e->netns = netns;
-		e->token = r ? r->token : 0;
-		e->pid = bpf_get_current_pid_tgid() >> 32;
-		e->uid = (__u32)bpf_get_current_uid_gid();
-		e->port = port;
-		e->resv_start = start;
-		e->resv_count = r ? r->count : 0;
-		e->proto = proto;
-		e->family = family;
-		e->err = err;
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
-		bpf_ringbuf_submit(e, 0);
-	}
+	bpf_loop(PORTRSV_MAX_MONITORS, monitor_step, &e, 0);
 	bpf_set_retval(-err);
 	return 0;
 }
@@ -500,7 +550,8 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 		us->held_port = 0;
 		bpf_loop(2 * (__u32)a.count, alloc_step, &a, 0);
 		if (!a.found)
-			return deny(netns, proto, 0, family, r, a.owner, PORTRSV_EADDRINUSE);
+			return deny(addr_sock(ctx), netns, proto, 0, family, r, a.owner,
+				    PORTRSV_EADDRINUSE);
 		if (rt)
 			rt->cursor = a.found % a.count;
 		else
@@ -508,7 +559,8 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 		port = a.start + a.found - 1;
 		if (hold(sk, us, proto, port)) {
 			port_put(netns, proto, port);
-			return deny(netns, proto, port, family, r, a.owner, PORTRSV_EADDRINUSE);
+			return deny(addr_sock(ctx), netns, proto, port, family, r, a.owner,
+				    PORTRSV_EADDRINUSE);
 		}
 		ctx->user_port = bpf_htons(port);
 		return 1;
@@ -521,7 +573,8 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 	us = user_storage(sk, 0);
 	token = us ? us->token : 0;
 	if (!r || !entitled(ctx, r, netns, proto, port, token))
-		return deny(netns, proto, port, family, r, pp->start, PORTRSV_EACCES);
+		return deny(addr_sock(ctx), netns, proto, port, family, r, pp->start,
+			    PORTRSV_EACCES);
 
 	if (!us)
 		us = user_storage(sk, BPF_SK_STORAGE_GET_F_CREATE);
@@ -530,7 +583,8 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
 	__sync_fetch_and_add(&pp->refs, 1);
 	if (hold(sk, us, proto, port)) {
 		port_put(netns, proto, port);
-		return deny(netns, proto, port, family, r, pp->start, PORTRSV_EACCES);
+		return deny(addr_sock(ctx), netns, proto, port, family, r, pp->start,
+			    PORTRSV_EACCES);
 	}
 	return 1;
 }
@@ -571,7 +625,8 @@ static __always_inline int check_post_bind(struct bpf_sock *ctx)
 		port_busy(netns, proto, port, false); /* bound: whatever held it is gone */
 		return 1;
 	}
-	return deny(netns, proto, port, ctx->family, resv_of(netns, proto, pp->start), pp->start,
+	return deny((__u64)ctx, netns, proto, port, ctx->family, resv_of(netns, proto, pp->start),
+		    pp->start,
 		    PORTRSV_EACCES);
 }
 
@@ -815,19 +870,11 @@ static long claim_step(__u32 n, struct claim_ctx *c)
 /* The cgroup v2 id of the socket of a sockopt call: its limit counts it. */
 static __always_inline __u64 sockopt_cgroup_id(struct bpf_sockopt *ctx)
 {
-	__u64 sk = 0, cg, kn = 0, id = 0;
+	__u64 sk = 0;
 
 	bpf_probe_read_kernel(&sk, sizeof(sk),
 			      (void *)ctx + bpf_core_field_offset(struct bpf_sockopt_kern, sk));
-	cg = sock_cgroup(sk);
-	if (!cg)
-		return 0;
-	bpf_probe_read_kernel(&kn, sizeof(kn),
-			      (void *)(cg + bpf_core_field_offset(struct cgroup, kn)));
-	if (kn)
-		bpf_probe_read_kernel(&id, sizeof(id),
-				      (void *)(kn + bpf_core_field_offset(struct kernfs_node, id)));
-	return id;
+	return sock_cgroup_id(sk);
 }
 
 static __always_inline int sockopt_fail(struct bpf_sockopt *ctx, int err)

@@ -296,19 +296,26 @@ PORTRSV_API int portrsv_cgroup_path(uint64_t cgid, char *buf, size_t len);
  */
 typedef int (*portrsv_event_fn)(const struct portrsv_event *e, void *ctx);
 
+/* Called with how many events were lost since the last call (the monitor fell behind). */
+typedef void (*portrsv_lost_fn)(uint64_t n, void *ctx);
+
 struct portrsv_monitor_opts {
 	size_t sz;
 	const char *pin_dir;
 	portrsv_event_fn fn;
-	void *ctx;
+	void *ctx;                /* passed to fn and lost */
 	const volatile int *stop; /* polled every 200 ms: non-zero ends the monitor */
+	portrsv_lost_fn lost;     /* NULL: lost events are not reported */
 };
-#define portrsv_monitor_opts__last_field stop
+#define portrsv_monitor_opts__last_field lost
 
 /*
- * Stream denied binds (time, pid, comm, uid, cgroup, netns, proto, port, reservation) until
- * *stop is set or fn returns a negative errno. The events map is a single-reader ring
- * buffer: run one monitor at a time. Returns 0 when stopped, fn's error, or a negative errno.
+ * Stream denied binds (time, pid, comm, uid, the socket's cgroup, netns, proto, port,
+ * reservation) from now on, until *stop is set or fn returns a negative errno. Each monitor
+ * has a ring buffer of its own: up to PORTRSV_MAX_MONITORS run at once and each sees every
+ * event; what its buffer could not take while it fell behind is counted and passed to lost.
+ * Returns 0 when stopped, fn's error, or a negative errno (-EBUSY: as many monitors run
+ * as there may be).
  */
 PORTRSV_API int portrsv_monitor(const struct portrsv_monitor_opts *opts);
 /* The wall-clock time of an event, in nanoseconds since the epoch. */

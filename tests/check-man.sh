@@ -12,7 +12,8 @@
 #   drift    every command and option of user/portrsv.c, every exit status and getenv()
 #            variable and every kernel feature of user/features.c is in portrsv.8; every PORTRSV_API function of include/portrsv.h
 #            and every PORTRSV_WINAPI function and Windows code of
-#            include/portrsv/iphlpapi.h is in portrsv.3 with a link page; the store's
+#            include/portrsv/iphlpapi.h and include/portrsv/mstcpip.h is in portrsv.3
+#            with a link page; the store's
 #            header and records are in portrsv-store.5; every page carries the Makefile's
 #            VERSION; every portrsv page cited exists
 set -eu
@@ -83,8 +84,11 @@ if grep -nE '/(work|farm)/' man/* >/dev/null; then fail "machine-specific path: 
 # --- links ----------------------------------------------------------------------------
 natives=$(grep -E '^PORTRSV_API' include/portrsv.h | sed -E 's/^[^(]*[ *]([A-Za-z_0-9]+)\(.*/\1/')
 windows=$(grep -E '^PORTRSV_WINAPI' include/portrsv/iphlpapi.h | sed -E 's/^[^(]*[ *]([A-Za-z_0-9]+)\(.*/\1/')
+winsock=$(grep -E '^PORTRSV_WINAPI' include/portrsv/mstcpip.h | sed -E 's/^[^(]*[ *]([A-Za-z_0-9]+)\(.*/\1/')
 [ -n "$natives" ] || fail "no PORTRSV_API function found in include/portrsv.h"
 [ "$(echo "$windows" | wc -l)" -eq 6 ] || fail "want the six Windows functions in iphlpapi.h, found: $windows"
+[ "$(echo $winsock)" = "WSAIoctl WSAGetLastError" ] || fail "want WSAIoctl and WSAGetLastError in mstcpip.h, found: $winsock"
+windows="$windows $winsock"
 functions="$natives $windows"
 
 out=
@@ -191,6 +195,16 @@ for c in $(grep -oE '^#define (NO_ERROR|ERROR_[A-Z_]+) +PORTRSV_WIN_[A-Z_]+' inc
 done
 [ -z "$out" ] && ok "Windows codes: every code of iphlpapi.h, with its value, in portrsv.3" ||
 	fail "Windows codes missing from portrsv.3:$out"
+
+out=
+for c in $(grep -oE '^#define (WSAE[A-Z]+|WSASYSCALLFAILURE) +PORTRSV_WSA[A-Z]+' include/portrsv/mstcpip.h |
+	   awk '{ print $2 "=" $3 }'); do
+	name=${c%%=*}
+	val=$(awk -v m="${c#*=}" '$1 == "#define" && $2 == m { print $3 }' include/portrsv/abi.h)
+	grep -qE "^\.BR? .*\b$name\"? \" \($val\)\"" "$p3" || out="$out $name($val)"
+done
+[ -z "$out" ] && ok "Winsock codes: every WSAE* code of mstcpip.h, with its value, in portrsv.3" ||
+	fail "Winsock codes missing from portrsv.3:$out"
 
 # --- drift: the store -----------------------------------------------------------------
 p5=man/portrsv-store.5

@@ -80,7 +80,7 @@ EOF
 
 common_cases() {
 	cat <<'EOF'
-expect "portrsv " load unload attach detach add delete lookup show why restore gc status monitor --help --version
+expect "portrsv " load unload attach detach add delete lookup run show why restore gc status monitor --help --version
 expect "portrsv de" delete detach
 expect "portrsv --v" --version
 expect "portrsv add " tcp udp
@@ -119,6 +119,18 @@ expect "portrsv lookup udp 53 " 2
 expect "portrsv delete tcp --netns=/proc/self/ns/net " 5000 6000 7000
 expect "portrsv delete tcp 5000 10 " --netns
 expect "portrsv lookup icmp "
+expect "portrsv ru" run
+expect "portrsv run " tcp udp
+expect "portrsv run u" udp
+expect "portrsv run tcp " 0
+expect "portrsv run tcp 0 "
+expect "portrsv run tcp 0 4 " --
+expect "portrsv run tcp 5000 4 -" --
+expect "portrsv run tcp 0 4 -- truncat" truncate
+expect "portrsv run udp 0 1 -- no-such-command-portrsv"
+expect "portrsv run tcp 0 4 truncat" truncate
+expect "portrsv run tcp 0 4 -- ls $CG/a" $CG/a.slice
+expect "portrsv run tcp 0 4 -- ls --netns $CG/b" $CG/b.slice
 touch "$TMP/fail"
 expect "portrsv delete tcp "
 expect "portrsv lookup udp 53 "

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Denied binds reach portrsv_monitor and `portrsv monitor` with who, where and what. */
 #include <pthread.h>
+#include <signal.h>
 #include "testlib.h"
+#include <bpf/bpf.h>
 #include <criterion/parameterized.h> /* after criterion.h, which it would break */
 
 struct kt_env kt;
@@ -16,6 +18,31 @@ struct seen {
 	volatile int stop;
 	int ret;
 };
+
+/* Wait (bounded) until n monitors have claimed their slots: they see events from then on. */
+static void wait_monitors(unsigned n)
+{
+	char path[PATH_MAX];
+	unsigned have = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" PORTRSV_PIN_MONITORS, kt.pin_dir);
+	fd = bpf_obj_get(path);
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	for (int i = 0; i < 2000 && have < n; i++) {
+		__u32 k, next;
+
+		have = 0;
+		for (void *key = NULL; !bpf_map_get_next_key(fd, key, &next); key = &k) {
+			k = next;
+			have++;
+		}
+		if (have < n)
+			usleep(5000);
+	}
+	close(fd);
+	cr_assert_geq(have, n, "%u monitors running, want %u", have, n);
+}
 
 static int collect(const struct portrsv_event *e, void *ctx)
 {
@@ -68,7 +95,7 @@ ParameterizedTest(struct mon_row *row, monitor, events, .init = kt_setup, .fini 
 	cr_assert_eq(portrsv_netns_self(&cookie, NULL), 0);
 	cr_assert_eq(portrsv_cgroup_id(kt.cgroup, &cgid, NULL), 0);
 	cr_assert_eq(pthread_create(&th, NULL, run_monitor, &s), 0);
-	usleep(100000);
+	wait_monitors(1);
 	if (row->token) {
 		for (int i = 0; i <= COUNT; i++) {
 			fds[i] = kt_socket(row->fam, row->proto);
@@ -133,7 +160,7 @@ KT_TEST(monitor, command_json)
 		_exit(127);
 	}
 	close(pipefd[1]);
-	usleep(300000);
+	wait_monitors(1);
 	fd = kt_socket(KT_V4, IPPROTO_TCP);
 	cr_assert_eq(kt_bind(fd, KT_V4, START), -EACCES);
 	close(fd);
@@ -189,4 +216,182 @@ KT_TEST(monitor, last_denial)
 	snprintf(want, sizeof(want), "pid %d (", getpid());
 	cr_assert(strstr(out, want), "why does not name the refused pid: %s", out);
 	cr_assert(strstr(out, "3 binds of this port refused"), "%s", out);
+}
+
+/* ---- several monitors, lost events, the socket's cgroup ---- */
+
+struct counter {
+	volatile int stop;
+	volatile int hold;     /* fn waits while set: the monitor falls behind */
+	volatile uint64_t seen, lost;
+	int ret;
+	volatile int started;
+};
+
+static int count_event(const struct portrsv_event *e, void *ctx)
+{
+	struct counter *c = ctx;
+
+	while (c->hold && !c->stop)
+		usleep(1000);
+	c->seen++;
+	return 0;
+}
+
+static void count_lost(uint64_t n, void *ctx)
+{
+	((struct counter *)ctx)->lost += n;
+}
+
+static void *run_counter(void *arg)
+{
+	struct counter *c = arg;
+	PORTRSV_OPTS(portrsv_monitor_opts, o, .fn = count_event, .ctx = c, .stop = &c->stop,
+		     .lost = count_lost);
+
+	c->started = 1;
+	c->ret = portrsv_monitor(&o);
+	return NULL;
+}
+
+/* Refuse n binds of the test's reservation. */
+static void refuse(int n)
+{
+	for (int i = 0; i < n; i++) {
+		int fd = kt_socket(KT_V4, IPPROTO_TCP);
+
+		cr_assert_eq(kt_bind(fd, KT_V4, START), -EACCES);
+		close(fd);
+	}
+}
+
+/* Wait (bounded) until the monitor has counted want events, seen or lost. */
+static void wait_counted(struct counter *c, uint64_t want)
+{
+	for (int i = 0; i < 1000 && c->seen + c->lost < want; i++)
+		usleep(10000);
+}
+
+KT_TEST(monitor, several_monitors_each_see_every_event)
+{
+	struct counter c[3] = { 0 }, late = { 0 };
+	pthread_t th[3], lt;
+
+	kt_reserve(PORTRSV_TCP, START, COUNT);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, run_counter, &c[i]), 0);
+	wait_monitors(3);
+	refuse(10);
+	for (int i = 0; i < 3; i++)
+		wait_counted(&c[i], 10);
+	/* A monitor started now sees what happens from now on, not the 10 before. */
+	cr_assert_eq(pthread_create(&lt, NULL, run_counter, &late), 0);
+	wait_monitors(4);
+	refuse(5);
+	for (int i = 0; i < 3; i++)
+		wait_counted(&c[i], 15);
+	wait_counted(&late, 5);
+	usleep(100000); /* a stale event would have arrived by now */
+	for (int i = 0; i < 3; i++) {
+		c[i].stop = 1;
+		pthread_join(th[i], NULL);
+		cr_assert_eq(c[i].ret, 0, "monitor %d: %d", i, c[i].ret);
+		cr_assert_eq(c[i].seen, 15, "monitor %d saw %" PRIu64 " of 15", i, c[i].seen);
+		cr_assert_eq(c[i].lost, 0);
+	}
+	late.stop = 1;
+	pthread_join(lt, NULL);
+	cr_assert_eq(late.seen, 5, "the late monitor saw %" PRIu64 ", want the 5 after it", late.seen);
+}
+
+KT_TEST(monitor, lost_events_are_counted)
+{
+	struct counter c = { .hold = 1 };
+	const int flood = 6000; /* about twice what a monitor's buffer holds */
+	pthread_t th;
+
+	kt_reserve(PORTRSV_TCP, START, COUNT);
+	cr_assert_eq(pthread_create(&th, NULL, run_counter, &c), 0);
+	wait_monitors(1);
+	refuse(flood);
+	c.hold = 0;
+	wait_counted(&c, flood);
+	c.stop = 1;
+	pthread_join(th, NULL);
+	cr_assert_eq(c.ret, 0);
+	cr_assert_gt(c.lost, 0, "a flood past the buffer lost nothing?");
+	cr_assert_eq(c.seen + c.lost, (uint64_t)flood, "seen %" PRIu64 " + lost %" PRIu64
+		     " != %d refused: events vanished uncounted", c.seen, c.lost, flood);
+}
+
+/* Up to PORTRSV_MAX_MONITORS at once; a killed monitor's slot is freed for the next. */
+KT_TEST(monitor, slots)
+{
+	struct counter c[PORTRSV_MAX_MONITORS] = { 0 }, extra = { 0 };
+	pthread_t th[PORTRSV_MAX_MONITORS];
+	int status, pipefd[2];
+	pid_t pid;
+	char x;
+
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct counter cc = { 0 };
+		pthread_t t;
+
+		pthread_create(&t, NULL, run_counter, &cc);
+		wait_monitors(1);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	cr_assert_eq(read(pipefd[0], &x, 1), 1);
+	close(pipefd[0]);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	for (int i = 0; i < PORTRSV_MAX_MONITORS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, run_counter, &c[i]), 0);
+	wait_monitors(PORTRSV_MAX_MONITORS);
+	run_counter(&extra);
+	cr_assert_eq(extra.ret, -EBUSY, "monitor #%d: %d", PORTRSV_MAX_MONITORS + 1, extra.ret);
+	for (int i = 0; i < PORTRSV_MAX_MONITORS; i++) {
+		c[i].stop = 1;
+		pthread_join(th[i], NULL);
+		cr_assert_eq(c[i].ret, 0, "monitor %d: %d (the killed one's slot was not freed?)", i,
+			     c[i].ret);
+	}
+}
+
+/* The event names the socket's cgroup, not that of the task that binds it. */
+KT_TEST(monitor, cgroup_is_the_sockets)
+{
+	char sub[PATH_MAX + 8];
+	struct counter c = { 0 };
+	struct portrsv_denial d;
+	uint64_t cgid;
+	pthread_t th;
+	int fd;
+
+	kt_reserve(PORTRSV_TCP, START, COUNT);
+	cr_assert_eq(portrsv_cgroup_id(kt.cgroup, &cgid, NULL), 0);
+	snprintf(sub, sizeof(sub), "%s/sub", kt.cgroup);
+	cr_assert(mkdir(sub, 0755) == 0 || errno == EEXIST);
+	fd = kt_socket(KT_V4, IPPROTO_TCP); /* made in the test's cgroup */
+	kt_join_cgroup(sub);
+	cr_assert_eq(pthread_create(&th, NULL, run_counter, &c), 0);
+	wait_monitors(1);
+	cr_assert_eq(kt_bind(fd, KT_V4, START), -EACCES);
+	close(fd);
+	wait_counted(&c, 1);
+	c.stop = 1;
+	pthread_join(th, NULL);
+	kt_join_cgroup(kt.cgroup);
+	rmdir(sub);
+	cr_assert_eq(c.seen, 1);
+	cr_assert_eq(portrsv_last_denial(kt.p, PORTRSV_TCP, START, NULL, &d), 0);
+	cr_assert_eq(d.cgid, cgid, "denial names cgroup %" PRIu64 ", the socket's is %" PRIu64,
+		     (uint64_t)d.cgid, cgid);
 }

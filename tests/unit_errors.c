@@ -22,7 +22,7 @@ static struct map_case map_cases[] = {
 	{ ENOMEM, PORTRSV_WIN_ERROR_GEN_FAILURE, PORTRSV_EXIT_FAILURE },
 	{ -ENOMEM, PORTRSV_WIN_ERROR_GEN_FAILURE, PORTRSV_EXIT_FAILURE },
 	{ -ENOSPC, PORTRSV_WIN_ERROR_GEN_FAILURE, PORTRSV_EXIT_FAILURE },
-	{ -ENOPROTOOPT, PORTRSV_WIN_ERROR_GEN_FAILURE, PORTRSV_EXIT_FAILURE },
+	{ -EOPNOTSUPP, PORTRSV_WIN_ERROR_GEN_FAILURE, PORTRSV_EXIT_FAILURE },
 	{ 4095, PORTRSV_WIN_ERROR_GEN_FAILURE, PORTRSV_EXIT_FAILURE },
 	{ INT_MAX, PORTRSV_WIN_ERROR_GEN_FAILURE, PORTRSV_EXIT_FAILURE },
 	{ INT_MIN, PORTRSV_WIN_ERROR_GEN_FAILURE, PORTRSV_EXIT_FAILURE },
@@ -63,6 +63,73 @@ Test(errors, pinned)
 	cr_assert_eq(portrsv_errno_to_exit(-ENOENT), 4);
 	cr_assert_eq(portrsv_errno_to_exit(-EACCES), 5);
 	cr_assert_eq(portrsv_errno_to_exit(-PORTRSV_ENOTLOADED), 6);
+	/* Runtime reservations (portrsv run): the limit, and no program answering. */
+	cr_assert_eq(portrsv_errno_to_win(-EDQUOT), 1816);
+	cr_assert_eq(portrsv_errno_to_exit(-EDQUOT), 3);
+	cr_assert_eq(portrsv_errno_to_win(-ENOPROTOOPT), 1062);
+	cr_assert_eq(portrsv_errno_to_exit(-ENOPROTOOPT), 6);
+	cr_assert_eq(portrsv_errno_to_win(-ENOSPC), 31);
+	cr_assert_eq(portrsv_errno_to_exit(-ENOSPC), 1);
+}
+
+struct wsa_case {
+	int err;
+	unsigned long wsa;
+};
+
+/* Every row of the Winsock map, both signs, and errno values it leaves out. */
+#define X(e, w) { (e), (w) }, { -(e), (w) },
+static struct wsa_case wsa_cases[] = {
+	PORTRSV_WSA_MAP(X)
+	{ EIO, PORTRSV_WSASYSCALLFAILURE },
+	{ -EIO, PORTRSV_WSASYSCALLFAILURE },
+	{ -PORTRSV_ENOTLOADED, PORTRSV_WSASYSCALLFAILURE },
+	{ 4095, PORTRSV_WSASYSCALLFAILURE },
+	{ INT_MAX, PORTRSV_WSASYSCALLFAILURE },
+	{ INT_MIN, PORTRSV_WSASYSCALLFAILURE },
+};
+#undef X
+
+ParameterizedTestParameters(errors, wsa_map)
+{
+	return cr_make_param_array(struct wsa_case, wsa_cases, ARRAY_SIZE(wsa_cases));
+}
+
+ParameterizedTest(struct wsa_case *c, errors, wsa_map)
+{
+	unsigned long wsa = portrsv_errno_to_wsa(c->err);
+
+	cr_assert_eq(wsa, c->wsa, "errno_to_wsa(%d) = %lu, want %lu", c->err, wsa, c->wsa);
+}
+
+/* Winsock's own numbers (winerror.h), spelled out: programs ported from Windows test them. */
+Test(errors, wsa_pinned)
+{
+	static const struct wsa_case rows[] = {
+		{ 0, 0 },
+		{ -EINTR, 10004 },
+		{ -EBADF, 10009 },
+		{ -EACCES, 10013 },
+		{ -EPERM, 10013 },
+		{ -EFAULT, 10014 },
+		{ -EINVAL, 10022 },
+		{ -ERANGE, 10022 },
+		{ -ENOTSOCK, 10038 },
+		{ -ENOPROTOOPT, 10042 },
+		{ -EOPNOTSUPP, 10045 },
+		{ -EAFNOSUPPORT, 10047 },
+		{ -EADDRINUSE, 10048 },
+		{ -EEXIST, 10048 },
+		{ -ENOENT, 10049 },
+		{ -ENOSPC, 10055 },
+		{ -ENOMEM, 10055 },
+		{ -EDQUOT, 10069 },
+		{ -EIO, 10107 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		cr_expect_eq(portrsv_errno_to_wsa(rows[i].err), rows[i].wsa, "errno %d: %lu, want %lu",
+			     rows[i].err, portrsv_errno_to_wsa(rows[i].err), rows[i].wsa);
 }
 
 struct text_case {
@@ -80,6 +147,8 @@ ParameterizedTestParameters(errors, strerror)
 		{ EPERM, "permission denied (portrsv needs root, or CAP_BPF and CAP_NET_ADMIN)" },
 		{ EACCES, "permission denied (portrsv needs root, or CAP_BPF and CAP_NET_ADMIN)" },
 		{ ERANGE, "block passes port 65535" },
+		{ EDQUOT, "the cgroup would hold more ports of the pool than its limit" },
+		{ ENOPROTOOPT, "portrsv does not enforce this cgroup (or is not loaded)" },
 	};
 
 	return cr_make_param_array(struct text_case, rows, ARRAY_SIZE(rows));

@@ -44,6 +44,16 @@ int portrsv_errno_to_exit(int err)
 	return PORTRSV_EXIT_FAILURE;
 }
 
+unsigned long portrsv_errno_to_wsa(int err)
+{
+	switch (errno_abs(err)) {
+#define X(e, wsa) case e: return wsa;
+	PORTRSV_WSA_MAP(X)
+#undef X
+	}
+	return PORTRSV_WSASYSCALLFAILURE;
+}
+
 PORTRSV_API const char *portrsv_strerror(int err)
 {
 	err = errno_abs(err);
@@ -61,6 +71,10 @@ PORTRSV_API const char *portrsv_strerror(int err)
 		return "permission denied (portrsv needs root, or CAP_BPF and CAP_NET_ADMIN)";
 	case ERANGE:
 		return "block passes port " STR(PORTRSV_PORT_MAX);
+	case EDQUOT:
+		return "the cgroup would hold more ports of the pool than its limit";
+	case ENOPROTOOPT:
+		return "portrsv does not enforce this cgroup (or is not loaded)";
 	case E2BIG: /* only the sysctl's value reports it (map updates give ENOSPC) */
 		return "ip_local_reserved_ports would pass " STR(PORTRSV_SYSCTL_VALUE_MAX)
 		       " bytes: too many separate ranges";

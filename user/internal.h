@@ -4,6 +4,7 @@
 #define PORTRSV_INTERNAL_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "portrsv.h"
@@ -89,6 +90,27 @@ struct portrsv_pool_use {
 };
 int portrsv_pool_use(struct portrsv *p, const struct portrsv_key *k, struct portrsv_pool_use *u);
 
+/* escape.c: text from outside, for a terminal, the journal or JSON (escape.c explains). */
+size_t portrsv_escape(const char *in, char *out, size_t cap);
+void portrsv_json_string(FILE *f, const char *s);
+
+/* denylog.c: denied binds as journal lines, rate-limited (denylog.c explains). */
+struct portrsv_denylog {
+	unsigned rate, burst; /* lines per second, and at once */
+	double tokens;
+	uint64_t last_ns;     /* CLOCK_MONOTONIC of the last take */
+	uint64_t folded;      /* lines not written since the last folded line */
+};
+void portrsv_denylog_init(struct portrsv_denylog *d, unsigned rate, unsigned burst);
+/* May a line be written at now_ns? If not, it is counted as folded. */
+bool portrsv_denylog_take(struct portrsv_denylog *d, uint64_t now_ns);
+/* The "N more denied binds folded" line into buf, and the count back to 0; 0 when none. */
+int portrsv_denylog_folded(struct portrsv_denylog *d, char *buf, size_t len);
+/* One denial's line (p may be NULL: no comment); snprintf's result. */
+int portrsv_denylog_line(struct portrsv *p, const struct portrsv_event *e, char *buf, size_t len);
+/* A block the one way every output writes it: "8080-8089", or "8080" for one port. */
+void portrsv_block_format(uint16_t start, uint16_t count, char *buf, size_t len);
+
 /* poolindex.c: portrsv_pools (abi.h), the pools of each netns and protocol. */
 int portrsv_pool_index(struct portrsv *p, uint64_t netns, int proto, uint16_t start, bool add);
 /* Rebuild it from the reservations (restore). */
@@ -123,6 +145,8 @@ bool portrsv_blocks_overlap(uint32_t a, uint32_t na, uint32_t b, uint32_t nb);
 /* errors.c: the lookups of PORTRSV_ERRNO_MAP; err may be negative or positive. */
 unsigned long portrsv_errno_to_win(int err);
 int portrsv_errno_to_exit(int err);
+/* The lookup of PORTRSV_WSA_MAP (WSAIoctl's codes); err may be negative or positive. */
+unsigned long portrsv_errno_to_wsa(int err);
 
 /* cgroup.c */
 /* Decode a mountinfo field in place: \040 is a space, \011 a tab, ... */

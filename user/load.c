@@ -3,10 +3,10 @@
  * Load, pin, attach, detach, unload.
  *
  * Pins under the pin directory (0700):
- *   ports reservations tokens sockets events   the maps (kept across loads; names in
+ *   ports reservations tokens sockets          the maps (kept across loads; names in
  *   reserved_anywhere denials sysctl_guard     abi.h, PORTRSV_PIN_*)
  *   runtime runtime_ports runtime_usage
- *   acquired pools
+ *   acquired pools monitors monitor_slots
  *   progs/<hook>                               the programs, replaced on every load
  *   links/<cgroup id>/<hook>                   one bpf_link per hook and enforced cgroup
  *   links/cgroup_mkdir                         the owner tracepoint's link (one per
@@ -296,7 +296,8 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 		{ skel->maps.portrsv_resv, PORTRSV_PIN_RESV },
 		{ skel->maps.portrsv_tokens, PORTRSV_PIN_TOKENS },
 		{ skel->maps.portrsv_socks, PORTRSV_PIN_SOCKS },
-		{ skel->maps.portrsv_events, PORTRSV_PIN_EVENTS },
+		{ skel->maps.portrsv_monitors, PORTRSV_PIN_MONITORS },
+		{ skel->maps.portrsv_monitor_slots, PORTRSV_PIN_MONITOR_SLOTS },
 		{ skel->maps.portrsv_any, PORTRSV_PIN_ANY },
 		{ skel->maps.portrsv_denials, PORTRSV_PIN_DENIALS },
 		{ skel->maps.portrsv_owner_paths, PORTRSV_PIN_OWNER_PATHS },
@@ -385,6 +386,9 @@ int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n
 	if (err)
 		goto out;
 	portrsv_fault("load-after-maps");
+	/* Before 0.2 the monitors shared one ring buffer; nothing writes it any more. */
+	if (!portrsv_pin_path(path, sizeof(path), pin_dir, PORTRSV_PIN_EVENTS))
+		unlink(path);
 
 	err = attach_mkdir(skel, pin_dir);
 	if (err)
@@ -547,7 +551,7 @@ int portrsv_unload_progs(const char *pin_dir)
 			       PORTRSV_PIN_DENIALS, PORTRSV_PIN_OWNER_PATHS, PORTRSV_PIN_OWNERS,
 			       PORTRSV_PIN_ANCHORS, PORTRSV_PIN_SYSCTL, PORTRSV_PIN_RUNTIME,
 			       PORTRSV_PIN_RT_PORTS, PORTRSV_PIN_RT_USAGE, PORTRSV_PIN_ACQUIRED,
-			       PORTRSV_PIN_POOLS };
+			       PORTRSV_PIN_POOLS, PORTRSV_PIN_MONITORS, PORTRSV_PIN_MONITOR_SLOTS };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
 	int n, err = 0;

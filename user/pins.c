@@ -80,6 +80,8 @@ static const struct {
 	{ PORTRSV_PIN_RT_USAGE, sizeof(struct portrsv_usage_key), sizeof(__u32) },
 	{ PORTRSV_PIN_ACQUIRED, sizeof(int), sizeof(struct portrsv_acq) },
 	{ PORTRSV_PIN_POOLS, sizeof(struct portrsv_key), sizeof(struct portrsv_pool_list) },
+	{ PORTRSV_PIN_MONITORS, sizeof(__u32), sizeof(__u32) },
+	{ PORTRSV_PIN_MONITOR_SLOTS, sizeof(__u32), sizeof(struct portrsv_monitor_slot) },
 };
 
 static int check_layout(int fd, const char *path, const char *name)

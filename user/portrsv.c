@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -33,6 +34,10 @@ static const char usage_text[] =
 	"                           reserve a block; prints its token. --pool: a pool that\n"
 	"                           runtime reservations are acquired from (uid 0 only, or\n"
 	"                           at most PORTS ports per cgroup with --limit)\n"
+	"  run PROTO START|0 COUNT -- CMD [ARG]...\n"
+	"                           run CMD with a runtime reservation from a pool (START 0:\n"
+	"                           any free block), given in $PORTRSV_RUNTIME_START, _COUNT,\n"
+	"                           _TOKEN and _FD; it ends when CMD exits\n"
 	"  delete PROTO START COUNT [--netns NSPATH]\n"
 	"  lookup PROTO START COUNT [--netns NSPATH]   print the token of exactly that block\n"
 	"  show [PROTO] [--json]    list reservations, pools and runtime reservations\n"
@@ -1139,6 +1144,16 @@ static int print_event(const struct portrsv_event *e, void *ctx)
 	return 0;
 }
 
+/* Events the kernel could not hand to this monitor: said, never dropped silently. */
+static void print_lost(uint64_t n, void *ctx)
+{
+	if (*(bool *)ctx)
+		printf("{\"lost\": %" PRIu64 "}\n", n);
+	else
+		printf("%" PRIu64 " events lost: the monitor fell behind\n", n);
+	fflush(stdout);
+}
+
 static int cmd_monitor(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -1150,9 +1165,81 @@ static int cmd_monitor(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	PORTRSV_OPTS(portrsv_monitor_opts, o, .fn = print_event, .ctx = &a.json,
-		     .stop = &stop_monitor);
+		     .stop = &stop_monitor, .lost = print_lost);
 	err = portrsv_monitor(&o);
 	return err ? fail(err, "%s", portrsv_pin_dir(NULL)) : 0;
+}
+
+/*
+ * run PROTO START|0 COUNT [--] CMD [ARG]...: acquire a runtime reservation on a socket that
+ * stays open across exec (no CLOEXEC), describe it in CMD's environment and exec CMD in this
+ * very process, so that CMD (same tgid) may associate sockets with the token; the
+ * reservation ends when the socket does, that is when CMD exits (or closes the descriptor,
+ * or releases it). The socket is AF_INET6 (AF_INET where the kernel has no IPv6): its
+ * family does not matter, as a reservation covers IPv4 and IPv6 alike.
+ */
+static int cmd_run(int argc, char **argv)
+{
+	enum portrsv_proto proto;
+	struct portrsv_runtime rt;
+	uint16_t start = 0, count;
+	char val[32];
+	int fd, err, first;
+
+	first = argc > 4 && !strcmp(argv[4], "--") ? 5 : 4;
+	if (argc < 4 || (argv[1][0] == '-' && argv[1][1]) || first >= argc)
+		return usage_error("usage: portrsv run PROTO START|0 COUNT -- CMD [ARG]...");
+	if (portrsv_parse_proto(argv[1], &proto))
+		return usage_error("protocol '%s' is not tcp or udp", argv[1]);
+	if (strcmp(argv[2], "0") && portrsv_parse_port(argv[2], &start))
+		return usage_error("port '%s' is not 0 (any block) or a number from %d to %d",
+				   argv[2], PORTRSV_PORT_MIN, PORTRSV_PORT_MAX);
+	if (portrsv_parse_count(argv[3], &count))
+		return usage_error("count '%s' is not a number from 1 to %d", argv[3],
+				   PORTRSV_PORT_MAX);
+	if (start && portrsv_block_valid(start, count))
+		return usage_error("block %u+%u passes port %d", start, count, PORTRSV_PORT_MAX);
+
+	fd = socket(AF_INET6, proto == PORTRSV_TCP ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd < 0 && errno == EAFNOSUPPORT)
+		fd = socket(AF_INET, proto == PORTRSV_TCP ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd < 0)
+		return fail(-errno, "socket");
+	err = portrsv_acquire(fd, start, count, &rt);
+	if (err) {
+		close(fd);
+		if (err == -ENOENT && !start)
+			fprintf(stderr, "portrsv: run: no %s pool in this network namespace\n",
+				argv[1]);
+		else if (err == -ENOENT)
+			fprintf(stderr, "portrsv: run: no %s pool covers %u+%u\n", argv[1], start,
+				count);
+		else if (err == -EADDRINUSE && !start)
+			fprintf(stderr, "portrsv: run: no free block of %u %s ports in a pool\n",
+				count, argv[1]);
+		else if (err == -EPERM)
+			fprintf(stderr, "portrsv: run: the %s pool has no --limit: only root may "
+				"acquire from it\n", argv[1]);
+		else
+			return fail(err, "%s %s %u", argv[1], start ? argv[2] : "any", count);
+		return portrsv_errno_to_exit(err);
+	}
+	snprintf(val, sizeof(val), "%u", rt.start);
+	err = setenv("PORTRSV_RUNTIME_START", val, 1);
+	snprintf(val, sizeof(val), "%u", rt.count);
+	err = err ?: setenv("PORTRSV_RUNTIME_COUNT", val, 1);
+	snprintf(val, sizeof(val), "0x%016" PRIx64, rt.token);
+	err = err ?: setenv("PORTRSV_RUNTIME_TOKEN", val, 1);
+	snprintf(val, sizeof(val), "%d", fd);
+	err = err ?: setenv("PORTRSV_RUNTIME_FD", val, 1);
+	if (err)
+		return fail(-errno, "environment");
+	fflush(NULL);
+	execvp(argv[first], argv + first);
+	/* As env(1): 127 when CMD is not found, 126 when it is but cannot be run. */
+	err = errno;
+	fprintf(stderr, "portrsv: run: %s: %s\n", argv[first], strerror(err));
+	return err == ENOENT || err == ENOTDIR ? 127 : 126;
 }
 
 static const struct {
@@ -1163,7 +1250,7 @@ static const struct {
 	{ "detach", cmd_attach }, { "add", cmd_add },       { "delete", cmd_delete_lookup },
 	{ "lookup", cmd_delete_lookup }, { "show", cmd_show }, { "why", cmd_why },
 	{ "status", cmd_status }, { "restore", cmd_restore }, { "monitor", cmd_monitor },
-	{ "gc", cmd_gc },
+	{ "gc", cmd_gc },         { "run", cmd_run },
 };
 
 int main(int argc, char **argv)

@@ -249,10 +249,26 @@ struct portrsv_sock {
 	__u8 pad[3];
 };
 
-/* Event emitted to the portrsv_events ring buffer for every denied bind. */
+/*
+ * Denied binds reach every running monitor: each has a ring buffer of its own, made when it
+ * starts (so it sees what happens from then on), in slot i of portrsv_monitors (a hash of
+ * maps, claimed with BPF_NOEXIST); the programs write each event into every slot's buffer
+ * and count in portrsv_monitor_slots[i].lost the events a full buffer could not take.
+ */
+#define PORTRSV_MAX_MONITORS 8
+
+struct portrsv_monitor_slot {
+	__u64 lost;        /* events the slot's buffer had no room for (BPF programs) */
+	__u64 start_time;  /* of the monitor process (/proc/PID/stat field 22), for liveness */
+	__u64 pidns;       /* inode of its pid namespace: pid means something only there */
+	__u32 pid;
+	__u32 pad;
+};
+
+/* Event emitted to the monitors' ring buffers for every denied bind. */
 struct portrsv_event {
 	__u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns */
-	__u64 cgid;
+	__u64 cgid;        /* the socket's cgroup (not the binding task's) */
 	__u64 netns;
 	__u64 token;       /* token of the refusing reservation */
 	__u32 pid;
@@ -297,7 +313,9 @@ struct portrsv_denial {
 #define PORTRSV_PIN_RESV   "reservations"
 #define PORTRSV_PIN_TOKENS "tokens"
 #define PORTRSV_PIN_SOCKS  "sockets"
-#define PORTRSV_PIN_EVENTS "events"
+#define PORTRSV_PIN_EVENTS "events" /* before 0.2: one ring buffer; unload still removes it */
+#define PORTRSV_PIN_MONITORS "monitors"
+#define PORTRSV_PIN_MONITOR_SLOTS "monitor_slots"
 #define PORTRSV_PIN_ANY    "reserved_anywhere"
 #define PORTRSV_PIN_DENIALS "denials"
 #define PORTRSV_PIN_OWNER_PATHS "owner_paths"
@@ -408,6 +426,7 @@ struct portrsv_sysctl_guard {
 #define PORTRSV_WIN_ERROR_INVALID_PARAMETER  87
 #define PORTRSV_WIN_ERROR_SERVICE_NOT_ACTIVE 1062
 #define PORTRSV_WIN_ERROR_NOT_FOUND          1168
+#define PORTRSV_WIN_ERROR_NOT_ENOUGH_QUOTA   1816
 
 /* Exit status of the command. */
 #define PORTRSV_EXIT_OK       0
@@ -426,6 +445,15 @@ struct portrsv_sysctl_guard {
  * listed is ERROR_GEN_FAILURE and exit 1.
  *   EEXIST      the block overlaps a reservation
  *   EADDRINUSE  a port of the block is in use
+ *   EDQUOT      runtime: the cgroup would hold more ports of the pool than its limit. Windows
+ *               says ERROR_NOT_ENOUGH_QUOTA; exit 3 like EADDRINUSE, as the caller's answer
+ *               is the same (wait for ports to come back, or ask for fewer)
+ *   ENOPROTOOPT runtime: no portrsv program answers the socket option (not loaded, or the
+ *               cgroup is not enforced): ERROR_SERVICE_NOT_ACTIVE and exit 6, as for a
+ *               library call made while portrsv is not loaded
+ * ENOSPC (maps full, or the socket holds PORTRSV_RT_PER_SOCKET runtime reservations) and
+ * EOPNOTSUPP (not a TCP/UDP socket, which `portrsv run` never makes) stay unlisted:
+ * ERROR_GEN_FAILURE and exit 1.
  */
 #define PORTRSV_ERRNO_MAP(X)                                                            \
 	X(0,                  PORTRSV_WIN_NO_ERROR,                 PORTRSV_EXIT_OK)        \
@@ -436,6 +464,56 @@ struct portrsv_sysctl_guard {
 	X(EINVAL,             PORTRSV_WIN_ERROR_INVALID_PARAMETER,  PORTRSV_EXIT_USAGE)     \
 	X(ERANGE,             PORTRSV_WIN_ERROR_INVALID_PARAMETER,  PORTRSV_EXIT_USAGE)     \
 	X(PORTRSV_ENOTLOADED, PORTRSV_WIN_ERROR_SERVICE_NOT_ACTIVE, PORTRSV_EXIT_NOTLOADED) \
-	X(ENOENT,             PORTRSV_WIN_ERROR_NOT_FOUND,          PORTRSV_EXIT_NOTFOUND)
+	X(ENOENT,             PORTRSV_WIN_ERROR_NOT_FOUND,          PORTRSV_EXIT_NOTFOUND)  \
+	X(EDQUOT,             PORTRSV_WIN_ERROR_NOT_ENOUGH_QUOTA,   PORTRSV_EXIT_CONFLICT)  \
+	X(ENOPROTOOPT,        PORTRSV_WIN_ERROR_SERVICE_NOT_ACTIVE, PORTRSV_EXIT_NOTLOADED)
+
+/* Winsock error codes (winerror.h WSAE* values), re-exported by <portrsv/mstcpip.h>. */
+#define PORTRSV_WSAEINTR           10004
+#define PORTRSV_WSAEBADF           10009
+#define PORTRSV_WSAEACCES          10013
+#define PORTRSV_WSAEFAULT          10014
+#define PORTRSV_WSAEINVAL          10022
+#define PORTRSV_WSAENOTSOCK        10038
+#define PORTRSV_WSAENOPROTOOPT     10042
+#define PORTRSV_WSAEOPNOTSUPP      10045
+#define PORTRSV_WSAEAFNOSUPPORT    10047
+#define PORTRSV_WSAEADDRINUSE      10048
+#define PORTRSV_WSAEADDRNOTAVAIL   10049
+#define PORTRSV_WSAENOBUFS         10055
+#define PORTRSV_WSAEDQUOT          10069
+#define PORTRSV_WSASYSCALLFAILURE  10107
+
+/*
+ * The one errno -> Winsock mapping, for WSAIoctl() (<portrsv/mstcpip.h>): errno of
+ * portrsv_acquire / portrsv_associate / portrsv_release -> WSAGetLastError(). Any errno not
+ * listed is WSASYSCALLFAILURE (Winsock's "a system call failed").
+ *   EPERM       release from another socket than the acquiring one, uid not 0 on a pool
+ *               without limit: Windows' access check, WSAEACCES
+ *   ENOENT      no pool covers the block, no reservation has the token: the block is not
+ *               available here, WSAEADDRNOTAVAIL
+ *   EEXIST      the random token is in use (the library retries; seen only if that fails)
+ *   ENOSPC      the socket holds PORTRSV_RT_PER_SOCKET reservations, or the maps are full
+ */
+#define PORTRSV_WSA_MAP(X)                        \
+	X(0,            0)                        \
+	X(EINTR,        PORTRSV_WSAEINTR)         \
+	X(EBADF,        PORTRSV_WSAEBADF)         \
+	X(EACCES,       PORTRSV_WSAEACCES)        \
+	X(EPERM,        PORTRSV_WSAEACCES)        \
+	X(EFAULT,       PORTRSV_WSAEFAULT)        \
+	X(EINVAL,       PORTRSV_WSAEINVAL)        \
+	X(ERANGE,       PORTRSV_WSAEINVAL)        \
+	X(ENOTSOCK,     PORTRSV_WSAENOTSOCK)      \
+	X(ENOPROTOOPT,  PORTRSV_WSAENOPROTOOPT)   \
+	X(EOPNOTSUPP,   PORTRSV_WSAEOPNOTSUPP)    \
+	X(EAFNOSUPPORT, PORTRSV_WSAEAFNOSUPPORT)  \
+	X(EADDRINUSE,   PORTRSV_WSAEADDRINUSE)    \
+	X(EEXIST,       PORTRSV_WSAEADDRINUSE)    \
+	X(ENOENT,       PORTRSV_WSAEADDRNOTAVAIL) \
+	X(ENOSPC,       PORTRSV_WSAENOBUFS)       \
+	X(ENOMEM,       PORTRSV_WSAENOBUFS)       \
+	X(ENOBUFS,      PORTRSV_WSAENOBUFS)       \
+	X(EDQUOT,       PORTRSV_WSAEDQUOT)
 
 #endif /* PORTRSV_ABI_H */

@@ -23,15 +23,11 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include <portrsv/abi.h>
+#include <portrsv/wintypes.h> /* ULONG (32 bits, as on Windows), USHORT, ULONG64 */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef uint32_t ULONG;  /* 32 bits, as on Windows (LLP64) */
-typedef uint16_t USHORT;
-typedef uint64_t ULONG64;
-typedef ULONG64 *PULONG64;
 
 #define INVALID_PORT_RESERVATION_TOKEN PORTRSV_TOKEN_INVALID
 
@@ -44,8 +40,6 @@ typedef ULONG64 *PULONG64;
 #define ERROR_INVALID_PARAMETER  PORTRSV_WIN_ERROR_INVALID_PARAMETER
 #define ERROR_SERVICE_NOT_ACTIVE PORTRSV_WIN_ERROR_SERVICE_NOT_ACTIVE
 #define ERROR_NOT_FOUND          PORTRSV_WIN_ERROR_NOT_FOUND
-
-#define PORTRSV_WINAPI __attribute__((visibility("default")))
 
 PORTRSV_WINAPI ULONG CreatePersistentTcpPortReservation(USHORT StartPort, USHORT NumberOfPorts,
 							PULONG64 Token);

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer target for the writer of untrusted text (user/escape.c): any bytes, as a JSON
+ * string, must parse with json-c (strict, UTF-8 checked) as exactly one string; escaped for
+ * a terminal they must hold no control character, and both must say the same: the JSON
+ * string's content is the escaped text.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include "internal.h"
+
+#define check(cond, ...)                                        \
+	do {                                                    \
+		if (!(cond)) {                                  \
+			fprintf(stderr, "fuzz_json: %s: ", #cond); \
+			fprintf(stderr, __VA_ARGS__);           \
+			fputc('\n', stderr);                    \
+			abort();                                \
+		}                                               \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *in = malloc(size + 1), *esc = malloc(size * 6 + 1), *doc = NULL;
+	struct json_tokener *tok;
+	struct json_object *v;
+	size_t doclen = 0;
+	FILE *f;
+
+	if (!in || !esc)
+		abort();
+	memcpy(in, data, size);
+	in[size] = '\0'; /* text from outside is a C string: up to the first NUL */
+	portrsv_escape(in, esc, size * 6 + 1);
+	for (const unsigned char *p = (const unsigned char *)esc; *p; p++)
+		check(*p >= 0x20 && *p != 0x7f, "control byte %#x in escaped text", *p);
+	f = open_memstream(&doc, &doclen);
+	if (!f)
+		abort();
+	portrsv_json_string(f, in);
+	fclose(f);
+	tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	v = json_tokener_parse_ex(tok, doc, (int)doclen);
+	check(v && json_tokener_get_error(tok) == json_tokener_success &&
+	      json_tokener_get_parse_end(tok) == doclen, "invalid JSON: %s", doc);
+	check(json_object_is_type(v, json_type_string), "not a string: %s", doc);
+	check(!strcmp(json_object_get_string(v), esc), "JSON says %s, the text %s",
+	      json_object_get_string(v), esc);
+	json_object_put(v);
+	json_tokener_free(tok);
+	free(doc);
+	free(esc);
+	free(in);
+	return 0;
+}
