@@ -313,8 +313,8 @@ ParameterizedTest(struct wsa_case *c, runtime_win, wsaioctl, .init = pools, .fin
 		got = acquire(s2, POOL + 2, 4, NULL);
 		break;
 	case ALL_TAKEN:
-		/* A udp pool whose limit is no constraint: take it all, then ask for 2 more. */
-		make_pool(PORTRSV_UDP, 7200, 4, 100);
+		/* A udp pool without limit (uid 0, no quota): take most of it, then ask for 2 more. */
+		make_pool(PORTRSV_UDP, 7200, 4, 0); /* a limit is 1..count: none here */
 		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		cr_assert(fd >= 0);
 		cr_assert_eq(acquire(fd, 0, 3, &r), 0);
