@@ -977,6 +977,15 @@ static __always_inline int rt_acquire(struct bpf_sockopt *ctx, struct bpf_sock *
 		usage_put(c.netns, proto, c.pool, c.cgid, c.count);
 		return sockopt_fail(ctx, err == -17 ? PORTRSV_EEXIST : PORTRSV_ENOSPC);
 	}
+	/*
+	 * A delete closes the pool (clears PORTRSV_F_POOL), then looks for its runtime
+	 * reservations: this one is either seen there, or sees the pool closed now.
+	 */
+	r = resv_of(c.netns, proto, c.pool);
+	if (!r || !(r->flags & PORTRSV_F_POOL)) {
+		rt_end(token);
+		return sockopt_fail(ctx, PORTRSV_ENOENT);
+	}
 	acq->tokens[slot & (PORTRSV_RT_PER_SOCKET - 1)] = token;
 	acq->last = slot;
 	return sockopt_done(ctx);
