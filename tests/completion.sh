@@ -95,7 +95,7 @@ expect "portrsv add tcp 5000 10 --pool --limit 4 --p" --pool
 expect "portrsv show " tcp udp
 expect "portrsv show --" --json
 expect "portrsv status --" --json
-expect "portrsv monitor " --json
+expect "portrsv monitor " --json --log --rate
 expect "portrsv load --" --cgroup
 expect "portrsv unload --"
 expect "portrsv restore "

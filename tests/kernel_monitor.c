@@ -395,3 +395,92 @@ KT_TEST(monitor, cgroup_is_the_sockets)
 	cr_assert_eq(d.cgid, cgid, "denial names cgroup %" PRIu64 ", the socket's is %" PRIu64,
 		     (uint64_t)d.cgid, cgid);
 }
+
+/* ---- monitor --log: journal lines, rate-limited ---- */
+
+/* Run `portrsv monitor --log --rate 10` while fn acts; its stdout in out; seconds it ran. */
+static double run_log(void (*fn)(void), char *out, size_t cap)
+{
+	struct timespec t0, t1;
+	const char *bin = getenv("PORTRSV_BIN") ? getenv("PORTRSV_BIN") : "build/portrsv";
+	int pipefd[2], status;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		execl(bin, "portrsv", "monitor", "--log", "--rate", "10", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	wait_monitors(1);
+	fn();
+	usleep(500000);
+	kill(pid, SIGTERM);
+	while ((n = read(pipefd[0], out + got, cap - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(pipefd[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "monitor --log: status %#x: %s",
+		  status, out);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+static void refuse_one(void)
+{
+	refuse(1);
+}
+
+static void refuse_storm(void)
+{
+	refuse(200);
+}
+
+KT_TEST(monitor, log_line)
+{
+	PORTRSV_OPTS(portrsv_create_opts, o, .comment = "web pool");
+	char out[4096], want[256], mnt[PATH_MAX], comm[32] = "";
+	uint64_t token;
+	FILE *f = fopen("/proc/self/comm", "re");
+
+	cr_assert(f && fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, START, COUNT, &o, &token), 0);
+	cr_assert_eq(portrsv_cgroup2_mount(mnt, sizeof(mnt)), 0);
+	run_log(refuse_one, out, sizeof(out));
+	snprintf(want, sizeof(want), "<4>tcp %d refused to %s [%d] uid 0 in %s: reserved %d-%d "
+		 "'web pool'\n", START, comm, getpid(), kt.cgroup + strlen(mnt), START,
+		 START + COUNT - 1);
+	cr_assert_str_eq(out, want);
+}
+
+KT_TEST(monitor, log_rate_limit)
+{
+	char out[64 * 1024];
+	unsigned long lines = 0, folded = 0, f;
+
+	double secs;
+
+	kt_reserve(PORTRSV_TCP, START, COUNT);
+	secs = run_log(refuse_storm, out, sizeof(out));
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+		if (sscanf(l, "<4>%lu more denied binds folded (rate limit 10/s)", &f) == 1)
+			folded += f;
+		else if (strstr(l, " refused to "))
+			lines++;
+		else
+			cr_assert_fail("unexpected line: %s", l);
+	}
+	/* A burst of 5 x the rate, then 10 a second: the rest folded, every denial written or
+	 * counted. */
+	cr_assert_leq(lines, 50 + (unsigned long)(10 * secs) + 1, "%lu lines in %.1f s", lines, secs);
+	cr_assert_gt(folded, 0, "nothing folded");
+	cr_assert_eq(lines + folded, 200, "%lu lines + %lu folded != 200 denials", lines, folded);
+}

@@ -46,7 +46,9 @@ static const char usage_text[] =
 	"                           make the kernel's reservations equal to the store's\n"
 	"  gc [--json]              drop reservations whose unnamed netns is gone for good\n"
 	"  status [--json]          what is loaded and where it is enforced\n"
-	"  monitor [--json]         stream denied binds until interrupted\n"
+	"  monitor [--json | --log [--rate N]]\n"
+	"                           stream denied binds until interrupted (--log: journal lines,\n"
+	"                           at most N a second, 20 by default, the rest counted)\n"
 	"\n"
 	"PROTO is tcp or udp. Environment: PORTRSV_PIN_DIR (default " PORTRSV_PIN_DIR_DEFAULT "),\n"
 	"PORTRSV_STATE_DIR (default " PORTRSV_STATE_DIR_DEFAULT ").\n"
@@ -140,9 +142,12 @@ struct args {
 	bool json;
 	bool pool;
 	const char *limit;
+	bool log;
+	const char *rate;
 };
 
-enum { OPT_OWNER = 256, OPT_NETNS, OPT_COMMENT, OPT_CGROUP, OPT_JSON, OPT_POOL, OPT_LIMIT };
+enum { OPT_OWNER = 256, OPT_NETNS, OPT_COMMENT, OPT_CGROUP, OPT_JSON, OPT_POOL, OPT_LIMIT,
+       OPT_LOG, OPT_RATE };
 
 /*
  * Parse argv of one command: at most max_pos positionals (at least min_pos) and the options
@@ -159,6 +164,8 @@ static int parse(int argc, char **argv, int min_pos, int max_pos, const char *al
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "pool", no_argument, NULL, OPT_POOL },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "log", no_argument, NULL, OPT_LOG },
+		{ "rate", required_argument, NULL, OPT_RATE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -187,6 +194,8 @@ static int parse(int argc, char **argv, int min_pos, int max_pos, const char *al
 		case OPT_JSON: a->json = true; break;
 		case OPT_POOL: a->pool = true; break;
 		case OPT_LIMIT: a->limit = optarg; break;
+		case OPT_LOG: a->log = true; break;
+		case OPT_RATE: a->rate = optarg; break;
 		case OPT_CGROUP:
 			if (a->ncgroups == MAX_CGROUPS)
 				return usage_error("more than %d --cgroup", MAX_CGROUPS);
@@ -210,6 +219,8 @@ static int parse(int argc, char **argv, int min_pos, int max_pos, const char *al
 #define O_JSON "e"
 #define O_POOL "f"
 #define O_LIMIT "g"
+#define O_LOG "h"
+#define O_RATE "i"
 
 /* PROTO START COUNT, or PROTO PORT when count is NULL. */
 static int parse_block(const struct args *a, enum portrsv_proto *proto, uint16_t *start,
@@ -1144,29 +1155,93 @@ static int print_event(const struct portrsv_event *e, void *ctx)
 	return 0;
 }
 
+/* How a monitor prints: JSON, text, or journal lines (--log, rate-limited). */
+struct monitor_out {
+	bool json, log;
+	struct portrsv *p;         /* --log: the reservations' comments */
+	struct portrsv_denylog rl;
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+static void log_folded(struct monitor_out *m)
+{
+	char line[128];
+
+	if (portrsv_denylog_folded(&m->rl, line, sizeof(line)) > 0)
+		puts(line);
+}
+
+static int log_event(const struct portrsv_event *e, void *ctx)
+{
+	struct monitor_out *m = ctx;
+	char line[2048];
+
+	if (!portrsv_denylog_take(&m->rl, monotonic_ns()))
+		return 0;
+	log_folded(m);
+	portrsv_denylog_line(m->p, e, line, sizeof(line));
+	puts(line);
+	fflush(stdout);
+	return 0;
+}
+
+static int monitor_event(const struct portrsv_event *e, void *ctx)
+{
+	struct monitor_out *m = ctx;
+
+	return m->log ? log_event(e, ctx) : print_event(e, &m->json);
+}
+
 /* Events the kernel could not hand to this monitor: said, never dropped silently. */
 static void print_lost(uint64_t n, void *ctx)
 {
-	if (*(bool *)ctx)
+	struct monitor_out *m = ctx;
+
+	if (m->json)
 		printf("{\"lost\": %" PRIu64 "}\n", n);
 	else
-		printf("%" PRIu64 " events lost: the monitor fell behind\n", n);
+		printf("%s%" PRIu64 " events lost: the monitor fell behind\n", m->log ? "<4>" : "",
+		       n);
 	fflush(stdout);
 }
 
 static int cmd_monitor(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct monitor_out m = { 0 };
+	uint16_t rate = 20;
 	struct args a;
-	int err = parse(argc, argv, 0, 0, O_JSON, &a);
+	int err = parse(argc, argv, 0, 0, O_JSON O_LOG O_RATE, &a), status = 0;
 
 	if (err)
 		return err;
+	if (a.rate && !a.log)
+		return usage_error("--rate applies to --log only");
+	if (a.log && a.json)
+		return usage_error("--log and --json exclude each other");
+	if (a.rate && portrsv_parse_count(a.rate, &rate))
+		return usage_error("rate '%s' is not a number of lines per second from 1 to %d",
+				   a.rate, PORTRSV_PORT_MAX);
+	m.json = a.json;
+	m.log = a.log;
+	portrsv_denylog_init(&m.rl, rate, 5 * rate);
+	if (m.log && !(m.p = open_or_fail(&status)))
+		return status;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	PORTRSV_OPTS(portrsv_monitor_opts, o, .fn = print_event, .ctx = &a.json,
+	PORTRSV_OPTS(portrsv_monitor_opts, o, .fn = monitor_event, .ctx = &m,
 		     .stop = &stop_monitor, .lost = print_lost);
 	err = portrsv_monitor(&o);
+	if (m.log)
+		log_folded(&m); /* what the limit folded last is said too */
+	portrsv_close(m.p);
 	return err ? fail(err, "%s", portrsv_pin_dir(NULL)) : 0;
 }
 
