@@ -15,7 +15,7 @@
 #               every build/tests/kernel_* program)
 #   --parallel  boot the kernels at the same time, one QEMU each (default when the machine
 #               has at least 2 CPUs); --serial one after the other ($KERNEL_MATRIX_PARALLEL=0)
-#   --timeout   seconds for each kernel's VM, boot included (default 3000)
+#   --timeout   seconds for each kernel's VM, boot included (default 3600)
 #
 # The console of each VM goes to build/vm/kernel-matrix-KERNEL.log and, prefixed with
 # [KERNEL], to stdout. CI=true is set in the guest (unless CI is set otherwise here): there a
@@ -59,7 +59,7 @@ fi
 
 # ---- on the host ---------------------------------------------------------------------------
 usage() { sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'; }
-kernels=() tests=${KERNEL_MATRIX_TESTS:-} timeout=3000
+kernels=() tests=${KERNEL_MATRIX_TESTS:-} timeout=3600
 parallel=${KERNEL_MATRIX_PARALLEL:-}
 while [ $# -gt 0 ]; do
 	case "$1" in
