@@ -265,6 +265,22 @@ KT_TEST(cli, comment_63_bytes)
 	cr_assert_str_eq(J[jget(jchild(0, 0), "comment", J_STR)].str, C63);
 }
 
+/* A comment that is not UTF-8 (the kernel and the store take bytes): show prints it escaped,
+ * and every JSON document stays valid UTF-8 (jparse checks it). */
+KT_TEST(cli, comment_not_utf8)
+{
+	cli("add", "tcp", "7000", "10", "--comment", "caf\xc3\xa9 \xff\xc2\x85", NULL);
+	assert_token("add with a comment that is not UTF-8");
+	cli("show", "--json", NULL);
+	jparse(R.out);
+	/* In JSON the text itself, U+FFFD for the byte that is not UTF-8. */
+	cr_assert_str_eq(J[jget(jchild(0, 0), "comment", J_STR)].str,
+			 "caf\xc3\xa9 \xef\xbf\xbd\xc2\x85");
+	cli("show", NULL);
+	cr_assert(strstr(R.out, "caf\xc3\xa9 \\xff\\u0085"), "show: %s", R.out);
+	cr_assert(!strchr(R.out, '\xff'), "a raw byte reached the terminal: %s", R.out);
+}
+
 KT_TEST(cli, help)
 {
 	cli("--help", NULL);

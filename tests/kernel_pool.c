@@ -646,7 +646,7 @@ TEST(runtime_listed)
 		cr_assert_eq(portrsv_cgroup_path(cgid, cgpath, sizeof(cgpath)), 0);
 		cr_assert_str_eq(J[jget(o, "cgroup", J_STR)].str, cgpath);
 		/* The comm's ESC is escaped text, not a raw control character. */
-		cr_assert_str_eq(J[jget(o, "comm", J_STR)].str, "pool\\x1btest");
+		cr_assert_str_eq(J[jget(o, "comm", J_STR)].str, "pool\x1btest");
 		jget(o, "owner", J_NULL);
 		jget(o, "created", J_STR);
 	}
@@ -658,7 +658,7 @@ TEST(runtime_listed)
 
 		cr_assert_eq(portrsv_cgroup_path(cgid, cgpath, sizeof(cgpath)), 0);
 		snprintf(re, sizeof(re), "\n +7002 +7004 +0x1122334455667788 +0 +net:\\[%"
-			 PRIu64 "\\] +runtime +pid %d \\(pool.x1btest\\) in %s, pool 7000\n", ino, getpid(),
+			 PRIu64 "\\] +runtime +pid %d \\(pool.u001btest\\) in %s, pool 7000\n", ino, getpid(),
 			 cgpath);
 		cr_assert(matches(re, R.out), "want /%s/ in [%s]", re, R.out);
 		cr_assert(strstr(R.out, "limit 4 per cgroup, 3 in use"), "[%s]", R.out);

@@ -361,12 +361,76 @@ ParameterizedTest(struct wsa_case *c, runtime_win, wsaioctl, .init = pools, .fin
 
 /* ---- examples/runtime ------------------------------------------------------------------ */
 
+/* Copy file from to to, mode 0755. */
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	cr_assert(in >= 0 && out >= 0, "copy %s to %s: %s", from, to, strerror(errno));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		cr_assert_eq(write(out, buf, n), n);
+	cr_assert_eq(fchmod(out, 0755), 0);
+	close(in);
+	close(out);
+}
+
+static char staged[PATH_MAX];
+
+static void unstage(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", staged);
+	if (staged[0] && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", staged);
+}
+
+/*
+ * An example as uid 65534 runs it: the checkout may lie under a directory that nobody
+ * cannot enter (/root, a mktemp directory), and the examples load ../libportrsv.so.0. So
+ * they are run from a copy, with the library, in a directory of this test's that anyone
+ * may enter (removed at exit; scripts/test-cleanup.sh removes what a crash leaves).
+ */
 static const char *example(const char *name)
 {
 	static char path[PATH_MAX];
+	const char *dir = env_or("PORTRSV_EXAMPLES", "build/examples");
+	char from[PATH_MAX], to[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", env_or("PORTRSV_EXAMPLES", "build/examples"), name);
+	if (!staged[0]) {
+		snprintf(staged, sizeof(staged), "/tmp/" KT_PREFIX "%d-examples", getpid());
+		cr_assert(mkdir(staged, 0755) == 0 || errno == EEXIST, "%s: %s", staged,
+			  strerror(errno));
+		cr_assert_eq(chmod(staged, 0755), 0);
+		atexit(unstage);
+		snprintf(to, sizeof(to), "%s/examples", staged);
+		cr_assert(mkdir(to, 0755) == 0 || errno == EEXIST);
+		snprintf(from, sizeof(from), "%s/../libportrsv.so.0", dir);
+		snprintf(to, sizeof(to), "%s/libportrsv.so.0", staged);
+		copy_file(from, to);
+		for (const char *const *e = (const char *const[]){ "runtime", "bindtry", NULL }; *e;
+		     e++) {
+			snprintf(from, sizeof(from), "%s/%s", dir, *e);
+			snprintf(to, sizeof(to), "%s/examples/%s", staged, *e);
+			copy_file(from, to);
+		}
+		snprintf(to, sizeof(to), "%s/portrsv", staged);
+		copy_file(portrsv_bin(), to);
+	}
+	if (!strcmp(name, "portrsv"))
+		snprintf(path, sizeof(path), "%s/portrsv", staged);
+	else
+		snprintf(path, sizeof(path), "%s/examples/%s", staged, name);
 	return path;
+}
+
+/* The command, for a shell of uid 65534 to run by its path (see example()). */
+static const char *portrsv_staged(void)
+{
+	return example("portrsv");
 }
 
 struct example_case {
@@ -539,7 +603,7 @@ ParameterizedTest(struct run_case *c, runtime_win, run_errors, .init = pools,
 	 * to exec, and 127 is one of the statuses under test here. PATH of directories nobody
 	 * may search: one it may not (root's own) makes execvp fail with EACCES, 126. */
 	char *argv[14] = { "/bin/sh", "-c", "PATH=/usr/bin:/bin \"$@\"; echo \"status=$?\"", "sh",
-			   (char *)portrsv_bin() };
+			   (char *)portrsv_staged() };
 	struct run_opts o = { .unpriv = true };
 	const char *st;
 	int n = 5, status;

@@ -11,28 +11,28 @@ struct esc_row {
 	char name[24];
 	char in[32];
 	char text[96]; /* escaped for a terminal */
-	char json[96]; /* as a JSON string */
+	char json[96]; /* as a JSON string (the text itself, JSON-escaped) */
 };
 
 static struct esc_row rows[] = {
 	{ "plain", "nginx", "nginx", "\"nginx\"" },
 	{ "empty", "", "", "\"\"" },
 	{ "utf8", "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac", "\"caf\xc3\xa9 \xe2\x82\xac\"" },
-	{ "esc_sequence", "a\x1b[31mb", "a\\u001b[31mb", "\"a\\\\u001b[31mb\"" },
-	{ "cr_lf_tab", "a\r\nb\tc", "a\\u000d\\u000ab\\u0009c", "\"a\\\\u000d\\\\u000ab\\\\u0009c\"" },
-	{ "del", "a\x7f", "a\\u007f", "\"a\\\\u007f\"" },
-	{ "c1_nel", "a\xc2\x85z", "a\\u0085z", "\"a\\\\u0085z\"" },
-	{ "c1_csi", "\xc2\x9b" "31m", "\\u009b31m", "\"\\\\u009b31m\"" },
-	{ "bidi_override", "x\xe2\x80\xaey", "x\\u202ey", "\"x\\\\u202ey\"" },
-	{ "line_separator", "\xe2\x80\xa8", "\\u2028", "\"\\\\u2028\"" },
-	{ "invalid_byte", "a\xffz", "a\\xffz", "\"a\\\\xffz\"" },
-	{ "truncated_seq", "\xe2\x82", "\\xe2\\x82", "\"\\\\xe2\\\\x82\"" },
-	{ "overlong_slash", "\xc0\xaf", "\\xc0\\xaf", "\"\\\\xc0\\\\xaf\"" },
-	{ "surrogate", "\xed\xa0\x80", "\\xed\\xa0\\x80", "\"\\\\xed\\\\xa0\\\\x80\"" },
-	{ "past_10ffff", "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80", "\"\\\\xf4\\\\x90\\\\x80\\\\x80\"" },
-	{ "backslash", "a\\b", "a\\\\b", "\"a\\\\\\\\b\"" },
+	{ "esc_sequence", "a\x1b[31mb", "a\\u001b[31mb", "\"a\\u001b[31mb\"" },
+	{ "cr_lf_tab", "a\r\nb\tc", "a\\u000d\\u000ab\\u0009c", "\"a\\u000d\\u000ab\\u0009c\"" },
+	{ "del", "a\x7f", "a\\u007f", "\"a\\u007f\"" },
+	{ "c1_nel", "a\xc2\x85z", "a\\u0085z", "\"a\\u0085z\"" },
+	{ "c1_csi", "\xc2\x9b" "31m", "\\u009b31m", "\"\\u009b31m\"" },
+	{ "bidi_override", "x\xe2\x80\xaey", "x\\u202ey", "\"x\\u202ey\"" },
+	{ "line_separator", "\xe2\x80\xa8", "\\u2028", "\"\\u2028\"" },
+	{ "invalid_byte", "a\xffz", "a\\xffz", "\"a\\ufffdz\"" },
+	{ "truncated_seq", "\xe2\x82", "\\xe2\\x82", "\"\\ufffd\\ufffd\"" },
+	{ "overlong_slash", "\xc0\xaf", "\\xc0\\xaf", "\"\\ufffd\\ufffd\"" },
+	{ "surrogate", "\xed\xa0\x80", "\\xed\\xa0\\x80", "\"\\ufffd\\ufffd\\ufffd\"" },
+	{ "past_10ffff", "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" },
+	{ "backslash", "a\\b", "a\\\\b", "\"a\\\\b\"" },
 	{ "quote", "say \"hi\"", "say \"hi\"", "\"say \\\"hi\\\"\"" },
-	{ "forged_line", "x\nportrsv: ok", "x\\u000aportrsv: ok", "\"x\\\\u000aportrsv: ok\"" },
+	{ "forged_line", "x\nportrsv: ok", "x\\u000aportrsv: ok", "\"x\\u000aportrsv: ok\"" },
 };
 
 ParameterizedTestParameters(escape, rows)

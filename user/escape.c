@@ -7,12 +7,12 @@
  *   bidirectional overrides and isolates (U+202A..U+202E, U+2066..U+2069)   \uXXXX
  *   a byte that is not part of valid UTF-8 (overlong, surrogate, past U+10FFFF) \xHH
  *   a backslash                                                             \\
- * so the escaped text says unambiguously what the bytes were. In JSON the same text is the
- * string's content (its backslashes JSON-escaped), plus JSON's own escapes for " and the
- * controls: every document is valid UTF-8.
+ * so the escaped text says unambiguously what the bytes were. A JSON string carries the text
+ * itself, with JSON's escapes for ", \ and the same code points (\uXXXX, which a JSON
+ * reader decodes), and U+FFFD for each byte that is not UTF-8: every document is valid
+ * UTF-8, and a reader gets the text as it was wherever it was UTF-8.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -94,22 +94,27 @@ size_t portrsv_escape(const char *in, char *out, size_t cap)
 
 void portrsv_json_string(FILE *f, const char *s)
 {
-	char buf[4096];
-	size_t len = strlen(s);
-	char *e = len * 6 + 1 <= sizeof(buf) ? buf : malloc(len * 6 + 1);
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
 
-	if (!e) { /* no memory: nothing of s, but still valid JSON */
-		fputs("\"\"", f);
-		return;
-	}
-	portrsv_escape(s, e, len * 6 + 1);
 	fputc('"', f);
-	for (const char *p = e; *p; p++) {
-		if (*p == '"' || *p == '\\')
+	while (*p) {
+		uint32_t c;
+		size_t len = utf8_seq(p, n, &c);
+
+		if (!len) {
+			fputs("\\ufffd", f); /* not UTF-8: the replacement character */
+			len = 1;
+		} else if (c == '"' || c == '\\') {
 			fputc('\\', f);
-		fputc(*p, f);
+			fputc((int)c, f);
+		} else if (needs_escape(c)) {
+			fprintf(f, "\\u%04x", c);
+		} else {
+			fwrite(p, 1, len, f);
+		}
+		p += len;
+		n -= len;
 	}
 	fputc('"', f);
-	if (e != buf)
-		free(e);
 }

@@ -440,20 +440,10 @@ static int cmd_delete_lookup(int argc, char **argv)
 	return 0;
 }
 
+/* Text from outside as a JSON string: escaped (escape.c), always valid UTF-8. */
 static void json_string(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	portrsv_json_string(stdout, s);
 }
 
 /* UTC, ISO 8601, of seconds since the epoch; usec >= 0 adds microseconds. */
@@ -503,23 +493,6 @@ static void owner_path(struct portrsv *p, const struct portrsv_reservation *r, c
 	*present = r->owner_cgid && !portrsv_cgroup_path(r->owner_cgid, now, sizeof(now));
 }
 
-/* Text from outside (a comm, a cgroup path) as printable ASCII: any other byte, and the
- * backslash, as \xNN. Valid UTF-8 and free of terminal controls, in a table and in JSON. */
-static void escaped(const char *in, char *out, size_t len)
-{
-	size_t k = 0;
-
-	for (; *in && k + 5 < len; in++) {
-		unsigned char c = *in;
-
-		if (c < 0x20 || c >= 0x7f || c == '\\')
-			k += snprintf(out + k, len - k, "\\x%02x", c);
-		else
-			out[k++] = c;
-	}
-	out[k] = '\0';
-}
-
 /* What show lists: the reservations, and the runtime reservations of their pools. */
 struct listing {
 	struct portrsv_reservation *v;
@@ -546,16 +519,19 @@ static void rt_labels(const struct portrsv_runtime_info *rt, char *comm, size_t 
 {
 	char raw[PATH_MAX];
 
-	escaped(rt->comm, comm, clen);
+	portrsv_escape(rt->comm, comm, clen);
 	cgroup_label(rt->cgid, raw, sizeof(raw));
-	escaped(raw, cg, glen);
+	portrsv_escape(raw, cg, glen);
 }
 
 static void json_runtime(const struct portrsv_runtime_info *rt, bool first)
 {
-	char comm[4 * sizeof(rt->comm) + 1], cg[4 * PATH_MAX], when[32];
+	char comm[sizeof(rt->comm) + 1], cg[PATH_MAX], when[32];
 
-	rt_labels(rt, comm, sizeof(comm), cg, sizeof(cg));
+	/* json_string escapes them (escape.c): raw here, or they would be escaped twice. */
+	memcpy(comm, rt->comm, sizeof(rt->comm));
+	comm[sizeof(rt->comm)] = '\0';
+	cgroup_label(rt->cgid, cg, sizeof(cg));
 	iso8601(rt->created, -1, when, sizeof(when));
 	printf("%s\n  {\"proto\": \"%s\", \"start\": %u, \"count\": %u, \"end\": %u, "
 	       "\"token\": \"0x%016" PRIx64 "\", \"owner\": null, \"netns\": \"net:[%" PRIu64 "]\", "
@@ -630,7 +606,7 @@ static void show_json(struct portrsv *p, struct listing *l, enum portrsv_proto p
 
 static void table_runtime(const struct portrsv_runtime_info *rt)
 {
-	char comm[4 * sizeof(rt->comm) + 1], cg[4 * PATH_MAX], netns[32];
+	char comm[6 * sizeof(rt->comm) + 1], cg[6 * PATH_MAX], netns[32];
 
 	rt_labels(rt, comm, sizeof(comm), cg, sizeof(cg));
 	snprintf(netns, sizeof(netns), "net:[%" PRIu64 "]", rt->netns_ino);
@@ -644,7 +620,8 @@ static void show_table(struct portrsv *p, struct listing *l, enum portrsv_proto 
 {
 	static const enum portrsv_proto protos[] = { PORTRSV_TCP, PORTRSV_UDP };
 	const struct portrsv_reservation *v = l->v;
-	char owner[PATH_MAX], netns[32], pool[64];
+	char owner[PATH_MAX], netns[32], pool[64], eowner[6 * PATH_MAX],
+		ecomment[6 * PORTRSV_COMMENT_LEN];
 	bool present;
 
 	for (size_t j = 0; j < 2; j++) {
@@ -671,11 +648,13 @@ static void show_table(struct portrsv *p, struct listing *l, enum portrsv_proto 
 				else
 					snprintf(pool, sizeof(pool), "uid 0 only, %u in use", pi.in_use);
 			}
+			portrsv_escape(owner, eowner, sizeof(eowner));
+			portrsv_escape(v[i].comment, ecomment, sizeof(ecomment));
 			printf("%10u  %10u    0x%016" PRIx64 "  %6" PRIu64 "  %-18s  %-10s  %s%s%s%s%s%s\n",
 			       v[i].start, v[i].start + v[i].count - 1, v[i].token, v[i].denied,
-			       netns, kind_of(&v[i]), pool, owner,
+			       netns, kind_of(&v[i]), pool, eowner,
 			       owner[0] && !present ? " (not present yet)" : "",
-			       (owner[0] || pool[0]) && v[i].comment[0] ? " / " : "", v[i].comment, "");
+			       (owner[0] || pool[0]) && v[i].comment[0] ? " / " : "", ecomment, "");
 			for (int k = 0; k < l->nrt; k++) {
 				if (l->rt_shown[k] || !in_pool(&v[i], &l->rt[k]))
 					continue;
@@ -742,7 +721,7 @@ static int cmd_why(int argc, char **argv)
 	struct portrsv_denial d;
 	bool have_denial = false;
 	enum portrsv_proto proto;
-	char owner[PATH_MAX];
+	char owner[PATH_MAX], eowner[6 * PATH_MAX], ecomment[6 * PORTRSV_COMMENT_LEN];
 	struct portrsv *p;
 	bool present = false;
 	uint16_t port;
@@ -772,21 +751,27 @@ static int cmd_why(int argc, char **argv)
 	if (err)
 		return fail(err, "%s %u", a.pos[0], port);
 	/* No token: it is a secret, and only add, lookup and show print it. */
+	portrsv_escape(owner, eowner, sizeof(eowner));
+	portrsv_escape(r.comment, ecomment, sizeof(ecomment));
 	printf("%s %u is reserved by %s %u-%u (%" PRIu64
 	       " binds denied)%s%s%s%s%s\n", a.pos[0], port, a.pos[0], r.start,
-	       r.start + r.count - 1, r.denied, owner[0] ? ", owner " : "", owner,
+	       r.start + r.count - 1, r.denied, owner[0] ? ", owner " : "", eowner,
 	       owner[0] && !present ? " (not present yet: refused to everyone)" : "",
-	       r.comment[0] ? ", comment: " : "", r.comment);
+	       r.comment[0] ? ", comment: " : "", ecomment);
 	if (have_denial) {
 		/* Who was refused: what an operator asks first when a service cannot bind. */
 		char when[48], cg[PATH_MAX], comm[sizeof(d.comm) + 1];
 
 		boot_time(d.ts_boot_ns, false, when, sizeof(when));
+		char ecomm[6 * sizeof(comm)], ecg[6 * PATH_MAX];
+
 		cgroup_label(d.cgid, cg, sizeof(cg));
 		memcpy(comm, d.comm, sizeof(d.comm));
 		comm[sizeof(d.comm)] = '\0';
+		portrsv_escape(comm, ecomm, sizeof(ecomm));
+		portrsv_escape(cg, ecg, sizeof(ecg));
 		printf("last refused here at %s: pid %u (%s), uid %u, %s; %" PRIu64
-		       " bind%s of this port refused\n", when, d.pid, comm, d.uid, cg,
+		       " bind%s of this port refused\n", when, d.pid, ecomm, d.uid, ecg,
 		       (uint64_t)d.count, d.count == 1 ? "" : "s");
 	}
 	return 0;
@@ -1144,12 +1129,16 @@ static int print_event(const struct portrsv_event *e, void *ctx)
 		       e->port, e->resv_start, e->resv_count, /* never the token: a secret */
 		       e->err == EADDRINUSE ? "EADDRINUSE" : "EACCES");
 	} else {
+		char ecomm[6 * sizeof(comm)], ecg[6 * PATH_MAX];
+
+		portrsv_escape(comm, ecomm, sizeof(ecomm));
+		portrsv_escape(cg, ecg, sizeof(ecg));
 		printf("%s %s %s %u refused (%s): reservation %u-%u, pid %u (%s) uid %u, %s, "
 		       "netns cookie %" PRIu64 "\n", when, portrsv_proto_name(e->proto),
 		       e->family == 10 ? "ipv6" : "ipv4", e->port,
 		       e->err == EADDRINUSE ? "block exhausted" : "no token",
 		       e->resv_start, e->resv_start + e->resv_count - (e->resv_count ? 1 : 0),
-		       e->pid, comm, e->uid, cg, (uint64_t)e->netns);
+		       e->pid, ecomm, e->uid, ecg, (uint64_t)e->netns);
 	}
 	fflush(stdout);
 	return 0;
