@@ -1047,7 +1047,7 @@ static void stats_pass(long n)
 
 /* ---- Map memory, as bpftool reports it: the memlock line of the map fd's fdinfo ---- */
 static const char *const map_names[] = { PORTRSV_PIN_PORTS, PORTRSV_PIN_RESV, PORTRSV_PIN_TOKENS,
-					 PORTRSV_PIN_SOCKS, PORTRSV_PIN_EVENTS };
+					 PORTRSV_PIN_SOCKS, PORTRSV_PIN_RUNTIME };
 #define N_MAPS 5
 
 /*
@@ -1823,7 +1823,7 @@ static int worker(void)
 	       "own run time, kernel.bpf_stats_enabled)\n", sc.reps, sc.n);
 
 	printf("\nmap memory (memlock, KiB)  %10s %10s %10s %10s %10s %10s\n", "ports",
-	       "reservations", "tokens", "sockets", "events", "total");
+	       "reservations", "tokens", "sockets", "runtime", "total");
 	for (int i = 0; i < N_INST; i++) {
 		printf("  %-24s", inst_name[i]);
 		for (int j = 0; j < N_MAPS; j++)
