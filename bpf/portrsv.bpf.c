@@ -171,6 +171,15 @@ struct {
 	__type(value, struct portrsv_pool_list);
 } portrsv_pools SEC(".maps");
 
+/* Who created each persistent reservation (abi.h): user space's alone, no program reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PORTRSV_MAX_RESV);
+	__type(key, struct portrsv_key);
+	__type(value, struct portrsv_creator);
+} portrsv_creators SEC(".maps");
+
 /* The port space of a socket: TCP (MPTCP included), UDP, or 0 for anything else. */
 static __always_inline __u8 port_space(__u32 type, __u32 protocol)
 {

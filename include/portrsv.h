@@ -128,6 +128,27 @@ PORTRSV_API int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint1
 PORTRSV_API int portrsv_owner_path(struct portrsv *p, const struct portrsv_reservation *r,
 				   char *buf, size_t len);
 
+/* Who created a persistent reservation: the process that called portrsv_create(). */
+struct portrsv_creator_info {
+	size_t sz;                   /* in: sizeof(struct portrsv_creator_info) */
+	uint32_t uid;                /* its real uid */
+	char comm[PORTRSV_COMM_LEN]; /* its command, raw (escape it before printing) */
+	uint64_t cgid;               /* id of the cgroup at that path when the maps were last
+				      * written (create, restore, load); 0 = none there then */
+	char cgroup[4096];           /* its cgroup v2 path, as /proc/PID/cgroup gives it */
+};
+#define portrsv_creator_info__last_field cgroup
+
+/*
+ * Who created the listed or queried persistent reservation r: uid, command and cgroup of
+ * the creating process, recorded at creation in the store and the maps. 0; -ENOENT when it
+ * is not known (a reservation of a store written before portrsv recorded creators, or a
+ * runtime reservation); -EINVAL (NULL argument, out->sz too small); or the store's error
+ * (-EBADMSG: corrupt, see portrsv_errmsg()).
+ */
+PORTRSV_API int portrsv_creator(struct portrsv *p, const struct portrsv_reservation *r,
+				struct portrsv_creator_info *out);
+
 /*
  * The last refused bind of (proto, port) in the netns of opts, with how many were refused
  * (port 0: refusals of bind(0) on an exhausted block). -ENOENT if none is remembered.

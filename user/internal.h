@@ -29,6 +29,8 @@ struct portrsv {
 	int owners_fd;
 	int anchors_fd;
 	int rt_fd;       /* portrsv_runtime; -1 where the loaded version has none */
+	int creators_fd; /* portrsv_creators; -1 where the loaded version has none */
+	struct portrsv_creator_cache *creator_cache; /* creator.c */
 	char pin_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 };
@@ -110,6 +112,20 @@ int portrsv_denylog_folded(struct portrsv_denylog *d, char *buf, size_t len);
 int portrsv_denylog_line(struct portrsv *p, const struct portrsv_event *e, char *buf, size_t len);
 /* A block the one way every output writes it: "8080-8089", or "8080" for one port. */
 void portrsv_block_format(uint16_t start, uint16_t count, char *buf, size_t len);
+
+/* creator.c: who created a persistent reservation (abi.h portrsv_creators, the store's by=). */
+struct portrsv_store_creator;
+/* The calling process: its real uid, comm, and cgroup v2 path into cg (c->cgroup = cg). */
+int portrsv_creator_self(struct portrsv_store_creator *c, char *cg, size_t len);
+/* Write the map's entry of the reservation at k (a no-op where the map is not pinned). */
+int portrsv_creator_put(struct portrsv *p, const struct portrsv_key *k, uint64_t token,
+			const struct portrsv_store_creator *c);
+/* Delete it, when it is that of the reservation of token. */
+void portrsv_creator_drop(struct portrsv *p, const struct portrsv_key *k, uint64_t token);
+struct portrsv_store;
+/* Make the map equal to the store's creators of the reservations in the kernel (restore). */
+int portrsv_creator_sync(struct portrsv *p, const struct portrsv_store *s);
+void portrsv_creator_cache_free(struct portrsv *p);
 
 /* poolindex.c: portrsv_pools (abi.h), the pools of each netns and protocol. */
 int portrsv_pool_index(struct portrsv *p, uint64_t netns, int proto, uint16_t start, bool add);

@@ -55,7 +55,7 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 		return NULL;
 	p->ports_fd = p->resv_fd = p->tokens_fd = p->any_fd = -1;
 	p->owner_paths_fd = p->owners_fd = p->anchors_fd = -1;
-	p->rt_fd = -1;
+	p->rt_fd = p->creators_fd = -1;
 	fds[0] = &p->ports_fd;
 	fds[1] = &p->resv_fd;
 	fds[2] = &p->tokens_fd;
@@ -83,6 +83,12 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 		portrsv_set_errmsg(NULL); /* a layout message of an older pin is no failure */
 		p->rt_fd = -1;
 	}
+	/* Creators: pinned since 0.2 (a load over older pins makes the map). */
+	p->creators_fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_CREATORS);
+	if (p->creators_fd < 0) {
+		portrsv_set_errmsg(NULL);
+		p->creators_fd = -1;
+	}
 	return p;
 }
 
@@ -106,6 +112,9 @@ void portrsv_close(struct portrsv *p)
 		close(p->anchors_fd);
 	if (p->rt_fd >= 0)
 		close(p->rt_fd);
+	if (p->creators_fd >= 0)
+		close(p->creators_fd);
+	portrsv_creator_cache_free(p);
 	free(p);
 }
 
@@ -439,6 +448,7 @@ int portrsv_unreserve(struct portrsv *p, const struct portrsv_key *k,
 	err = bpf_map_delete_elem(p->resv_fd, k);
 	if (err && err != -ENOENT)
 		return map_err(err);
+	portrsv_creator_drop(p, k, r->token);
 	if (r->flags & PORTRSV_F_POOL)
 		portrsv_pool_index(p, k->netns, k->proto, k->port, false);
 	portrsv_release_ports(p, k->netns, k->proto, k->port, r->count, sysctl);
@@ -516,7 +526,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	uint32_t limit = OPTS_GET(opts, limit, 0);
 	struct portrsv_resv r = { .count = count, .flags = PORTRSV_F_PERSISTENT };
 	struct portrsv_store_entry e = { .proto = proto, .start = start, .count = count };
-	char nsname[PATH_MAX], owner_path[PATH_MAX];
+	char nsname[PATH_MAX], owner_path[PATH_MAX], by_cgroup[PATH_MAX];
 	struct portrsv_store s;
 	uint64_t netns, ino, t = 0;
 	int err, saved, lock;
@@ -570,6 +580,10 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		e.owner = owner_path;
 	}
 	e.created = r.created = time(NULL);
+	/* Who asks, recorded with the reservation (portrsv why): known, or not created. */
+	err = portrsv_creator_self(&e.by, by_cgroup, sizeof(by_cgroup));
+	if (err)
+		return err;
 
 	lock = portrsv_store_begin(p->state_dir, &s);
 	if (lock < 0)
@@ -603,10 +617,14 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	if (!err)
 		err = portrsv_reserve(p, netns, proto, start, &r, &t);
 	if (!err) {
+		struct portrsv_key k = key_of(netns, proto, start);
+
 		/* Durable before we return; not durable means not created. */
 		e.token = t;
 		e.netns = nsname[0] ? nsname : NULL;
-		err = portrsv_store_add(&s, &e);
+		err = portrsv_creator_put(p, &k, t, &e.by);
+		if (!err)
+			err = portrsv_store_add(&s, &e);
 		if (!err) {
 			portrsv_fault("create-before-store");
 			err = portrsv_store_commit(p->state_dir, &s);

@@ -6,7 +6,7 @@
  *   ports reservations tokens sockets          the maps (kept across loads; names in
  *   reserved_anywhere denials sysctl_guard     abi.h, PORTRSV_PIN_*)
  *   runtime runtime_ports runtime_usage
- *   acquired pools monitors monitor_slots
+ *   acquired pools monitors monitor_slots creators
  *   progs/<hook>                               the programs, replaced on every load
  *   links/<cgroup id>/<hook>                   one bpf_link per hook and enforced cgroup
  *   links/cgroup_mkdir                         the owner tracepoint's link (one per
@@ -309,6 +309,7 @@ static int pin_maps(struct portrsv_bpf *skel, const char *pin_dir)
 		{ skel->maps.portrsv_rt_usage, PORTRSV_PIN_RT_USAGE },
 		{ skel->maps.portrsv_acquired, PORTRSV_PIN_ACQUIRED },
 		{ skel->maps.portrsv_pools, PORTRSV_PIN_POOLS },
+		{ skel->maps.portrsv_creators, PORTRSV_PIN_CREATORS },
 	};
 	char path[PATH_MAX];
 	int err;
@@ -551,7 +552,8 @@ int portrsv_unload_progs(const char *pin_dir)
 			       PORTRSV_PIN_DENIALS, PORTRSV_PIN_OWNER_PATHS, PORTRSV_PIN_OWNERS,
 			       PORTRSV_PIN_ANCHORS, PORTRSV_PIN_SYSCTL, PORTRSV_PIN_RUNTIME,
 			       PORTRSV_PIN_RT_PORTS, PORTRSV_PIN_RT_USAGE, PORTRSV_PIN_ACQUIRED,
-			       PORTRSV_PIN_POOLS, PORTRSV_PIN_MONITORS, PORTRSV_PIN_MONITOR_SLOTS };
+			       PORTRSV_PIN_POOLS, PORTRSV_PIN_MONITORS, PORTRSV_PIN_MONITOR_SLOTS,
+			       PORTRSV_PIN_CREATORS };
 	char path[PATH_MAX];
 	uint64_t *ids = NULL;
 	int n, err = 0;

@@ -82,6 +82,7 @@ static const struct {
 	{ PORTRSV_PIN_POOLS, sizeof(struct portrsv_key), sizeof(struct portrsv_pool_list) },
 	{ PORTRSV_PIN_MONITORS, sizeof(__u32), sizeof(__u32) },
 	{ PORTRSV_PIN_MONITOR_SLOTS, sizeof(__u32), sizeof(struct portrsv_monitor_slot) },
+	{ PORTRSV_PIN_CREATORS, sizeof(struct portrsv_key), sizeof(struct portrsv_creator) },
 };
 
 static int check_layout(int fd, const char *path, const char *name)

@@ -503,6 +503,8 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 	if (n >= 0)
 		n = portrsv_pool_reindex(a->p) ?: n;
 	if (n >= 0)
+		n = portrsv_creator_sync(a->p, s) ?: n;
+	if (n >= 0)
 		portrsv_owner_sweep(a->p); /* slots of removed or failed reservations */
 	free(done);
 	free(kv);

@@ -34,6 +34,7 @@ void portrsv_store_free(struct portrsv_store *s)
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->v[i].netns);
 		free(s->v[i].owner);
+		free(s->v[i].by.cgroup);
 	}
 	for (size_t i = 0; i < s->ncgroups; i++)
 		free(s->cgroups[i]);
@@ -62,9 +63,11 @@ static int entry_dup(const struct portrsv_store_entry *e, struct portrsv_store_e
 	*c = *e;
 	c->netns = dup_or_null(e->netns, &err);
 	c->owner = dup_or_null(e->owner, &err);
+	c->by.cgroup = dup_or_null(e->by.cgroup, &err);
 	if (err) {
 		free(c->netns);
 		free(c->owner);
+		free(c->by.cgroup);
 	}
 	return err;
 }
@@ -79,6 +82,7 @@ int portrsv_store_add(struct portrsv_store *s, const struct portrsv_store_entry 
 	if (!nv) {
 		free(c.netns);
 		free(c.owner);
+		free(c.by.cgroup);
 		return -ENOMEM;
 	}
 	s->v = nv;
@@ -90,6 +94,7 @@ void portrsv_store_remove(struct portrsv_store *s, size_t i)
 {
 	free(s->v[i].netns);
 	free(s->v[i].owner);
+	free(s->v[i].by.cgroup);
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(s->v[0]));
 	s->n--;
 }
@@ -143,6 +148,19 @@ static void put_text(FILE *f, const char *s)
 		unsigned char c = *s;
 
 		if (c <= 0x20 || c >= 0x7f || c == '%')
+			fprintf(f, "%%%02X", c);
+		else
+			fputc(c, f);
+	}
+}
+
+/* One part of "by=UID:COMM:CGROUP": as put_text, with ':' encoded too, and "" as itself. */
+static void put_part(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c <= 0x20 || c >= 0x7f || c == '%' || c == ':')
 			fprintf(f, "%%%02X", c);
 		else
 			fputc(c, f);
@@ -231,6 +249,11 @@ static int store_format(FILE *f, const struct portrsv_store *s)
 
 		if (format_time(e->created, when, sizeof(when)))
 			return -EINVAL;
+		/* As for the time: nothing the parser would refuse is written. */
+		if (e->by.cgroup && (e->by.cgroup[0] != '/' || strlen(e->by.cgroup) >= PATH_MAX ||
+				     e->by.uid == UINT32_MAX ||
+				     strnlen(e->by.comm, sizeof(e->by.comm)) == sizeof(e->by.comm)))
+			return -EINVAL;
 		fprintf(f, "resv %s %u %u 0x%016" PRIx64, portrsv_proto_name(e->proto), e->start,
 			e->count, e->token);
 		put_text(f, e->netns);
@@ -241,6 +264,12 @@ static int store_format(FILE *f, const struct portrsv_store *s)
 			fprintf(f, " pool=%u", e->limit);
 		else if (e->pool)
 			fputs(" pool", f);
+		if (e->by.cgroup) {
+			fprintf(f, " by=%u:", e->by.uid);
+			put_part(f, e->by.comm);
+			fputc(':', f);
+			put_part(f, e->by.cgroup);
+		}
 		fputc('\n', f);
 	}
 	return ferror(f) ? -EIO : 0;
@@ -425,8 +454,58 @@ static int parse_limit(const char *s, uint32_t *v)
 	return 0;
 }
 
-/* One optional trailing field of a reservation (store.h): "pool" or "pool=LIMIT". */
-static int parse_extra(struct parser *p, const char *f, struct portrsv_store_entry *e)
+/* A uid in decimal without sign or leading zeros; (uid_t)-1 is no uid. */
+static int parse_uid(const char *s, uint32_t *v)
+{
+	uint64_t x = 0;
+
+	if (!*s || (*s == '0' && s[1]) || strlen(s) > 10)
+		return -1;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return -1;
+		x = x * 10 + (*c - '0');
+	}
+	if (x >= UINT32_MAX)
+		return -1;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/* "by=UID:COMM:CGROUP" (store.h): v is the text after "by=", split in place. */
+static int parse_by(struct parser *p, char *v, struct portrsv_store_entry *e)
+{
+	char *comm = strchr(v, ':'), *cg = comm ? strchr(comm + 1, ':') : NULL;
+
+	if (e->by.cgroup)
+		return bad(p, "field 'by' appears twice");
+	if (!cg || strchr(cg + 1, ':'))
+		return bad(p, "creator '%s' is not UID:COMM:CGROUP", shown(v));
+	*comm++ = '\0';
+	*cg++ = '\0';
+	if (parse_uid(v, &e->by.uid))
+		return bad(p, "creator uid '%s' is not a number from 0 to %u", shown(v),
+			   UINT32_MAX - 1);
+	if (decode(comm))
+		return bad(p, "creator command: bad percent-encoding");
+	if (strlen(comm) >= sizeof(e->by.comm))
+		return bad(p, "creator command longer than %d bytes", PORTRSV_COMM_LEN - 1);
+	if (decode(cg))
+		return bad(p, "creator cgroup: bad percent-encoding");
+	if (cg[0] != '/')
+		return bad(p, "creator cgroup '%s' is not an absolute path", shown(cg));
+	if (strlen(cg) >= PATH_MAX)
+		return bad(p, "creator cgroup longer than %d bytes", PATH_MAX - 1);
+	strcpy(e->by.comm, comm);
+	e->by.cgroup = cg; /* in the parser's copy: append() duplicates it */
+	return 0;
+}
+
+/*
+ * One optional trailing field of a reservation (store.h): "pool", "pool=LIMIT" or
+ * "by=UID:COMM:CGROUP".
+ */
+static int parse_extra(struct parser *p, char *f, struct portrsv_store_entry *e)
 {
 	const char *eq = strchr(f, '=');
 	size_t klen = eq ? (size_t)(eq - f) : strlen(f);
@@ -445,6 +524,8 @@ static int parse_extra(struct parser *p, const char *f, struct portrsv_store_ent
 				   e->count);
 		return 0;
 	}
+	if (klen == 2 && !strncmp(f, "by", 2) && eq)
+		return parse_by(p, f + 3, e);
 	return bad(p, "unknown field '%.32s' (written by a newer portrsv?)", shown(f));
 }
 

@@ -15,8 +15,11 @@
  *
  * Optional trailing fields, each once, after the comment: "pool" (a pool whose runtime
  * reservations only uid 0 acquires) or "pool=LIMIT" (LIMIT 1..count, decimal: the most
- * ports one cgroup may hold of it). A line with none is what version 1 always wrote and
- * still means a plain persistent reservation; an unknown trailing field is refused.
+ * ports one cgroup may hold of it); "by=UID:COMM:CGROUP", who created it: the real uid
+ * (decimal), the command (at most 15 bytes, may be empty) and the cgroup v2 path (absolute,
+ * as /proc/PID/cgroup gives it), COMM and CGROUP percent-encoded with ':' as %3A too. A line
+ * with none is what version 1 always wrote and still means a plain persistent reservation
+ * (of an unknown creator); an unknown trailing field is refused.
  */
 #ifndef PORTRSV_STORE_H
 #define PORTRSV_STORE_H
@@ -31,6 +34,13 @@
 #define PORTRSV_STORE_MAX_BYTES (16 << 20) /* a larger file is refused, not read */
 #define PORTRSV_STORE_MAX_CGROUPS 1024
 
+/* Who created a reservation (store.h, "by="). */
+struct portrsv_store_creator {
+	char *cgroup; /* NULL: unknown (a line without by=, written before it existed) */
+	uint32_t uid;
+	char comm[PORTRSV_COMM_LEN];
+};
+
 struct portrsv_store_entry {
 	enum portrsv_proto proto;
 	uint16_t start;
@@ -42,6 +52,7 @@ struct portrsv_store_entry {
 	char comment[PORTRSV_COMMENT_LEN];
 	bool pool;      /* PORTRSV_F_POOL */
 	uint32_t limit; /* pools: ports one cgroup may hold; 0 = uid 0 only */
+	struct portrsv_store_creator by;
 };
 
 struct portrsv_store {

@@ -293,6 +293,25 @@ struct portrsv_denial {
 	char comm[16];
 };
 
+#define PORTRSV_COMM_LEN 16 /* a task's comm: TASK_COMM_LEN, 15 bytes and the NUL */
+
+/*
+ * Value of portrsv_creators, keyed like portrsv_resv: who created a persistent reservation,
+ * for `bpftool map dump` and `portrsv why`. Written by user space only (no program reads
+ * it): on create, and from the store (its "by=" field, portrsv-store(5)) on every restore
+ * and load, which also drop entries whose reservation is gone; deleted with the
+ * reservation. The cgroup's path lives in the store; cgid is the id of the cgroup at that
+ * path when the entry was written (0: there was none). token tells an entry from a stale one
+ * of an earlier reservation at the same key.
+ */
+struct portrsv_creator {
+	__u64 token;
+	__u64 cgid;
+	__u32 uid;                     /* real uid of the creating process */
+	char comm[PORTRSV_COMM_LEN];   /* its command, NUL-terminated */
+	__u32 pad;
+};
+
 /*
  * Map capacities. Hash maps are not preallocated: memory follows what is reserved, plus a
  * bucket array of 16 bytes per entry of capacity (2 MiB for the ports). 131072 ports hold
@@ -327,6 +346,7 @@ struct portrsv_denial {
 #define PORTRSV_PIN_RT_USAGE "runtime_usage"
 #define PORTRSV_PIN_ACQUIRED "acquired"
 #define PORTRSV_PIN_POOLS "pools"
+#define PORTRSV_PIN_CREATORS "creators" /* since 0.2; a load over older pins makes it */
 
 /*
  * portrsv_any: an array, index PORTRSV_ANY_INDEX(proto, port), value = how many

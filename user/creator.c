@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Who created a persistent reservation: the real uid, comm and cgroup v2 path of the process
+ * that called portrsv_create. The store keeps all three (its "by=" field, portrsv-store(5));
+ * portrsv_creators (abi.h) keeps uid, comm and the cgroup's id for bpftool, written on
+ * create, rebuilt from the store on every restore and load, dropped with the reservation.
+ * A reservation of a store written before the field existed has no creator (-ENOENT).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+#include "store.h"
+
+/* The whole of a small /proc file into buf, NUL-terminated; its length, or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n, got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
+	n = n < 0 ? -errno : got;
+	close(fd);
+	if (n >= 0)
+		buf[got] = '\0';
+	return n;
+}
+
+/*
+ * The cgroup v2 line of /proc/self/cgroup, "0::PATH". The kernel writes PATH raw, newlines
+ * included: it ends at the next line that starts like a hierarchy's ("N:"), or at the final
+ * newline (the v2 line is the last one, where v1 hierarchies are mounted too).
+ */
+static int self_cgroup(char *cg, size_t len)
+{
+	char buf[PATH_MAX + 4096], *line = buf, *end;
+	ssize_t n = read_small("/proc/self/cgroup", buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	while (strncmp(line, "0::", 3)) {
+		line = strchr(line, '\n');
+		if (!line)
+			return -ENOENT; /* no cgroup v2 line: a v1-only system */
+		line++;
+	}
+	line += 3;
+	for (end = line; (end = strchr(end, '\n')); end++) {
+		const char *c = end + 1;
+
+		while (*c >= '0' && *c <= '9')
+			c++;
+		if (!*c || (c > end + 1 && *c == ':'))
+			break;
+	}
+	if (!end)
+		end = buf + n;
+	if (line[0] != '/' || (size_t)(end - line) >= len)
+		return -EINVAL;
+	memcpy(cg, line, end - line);
+	cg[end - line] = '\0';
+	return 0;
+}
+
+int portrsv_creator_self(struct portrsv_store_creator *c, char *cg, size_t len)
+{
+	char comm[64];
+	ssize_t n;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->uid = (uint32_t)getuid();
+	n = read_small("/proc/self/comm", comm, sizeof(comm));
+	if (n < 0) {
+		portrsv_set_errmsg("who creates the reservation: /proc/self/comm: %s",
+				   strerror((int)-n));
+		return (int)n;
+	}
+	/* A comm may itself hold a newline: only the one the kernel adds goes. */
+	if (n && comm[n - 1] == '\n')
+		comm[--n] = '\0';
+	snprintf(c->comm, sizeof(c->comm), "%.*s", (int)sizeof(c->comm) - 1, comm);
+	err = self_cgroup(cg, len);
+	if (err) {
+		portrsv_set_errmsg("who creates the reservation: /proc/self/cgroup: %s",
+				   err == -ENOENT ? "no cgroup v2 line" : strerror(-err));
+		return err;
+	}
+	c->cgroup = cg;
+	return 0;
+}
+
+/* The id of the cgroup at path (as /proc/PID/cgroup names it) below mount mnt; 0 for none. */
+static uint64_t cgid_of(const char *mnt, const char *path)
+{
+	char dir[PATH_MAX];
+	uint64_t id;
+	int n = snprintf(dir, sizeof(dir), "%s%s", strcmp(mnt, "/") ? mnt : "", path);
+
+	if (n < 0 || (size_t)n >= sizeof(dir) || portrsv_cgroup_id(dir, &id, NULL))
+		return 0;
+	return id;
+}
+
+static int put(struct portrsv *p, const char *mnt, const struct portrsv_key *k, uint64_t token,
+	       const struct portrsv_store_creator *c)
+{
+	struct portrsv_creator v = { .token = token, .uid = c->uid };
+
+	memcpy(v.comm, c->comm, sizeof(v.comm));
+	v.comm[sizeof(v.comm) - 1] = '\0';
+	v.cgid = mnt ? cgid_of(mnt, c->cgroup) : 0;
+	return bpf_map_update_elem(p->creators_fd, k, &v, BPF_ANY) ? -errno : 0;
+}
+
+int portrsv_creator_put(struct portrsv *p, const struct portrsv_key *k, uint64_t token,
+			const struct portrsv_store_creator *c)
+{
+	char mnt[PATH_MAX];
+	int err;
+
+	if (p->creators_fd < 0 || !c->cgroup)
+		return 0; /* pins of a version without the map: the store has it all */
+	err = put(p, portrsv_cgroup2_mount(mnt, sizeof(mnt)) ? NULL : mnt, k, token, c);
+	if (err)
+		portrsv_set_errmsg("%s/%s: %s", p->pin_dir, PORTRSV_PIN_CREATORS, strerror(-err));
+	return err;
+}
+
+void portrsv_creator_drop(struct portrsv *p, const struct portrsv_key *k, uint64_t token)
+{
+	struct portrsv_creator v;
+
+	if (p->creators_fd >= 0 && !bpf_map_lookup_elem(p->creators_fd, k, &v) &&
+	    v.token == token)
+		bpf_map_delete_elem(p->creators_fd, k);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+int portrsv_creator_sync(struct portrsv *p, const struct portrsv_store *s)
+{
+	struct portrsv_key k, next, *stale = NULL, *ns;
+	uint64_t *known = NULL;
+	struct portrsv_creator v;
+	char mnt[PATH_MAX];
+	const char *m;
+	size_t nk = 0, nstale = 0;
+	int err = 0, e;
+
+	if (p->creators_fd < 0)
+		return 0;
+	m = portrsv_cgroup2_mount(mnt, sizeof(mnt)) ? NULL : mnt;
+	known = calloc(s->n ? s->n : 1, sizeof(*known));
+	if (!known)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n && !err; i++) {
+		const struct portrsv_store_entry *se = &s->v[i];
+		struct portrsv_token tv;
+		struct portrsv_resv r;
+
+		if (!se->by.cgroup)
+			continue;
+		if (bpf_map_lookup_elem(p->tokens_fd, &se->token, &tv) ||
+		    bpf_map_lookup_elem(p->resv_fd, &tv.resv, &r) || r.token != se->token)
+			continue; /* not applied: skipped and reported */
+		known[nk++] = se->token;
+		err = put(p, m, &tv.resv, se->token, &se->by);
+	}
+	qsort(known, nk, sizeof(*known), cmp_u64);
+	/* Away with entries of reservations gone, or whose store line names no creator. */
+	for (e = bpf_map_get_next_key(p->creators_fd, NULL, &next); !err && !e;
+	     e = bpf_map_get_next_key(p->creators_fd, &k, &next)) {
+		k = next;
+		if (bpf_map_lookup_elem(p->creators_fd, &k, &v) ||
+		    bsearch(&v.token, known, nk, sizeof(*known), cmp_u64))
+			continue;
+		ns = realloc(stale, (nstale + 1) * sizeof(*stale));
+		if (!ns) {
+			err = -ENOMEM;
+			break;
+		}
+		stale = ns;
+		stale[nstale++] = k;
+	}
+	/* Deleted after the walk: deleting the key being walked restarts a hash walk. */
+	for (size_t i = 0; i < nstale; i++)
+		bpf_map_delete_elem(p->creators_fd, &stale[i]);
+	free(stale);
+	free(known);
+	if (err)
+		portrsv_set_errmsg("%s/%s: %s", p->pin_dir, PORTRSV_PIN_CREATORS, strerror(-err));
+	return err;
+}
+
+/* The store as last read by portrsv_creator, and which file that was. */
+struct portrsv_creator_cache {
+	struct portrsv_store s;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	off_t size;
+};
+
+void portrsv_creator_cache_free(struct portrsv *p)
+{
+	if (!p->creator_cache)
+		return;
+	portrsv_store_free(&p->creator_cache->s);
+	free(p->creator_cache);
+	p->creator_cache = NULL;
+}
+
+/*
+ * The store, read again only when the file changed: every write renames a new file into
+ * place, so a listing that asks for each reservation's creator reads it once, not N times.
+ * The file is looked at before it is read: a change in between costs a read, never staleness.
+ */
+static int cached_store(struct portrsv *p, const struct portrsv_store **out)
+{
+	struct portrsv_creator_cache *c = p->creator_cache;
+	char path[PATH_MAX], msg[512];
+	struct stat st;
+	int err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", p->state_dir, PORTRSV_STORE_FILE) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (stat(path, &st))
+		memset(&st, 0, sizeof(st)); /* missing: an empty store, read below */
+	if (c && c->dev == st.st_dev && c->ino == st.st_ino && c->size == st.st_size &&
+	    c->mtime.tv_sec == st.st_mtim.tv_sec && c->mtime.tv_nsec == st.st_mtim.tv_nsec &&
+	    st.st_ino) {
+		*out = &c->s;
+		return 0;
+	}
+	portrsv_creator_cache_free(p);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	err = portrsv_store_read(p->state_dir, &c->s, msg, sizeof(msg));
+	if (err) {
+		portrsv_set_errmsg("%s", msg);
+		free(c);
+		return err;
+	}
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	c->size = st.st_size;
+	c->mtime = st.st_mtim;
+	p->creator_cache = c;
+	*out = &c->s;
+	return 0;
+}
+
+int portrsv_creator(struct portrsv *p, const struct portrsv_reservation *r,
+		    struct portrsv_creator_info *out)
+{
+	size_t known = offsetof(struct portrsv_creator_info, portrsv_creator_info__last_field) +
+		       sizeof(out->portrsv_creator_info__last_field);
+	struct portrsv_key k = { 0 };
+	const struct portrsv_store *s;
+	const struct portrsv_store_entry *e = NULL;
+	struct portrsv_creator v;
+	size_t sz;
+	int err;
+
+	portrsv_set_errmsg(NULL);
+	if (!p || !r || !out || out->sz < known)
+		return -EINVAL;
+	sz = out->sz;
+	if (!(r->flags & PORTRSV_F_PERSISTENT))
+		return -ENOENT; /* runtime reservations: portrsv_list_runtime names the process */
+	err = cached_store(p, &s);
+	if (err)
+		return err;
+	for (size_t i = 0; i < s->n && !e; i++)
+		if (s->v[i].token == r->token && (int)s->v[i].proto == (int)r->proto &&
+		    s->v[i].start == r->start && s->v[i].count == r->count)
+			e = &s->v[i];
+	if (!e || !e->by.cgroup)
+		return -ENOENT;
+	memset(out, 0, sz);
+	out->sz = sz;
+	out->uid = e->by.uid;
+	memcpy(out->comm, e->by.comm, sizeof(out->comm));
+	snprintf(out->cgroup, sizeof(out->cgroup), "%s", e->by.cgroup);
+	k.netns = r->netns_cookie;
+	k.proto = r->proto;
+	k.port = r->start;
+	if (p->creators_fd >= 0 && !bpf_map_lookup_elem(p->creators_fd, &k, &v) &&
+	    v.token == r->token)
+		out->cgid = v.cgid;
+	return 0;
+}
