@@ -180,6 +180,13 @@ static void assert_stores_eq(const struct portrsv_store *a, const struct portrsv
 		cr_assert_str_eq(x->comment, y->comment, "entry %zu: comment", i);
 		cr_assert_eq(x->pool, y->pool, "entry %zu: pool", i);
 		cr_assert_eq(x->limit, y->limit, "entry %zu: limit", i);
+		cr_assert(str_eq_or_null(x->by.cgroup, y->by.cgroup),
+			  "entry %zu: creator cgroup '%s', want '%s'", i,
+			  y->by.cgroup ? y->by.cgroup : "(null)", x->by.cgroup ? x->by.cgroup : "(null)");
+		if (x->by.cgroup) {
+			cr_assert_eq(x->by.uid, y->by.uid, "entry %zu: creator uid", i);
+			cr_assert_str_eq(x->by.comm, y->by.comm, "entry %zu: creator comm", i);
+		}
 	}
 	cr_assert_eq(a->ncgroups, b->ncgroups, "%zu cgroups, want %zu", b->ncgroups, a->ncgroups);
 	for (size_t i = 0; i < a->ncgroups; i++)
@@ -208,6 +215,15 @@ static const struct portrsv_store_entry roundtrip_entries[] = {
 	{ PORTRSV_TCP, 8000, 10, 5, "/run/netns/blue", NULL, 5, "", true, 0 },
 	{ PORTRSV_UDP, 7000, 65535 - 7000 + 1, 6, "/run/netns/green", NULL, 6, "", true,
 	  65535 - 7000 + 1 },
+	/* Creators (store.h: by=UID:COMM:CGROUP): ':' encoded, '-' and "" as themselves. */
+	{ PORTRSV_TCP, 9000, 1, 7, NULL, NULL, 7, "", false, 0,
+	  { "/system.slice/web.service", 0, "portrsv" } },
+	{ PORTRSV_TCP, 9001, 1, 8, NULL, NULL, 8, "", true, 0,
+	  { "/a:b/with space/100%/\xc3\xbc/\n", 4294967294U, "a\nb:%\x01\x7f c" } },
+	{ PORTRSV_TCP, 9002, 1, 9, NULL, NULL, 9, "", false, 0, { "/", 1000, "" } },
+	{ PORTRSV_TCP, 9003, 1, 10, NULL, NULL, 10, "", false, 0, { "/-", 65534, "-" } },
+	{ PORTRSV_TCP, 9004, 1, 11, NULL, NULL, 11, "", false, 0,
+	  { "/x", 1, "fifteen bytes.." } },
 };
 
 static const char *const roundtrip_cgroups[] = {
@@ -265,6 +281,14 @@ Test(store, roundtrip, .init = setup, .fini = teardown)
 	cr_assert_not_null(strstr(text, "\nresv tcp 8000 10 0x0000000000000005 /run/netns/blue - "
 					"1970-01-01T00:00:05Z - pool\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "\ncgroup /sys/fs/cgroup/with%20space\n"), "%s", text);
+	/* Creators: the last field, after pool. */
+	cr_assert_not_null(strstr(text, "\nresv tcp 9000 1 0x0000000000000007 - - "
+					"1970-01-01T00:00:07Z - by=0:portrsv:/system.slice/web.service\n"),
+			   "%s", text);
+	cr_assert_not_null(strstr(text, " - pool by=4294967294:a%0Ab%3A%25%01%7F%20c:"
+					"/a%3Ab/with%20space/100%25/%C3%BC/%0A\n"), "%s", text);
+	cr_assert_not_null(strstr(text, " - by=1000::/\n"), "%s", text);
+	cr_assert_not_null(strstr(text, " - by=65534:-:/-\n"), "%s", text);
 	cr_assert_not_null(strstr(text, " /sys/fs/cgroup/a%20b/%2541/- 1970-01-01T00:00:00Z %2D\n"),
 			   "%s", text);
 	free(text);
@@ -376,6 +400,40 @@ Test(store, write_refuses_unreadable_time, .init = setup, .fini = teardown)
 	portrsv_store_free(&a);
 }
 
+/* A creator the parser would refuse is not written either. */
+Test(store, write_refuses_unreadable_creator, .init = setup, .fini = teardown)
+{
+	static const struct {
+		const char *name, *cgroup;
+		uint32_t uid;
+		const char comm[16];
+	} rows[] = {
+		{ "relative cgroup", "system.slice", 0, "a" },
+		{ "empty cgroup", "", 0, "a" },
+		{ "uid -1", "/a", UINT32_MAX, "a" },
+		{ "comm without NUL", "/a", 0, "sixteen_bytes__x" },
+	};
+	struct portrsv_store a;
+	struct snapshot before;
+	char cg[64];
+
+	fill(&a);
+	cr_assert_eq(portrsv_store_write(dir, &a), 0);
+	take(&before, file);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		struct portrsv_store_creator *by = &a.v[0].by;
+
+		free(by->cgroup);
+		snprintf(cg, sizeof(cg), "%s", rows[i].cgroup);
+		by->cgroup = strdup(cg);
+		by->uid = rows[i].uid;
+		memcpy(by->comm, rows[i].comm, sizeof(by->comm));
+		cr_assert_eq(portrsv_store_write(dir, &a), -EINVAL, "%s", rows[i].name);
+		assert_unchanged(&before, file, rows[i].name);
+	}
+	portrsv_store_free(&a);
+}
+
 /* ---- Bad stores ---------------------------------------------------------------------- */
 
 #define HDR "portrsv-store 1\n"
@@ -409,12 +467,19 @@ struct store_case {
 	size_t n;       /* entries, when ret is 0 */
 	bool pool;      /* when ret is 0: the first entry's pool flag and limit */
 	uint32_t limit;
+	/* When ret is 0: the first entry's creator ("": none). Arrays, not pointers: the
+	 * parameters reach each test in a process of its own. */
+	char by_cgroup[32];
+	uint32_t by_uid;
+	char by_comm[16];
 };
 
 /* sizeof, not strlen: some rows hold a NUL byte. */
 #define OK(name, text, n) { name, text, sizeof(text) - 1, 0, "", n }
 #define BAD(name, text, want) { name, text, sizeof(text) - 1, -EBADMSG, want, 0 }
 #define OK_POOL(name, text, limit) { name, text, sizeof(text) - 1, 0, "", 1, true, limit }
+#define OK_BY(name, x, uid, comm, cgroup) \
+	{ name, WITH_EXTRA(x), sizeof(WITH_EXTRA(x)) - 1, 0, "", 1, false, 0, cgroup, uid, comm }
 
 static struct store_case store_cases[] = {
 	OK("valid", HDR GOOD, 1),
@@ -495,6 +560,53 @@ static struct store_case store_cases[] = {
 	BAD("pool key case", WITH_EXTRA("POOL"), ":2: unknown field 'POOL'"),
 	BAD("pool key prefix", WITH_EXTRA("pools=1"), ":2: unknown field 'pools=1'"),
 	BAD("pool with a colon", WITH_EXTRA("pool:3"), ":2: unknown field 'pool:3'"),
+	OK("no creator", WITH_EXTRA(""), 1),
+	OK_BY("creator", "by=0:portrsv:/system.slice/x.service", 0, "portrsv",
+	      "/system.slice/x.service"),
+	OK_BY("creator after pool", "pool by=1000:sh:/", 1000, "sh", "/"),
+	OK_BY("creator before pool", "by=1000:sh:/ pool=2", 1000, "sh", "/"),
+	OK_BY("creator with empty comm", "by=1::/a", 1, "", "/a"),
+	OK_BY("creator largest uid", "by=4294967294:x:/a", 4294967294U, "x", "/a"),
+	OK_BY("creator encoded", "by=5:a%0Ab%3ac%25%20:/%3A%20%0a", 5, "a\nb:c% ", "/: \n"),
+	OK_BY("creator comm of 15 bytes", "by=5:fifteen_bytes__:/a", 5, "fifteen_bytes__", "/a"),
+	OK_BY("creator comm of 15 escaped bytes",
+	      "by=5:%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41:/a", 5, "AAAAAAAAAAAAAAA", "/a"),
+	OK_BY("creator dash is a dash", "by=5:-:/-", 5, "-", "/-"),
+	BAD("creator twice", WITH_EXTRA("by=0:a:/ by=0:a:/"), ":2: field 'by' appears twice"),
+	BAD("creator without value", WITH_EXTRA("by"), ":2: unknown field 'by'"),
+	BAD("creator key case", WITH_EXTRA("BY=0:a:/"), ":2: unknown field 'BY=0:a:/'"),
+	BAD("creator empty", WITH_EXTRA("by="), ":2: creator '' is not UID:COMM:CGROUP"),
+	BAD("creator of two parts", WITH_EXTRA("by=0:/a"), ":2: creator '0:/a' is not UID"),
+	BAD("creator of four parts", WITH_EXTRA("by=0:a:/b:c"),
+	    ":2: creator '0:a:/b:c' is not UID:COMM:CGROUP"),
+	BAD("creator uid empty", WITH_EXTRA("by=:a:/"), ":2: creator uid '' is not a number"),
+	BAD("creator uid leading zero", WITH_EXTRA("by=01:a:/"), ":2: creator uid '01' is not"),
+	BAD("creator uid negative", WITH_EXTRA("by=-1:a:/"), ":2: creator uid '-1' is not"),
+	BAD("creator uid signed", WITH_EXTRA("by=+1:a:/"), ":2: creator uid '+1' is not"),
+	BAD("creator uid hex", WITH_EXTRA("by=0x1:a:/"), ":2: creator uid '0x1' is not"),
+	BAD("creator uid -1", WITH_EXTRA("by=4294967295:a:/"),
+	    ":2: creator uid '4294967295' is not a number from 0 to 4294967294"),
+	BAD("creator uid huge", WITH_EXTRA("by=99999999999:a:/"), ":2: creator uid '9999"),
+	BAD("creator comm of 16 bytes", WITH_EXTRA("by=0:sixteen_bytes___:/"),
+	    ":2: creator command longer than 15 bytes"),
+	BAD("creator comm of 16 escaped bytes", WITH_EXTRA("by=0:" A16 ":/"),
+	    ":2: creator command longer than 15 bytes"),
+	BAD("creator comm with NUL", WITH_EXTRA("by=0:a%00:/"),
+	    ":2: creator command: bad percent-encoding"),
+	BAD("creator comm bad escape", WITH_EXTRA("by=0:a%G0:/"),
+	    ":2: creator command: bad percent-encoding"),
+	BAD("creator comm raw byte", WITH_EXTRA("by=0:a\x7f:/"),
+	    ":2: creator command: bad percent-encoding"),
+	BAD("creator cgroup empty", WITH_EXTRA("by=0:a:"),
+	    ":2: creator cgroup '' is not an absolute path"),
+	BAD("creator cgroup relative", WITH_EXTRA("by=0:a:system.slice"),
+	    ":2: creator cgroup 'system.slice' is not an absolute path"),
+	BAD("creator cgroup dash", WITH_EXTRA("by=0:a:-"),
+	    ":2: creator cgroup '-' is not an absolute path"),
+	BAD("creator cgroup with NUL", WITH_EXTRA("by=0:a:/%00"),
+	    ":2: creator cgroup: bad percent-encoding"),
+	BAD("creator cgroup truncated escape", WITH_EXTRA("by=0:a:/%4"),
+	    ":2: creator cgroup: bad percent-encoding"),
 	BAD("last line without newline", HDR "resv tcp 5000 20 " TOK1 " - - " T " -",
 	    ":2: truncated: the last line has no newline"),
 	BAD("header without newline", "portrsv-store 1", ":1: truncated"),
@@ -648,9 +760,18 @@ ParameterizedTest(struct store_case *c, store, parse)
 	} else {
 		cr_assert_str_empty(msg, "%s: message \"%s\" on success", c->name, msg);
 		cr_assert_eq(s.n, c->n, "%s: %zu entries, want %zu", c->name, s.n, c->n);
-		cr_assert(!s.n || (s.v[0].pool == c->pool && s.v[0].limit == c->limit),
+		cr_assert(!s.n || (s.v[0].pool == c->pool && s.v[0].limit == c->limit) ||
+				  c->by_cgroup[0],
 			  "%s: pool %d limit %u, want %d %u", c->name, s.v[0].pool, s.v[0].limit,
 			  c->pool, c->limit);
+		if (c->by_cgroup[0]) {
+			cr_assert_not_null(s.v[0].by.cgroup, "%s: no creator", c->name);
+			cr_assert_str_eq(s.v[0].by.cgroup, c->by_cgroup, "%s: creator cgroup", c->name);
+			cr_assert_eq(s.v[0].by.uid, c->by_uid, "%s: creator uid", c->name);
+			cr_assert_str_eq(s.v[0].by.comm, c->by_comm, "%s: creator comm", c->name);
+		} else if (s.n) {
+			cr_assert_null(s.v[0].by.cgroup, "%s: a creator where there is none", c->name);
+		}
 	}
 	portrsv_store_free(&s);
 }
