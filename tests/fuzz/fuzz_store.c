@@ -67,6 +67,9 @@ static void check_valid(const struct portrsv_store *s)
 		check(memchr(e->comment, '\0', sizeof(e->comment)), "comment not terminated");
 		check(e->pool || !e->limit, "limit %u without pool", e->limit);
 		check(e->limit <= e->count, "limit %u past count %u", e->limit, e->count);
+		check(!e->by.cgroup || e->by.cgroup[0] == '/', "creator cgroup");
+		check(memchr(e->by.comm, '\0', sizeof(e->by.comm)), "creator comm not terminated");
+		check(!e->by.cgroup || e->by.uid != UINT32_MAX, "creator uid -1");
 		for (const char *c = e->comment; *c; c++)
 			check((unsigned char)*c >= 0x20 && *c != 0x7f, "control in comment");
 		for (size_t j = 0; j < i; j++) {
@@ -97,6 +100,10 @@ static void check_same(const struct portrsv_store *a, const struct portrsv_store
 		check(same_text(x->owner, y->owner), "owner of entry %zu changed", i);
 		check(!strcmp(x->comment, y->comment), "comment of entry %zu changed", i);
 		check(x->pool == y->pool && x->limit == y->limit, "pool of entry %zu changed", i);
+		check(same_text(x->by.cgroup, y->by.cgroup) &&
+			      (!x->by.cgroup || (x->by.uid == y->by.uid &&
+						 !strcmp(x->by.comm, y->by.comm))),
+		      "creator of entry %zu changed", i);
 	}
 	check(a->ncgroups == b->ncgroups, "%zu cgroups became %zu", a->ncgroups, b->ncgroups);
 	for (size_t i = 0; i < a->ncgroups; i++)
