@@ -293,3 +293,20 @@ KT_TEST(creator, bad_arguments)
 	r.token ^= 1; /* no such reservation in the store */
 	cr_assert_eq(portrsv_creator(kt.p, &r, &ok), -ENOENT);
 }
+
+/* One handle asks again after the store changed: it reads the new store, not its copy. */
+KT_TEST(creator, handle_follows_store)
+{
+	PORTRSV_OPTS(portrsv_creator_info, c);
+	struct portrsv_reservation r;
+
+	create_odd();
+	assert_creator(START, 0, ODD_COMM, true);
+	kt_reserve(PORTRSV_TCP, START + COUNT, 1);
+	query(START + COUNT, &r);
+	cr_assert_eq(portrsv_creator(kt.p, &r, &c), 0, "%s", portrsv_errmsg());
+	cr_assert_str_eq(c.cgroup, rel_cgroup());
+	cr_assert_eq(portrsv_delete(kt.p, PORTRSV_TCP, START + COUNT, 1, NULL), 0);
+	cr_assert_eq(portrsv_creator(kt.p, &r, &c), -ENOENT);
+	assert_creator(START, 0, ODD_COMM, true);
+}

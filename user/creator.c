@@ -207,8 +207,14 @@ int portrsv_creator_sync(struct portrsv *p, const struct portrsv_store *s)
 }
 
 /* The store as last read by portrsv_creator, and which file that was. */
+struct by_token {
+	uint64_t token;
+	size_t i;
+};
+
 struct portrsv_creator_cache {
 	struct portrsv_store s;
+	struct by_token *byt; /* s's entries sorted by token: a listing asks for each */
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime;
@@ -220,6 +226,7 @@ void portrsv_creator_cache_free(struct portrsv *p)
 	if (!p->creator_cache)
 		return;
 	portrsv_store_free(&p->creator_cache->s);
+	free(p->creator_cache->byt);
 	free(p->creator_cache);
 	p->creator_cache = NULL;
 }
@@ -229,7 +236,14 @@ void portrsv_creator_cache_free(struct portrsv *p)
  * place, so a listing that asks for each reservation's creator reads it once, not N times.
  * The file is looked at before it is read: a change in between costs a read, never staleness.
  */
-static int cached_store(struct portrsv *p, const struct portrsv_store **out)
+static int cmp_by_token(const void *a, const void *b)
+{
+	const struct by_token *x = a, *y = b;
+
+	return x->token < y->token ? -1 : x->token > y->token;
+}
+
+static int cached_store(struct portrsv *p, struct portrsv_creator_cache **out)
 {
 	struct portrsv_creator_cache *c = p->creator_cache;
 	char path[PATH_MAX], msg[512];
@@ -244,7 +258,7 @@ static int cached_store(struct portrsv *p, const struct portrsv_store **out)
 	if (c && c->dev == st.st_dev && c->ino == st.st_ino && c->size == st.st_size &&
 	    c->mtime.tv_sec == st.st_mtim.tv_sec && c->mtime.tv_nsec == st.st_mtim.tv_nsec &&
 	    st.st_ino) {
-		*out = &c->s;
+		*out = c;
 		return 0;
 	}
 	portrsv_creator_cache_free(p);
@@ -257,12 +271,21 @@ static int cached_store(struct portrsv *p, const struct portrsv_store **out)
 		free(c);
 		return err;
 	}
+	c->byt = calloc(c->s.n ? c->s.n : 1, sizeof(*c->byt));
+	if (!c->byt) {
+		portrsv_store_free(&c->s);
+		free(c);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->s.n; i++)
+		c->byt[i] = (struct by_token){ c->s.v[i].token, i };
+	qsort(c->byt, c->s.n, sizeof(*c->byt), cmp_by_token);
 	c->dev = st.st_dev;
 	c->ino = st.st_ino;
 	c->size = st.st_size;
 	c->mtime = st.st_mtim;
 	p->creator_cache = c;
-	*out = &c->s;
+	*out = c;
 	return 0;
 }
 
@@ -272,7 +295,8 @@ int portrsv_creator(struct portrsv *p, const struct portrsv_reservation *r,
 	size_t known = offsetof(struct portrsv_creator_info, portrsv_creator_info__last_field) +
 		       sizeof(out->portrsv_creator_info__last_field);
 	struct portrsv_key k = { 0 };
-	const struct portrsv_store *s;
+	struct by_token want = { r ? r->token : 0, 0 }, *f;
+	struct portrsv_creator_cache *c;
 	const struct portrsv_store_entry *e = NULL;
 	struct portrsv_creator v;
 	size_t sz;
@@ -284,13 +308,15 @@ int portrsv_creator(struct portrsv *p, const struct portrsv_reservation *r,
 	sz = out->sz;
 	if (!(r->flags & PORTRSV_F_PERSISTENT))
 		return -ENOENT; /* runtime reservations: portrsv_list_runtime names the process */
-	err = cached_store(p, &s);
+	err = cached_store(p, &c);
 	if (err)
 		return err;
-	for (size_t i = 0; i < s->n && !e; i++)
-		if (s->v[i].token == r->token && (int)s->v[i].proto == (int)r->proto &&
-		    s->v[i].start == r->start && s->v[i].count == r->count)
-			e = &s->v[i];
+	/* Stored tokens are unique (the parser refuses a repeated one). */
+	f = bsearch(&want, c->byt, c->s.n, sizeof(*c->byt), cmp_by_token);
+	if (f)
+		e = &c->s.v[f->i];
+	if (e && ((int)e->proto != (int)r->proto || e->start != r->start || e->count != r->count))
+		e = NULL;
 	if (!e || !e->by.cgroup)
 		return -ENOENT;
 	memset(out, 0, sz);
