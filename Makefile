@@ -24,7 +24,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/pp
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
-# json-c: the tests read the command's JSON with it (tests/json.h).
+# json-c: the command writes its JSON with it (user/cli/json.c), the tests read it (tests/json.h).
 JSONC_LIBS    := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null || echo -ljson-c)
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
@@ -41,9 +41,12 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIB_SRCS := $(filter-out user/portrsv.c,$(wildcard user/*.c))
+LIB_SRCS := $(wildcard user/*.c)
 LIB_OBJS := $(patsubst user/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
-HDRS     := $(wildcard include/*.h include/portrsv/*.h user/*.h)
+# The command: one file per concept (user/cli/cli.h lists them).
+CLI_SRCS := $(wildcard user/cli/*.c)
+CLI_OBJS := $(patsubst user/cli/%.c,$(OUT)/cli/%.o,$(CLI_SRCS))
+HDRS     := $(wildcard include/*.h include/portrsv/*.h user/*.h user/cli/*.h)
 
 UNIT_TESTS   := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/unit_*.c))
 KERNEL_TESTS := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/kernel_*.c))
@@ -71,7 +74,7 @@ FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args $(FUZZ_OUT)/fuzz_js
 
 all: $(OUT)/portrsv $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
 
-$(OUT) $(OUT)/lib $(OUT)/tests $(OUT)/examples:
+$(OUT) $(OUT)/lib $(OUT)/cli $(OUT)/tests $(OUT)/examples:
 	$(Q)mkdir -p $@
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard include/portrsv/*.h) vmlinux/vmlinux.h | $(OUT)
@@ -101,9 +104,13 @@ $(OUT)/libportrsv.so.$(SOVER): $(LIB_OBJS) user/libportrsv.map
 $(OUT)/libportrsv.so: $(OUT)/libportrsv.so.$(SOVER)
 	$(Q)ln -sf libportrsv.so.$(SOVER) $@
 
-$(OUT)/portrsv: user/portrsv.c $(OUT)/libportrsv.a $(HDRS)
+$(OUT)/cli/%.o: user/cli/%.c $(HDRS) | $(OUT)/cli
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/portrsv: $(CLI_OBJS) $(OUT)/libportrsv.a
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(OUT)/libportrsv.a $(LIBBPF_LIBS) $(JSONC_LIBS)
 
 $(OUT)/examples/%: examples/%.c $(OUT)/libportrsv.so | $(OUT)/examples
 	$(call msg,CCLD,$@)
@@ -126,9 +133,9 @@ $(OUT)/libportrsv-test.a: $(TEST_LIB_OBJS)
 $(OUT)/test-bin:
 	$(Q)mkdir -p $@
 
-$(OUT)/test-bin/portrsv: user/portrsv.c $(OUT)/libportrsv-test.a $(HDRS) | $(OUT)/test-bin
+$(OUT)/test-bin/portrsv: $(CLI_OBJS) $(OUT)/libportrsv-test.a | $(OUT)/test-bin
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libportrsv-test.a $(LIBBPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(OUT)/libportrsv-test.a $(LIBBPF_LIBS) $(JSONC_LIBS)
 
 # Tests link the static library: they may reach internals (parse, cgroup, netns helpers).
 $(OUT)/tests/%: tests/%.c tests/testlib.h tests/json.h tests/clirun.h $(OUT)/libportrsv-test.a $(HDRS) | $(OUT)/tests

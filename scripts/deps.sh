@@ -10,12 +10,14 @@
 set -eu
 
 # Building: the BPF object (clang, bpftool gen skeleton), the library and command (gcc,
-# libbpf 1.1, libelf, zlib), pkg-config. Running: iproute2 for `ip netns` names.
-build="make gcc libc6-dev clang libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config iproute2"
-# make test: Criterion; json-c to read the command's JSON output; systemd for `systemd-analyze verify` of the unit; man-db, groff and
+# libbpf 1.1, libelf, zlib), json-c (the command's JSON), pkg-config. Running: iproute2 for
+# `ip netns` names.
+build="make gcc libc6-dev clang libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev pkg-config
+iproute2"
+# make test: Criterion; systemd for `systemd-analyze verify` of the unit; man-db, groff and
 # mandoc to lint the man pages; clang's runtimes for libFuzzer (make fuzz), which clang only
 # recommends.
-test="libcriterion-dev libjson-c-dev systemd man-db groff-base mandoc libclang-rt-dev"
+test="libcriterion-dev systemd man-db groff-base mandoc libclang-rt-dev"
 # make bench: the chart.
 bench="gnuplot-nox"
 # .ci/run beyond the tests: QEMU and busybox for the kernel matrix, the Debian packaging tools

@@ -9,7 +9,7 @@
 #            no unescaped '-' where a minus or an option dash is meant
 #   links    every man/NAME.3 other than portrsv.3 is exactly '.so man3/portrsv.3', and
 #            'man NAME' finds every documented name in a man tree made of man/
-#   drift    every command and option of user/portrsv.c, every exit status and getenv()
+#   drift    every command (user/cli/main.c) and option (user/cli/common.c) of the command, every exit status and getenv()
 #            variable and every kernel feature of user/features.c is in portrsv.8; every PORTRSV_API function of include/portrsv.h
 #            and every PORTRSV_WINAPI function and Windows code of
 #            include/portrsv/iphlpapi.h and include/portrsv/mstcpip.h is in portrsv.3
@@ -114,9 +114,9 @@ done
 # --- drift: the command ---------------------------------------------------------------
 p8=man/portrsv.8
 # The command table: { "load", cmd_load }, ...
-cmds=$(sed -n '/^} cmds\[\] = {/,/^};/p; /cmds\[\] = {/,/^};/p' user/portrsv.c |
+cmds=$(sed -n '/cmds\[\] = {/,/^};/p' user/cli/main.c |
 	grep -oE '\{ "[a-z]+", cmd_' | sed -E 's/\{ "([a-z]+)".*/\1/' | sort -u)
-[ -n "$cmds" ] || fail "no command table found in user/portrsv.c"
+[ -n "$cmds" ] || fail "no command table found in user/cli/main.c"
 out=
 for c in $cmds; do
 	grep -qE "^\.SY \"portrsv $c\"" "$p8" || out="$out
@@ -125,16 +125,16 @@ $c: not in the SYNOPSIS (.SY \"portrsv $c\")"
 		END { exit !found }' "$p8" || out="$out
 $c: no .TP entry in COMMANDS"
 done
-[ -z "$out" ] && ok "commands: $(echo $cmds | wc -w) commands of user/portrsv.c, each in portrsv.8's SYNOPSIS and COMMANDS" ||
+[ -z "$out" ] && ok "commands: $(echo $cmds | wc -w) commands of user/cli/main.c, each in portrsv.8's SYNOPSIS and COMMANDS" ||
 	fail "commands:$out"
 
-opts=$(grep -oE '\{ "[a-z-]+", (required|no|optional)_argument' user/portrsv.c | sed -E 's/\{ "([a-z-]+)".*/\1/')
+opts=$(grep -oE '\{ "[a-z-]+", (required|no|optional)_argument' user/cli/common.c | sed -E 's/\{ "([a-z-]+)".*/\1/')
 out=
 for o in $opts; do
 	esc=$(echo "$o" | sed 's/-/\\\\-/g')
 	grep -q "\\\\-\\\\-$esc" "$p8" || out="$out --$o"
 done
-[ -z "$out" ] && ok "options: $(echo $opts | wc -w) options of user/portrsv.c, each in portrsv.8" ||
+[ -z "$out" ] && ok "options: $(echo $opts | wc -w) options of user/cli/common.c, each in portrsv.8" ||
 	fail "options missing from portrsv.8:$out"
 
 codes=$(grep -E '^#define PORTRSV_EXIT_[A-Z]+ +[0-9]+' include/portrsv/abi.h | awk '{ print $3 }')
@@ -147,7 +147,7 @@ done
 [ -z "$out" ] && ok "exit status: $(echo $codes | wc -w) codes of abi.h, each in portrsv.8's EXIT STATUS" ||
 	fail "exit codes missing from portrsv.8's EXIT STATUS:$out"
 
-envs=$(grep -ohE '(secure_)?getenv\("[A-Z_]+"' user/*.c | sed -E 's/.*"([A-Z_]+)"/\1/' | sort -u)
+envs=$(grep -ohE '(secure_)?getenv\("[A-Z_]+"' user/*.c user/cli/*.c | sed -E 's/.*"([A-Z_]+)"/\1/' | sort -u)
 out=
 for e in PORTRSV_PIN_DIR PORTRSV_STATE_DIR $envs; do
 	awk -v e="$e" '/^\.SH ENVIRONMENT/ { in_s = 1; next } /^\.SH/ { in_s = 0 }

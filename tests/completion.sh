@@ -33,7 +33,15 @@ tcp) cat <<'JSON'
   {"count": 1, "proto": "tcp", "comment": "a \"start\": 7, } odd one", "start": 6000, "netns": "net:[$own_ino]", "netns_cookie": 1},
   {"proto": "tcp", "start": 5000, "count": 20, "netns": "net:[4026532999]", "netns_cookie": 42, "comment": "", "owner": "/sys/fs/cgroup/x"},
   {"proto": "tcp", "start": 7000, "count": 100, "netns": "net:[$own_ino]", "netns_cookie": 1, "kind": "pool", "limit": 4, "in_use": 3},
-  {"proto": "tcp", "start": 7010, "count": 3, "netns": "net:[$own_ino]", "netns_cookie": 1, "kind": "runtime", "pool": 7000, "pid": 1}
+  {"proto": "tcp", "start": 7010, "count": 3, "netns": "net:[$own_ino]", "netns_cookie": 1, "kind": "runtime", "pool": 7000, "pid": 1},
+  {
+    "proto": "tcp",
+    "start": 8000,
+    "count": 5,
+    "netns": "green",
+    "netns_ino": 4026532888,
+    "netns_cookie": 7
+  }
 ]
 JSON
 ;;
@@ -85,8 +93,8 @@ expect "portrsv de" delete detach
 expect "portrsv --v" --version
 expect "portrsv add " tcp udp
 expect "portrsv add u" udp
-expect "portrsv add tcp 5000 10 " --owner --netns --comment --pool --limit
-expect "portrsv add tcp 5000 10 --comment web --" --owner --netns --comment --pool --limit
+expect "portrsv add tcp 5000 10 " --owner --netns --comment --pool --limit --json
+expect "portrsv add tcp 5000 10 --comment web --" --owner --netns --comment --pool --limit --json
 expect "portrsv add tcp 5000 10 --comment " 
 expect "portrsv add tcp 5000 10 --pool --l" --limit
 expect "portrsv add tcp 5000 10 --pool --limit " 
@@ -96,14 +104,16 @@ expect "portrsv show " tcp udp
 expect "portrsv show --" --json
 expect "portrsv status --" --json
 expect "portrsv monitor " --json --log --rate
-expect "portrsv load --" --cgroup
+expect "portrsv load --" --cgroup --json
 expect "portrsv unload --"
 expect "portrsv restore "
+expect "portrsv restore --" --json
 expect "portrsv gc "
 expect "portrsv gc --" --json
-expect "portrsv why tcp 80 --" --netns
+expect "portrsv why tcp 80 --" --netns --json
 expect "portrsv why " tcp udp
-expect "portrsv lookup tcp 5000 10 --" --netns
+expect "portrsv lookup tcp 5000 10 --" --netns --json
+expect "portrsv delete tcp 5000 10 --" --netns
 expect "portrsv load --cgroup $CG/" $CG/a.slice $CG/b.slice
 expect "portrsv load --cgroup $CG/a" $CG/a.slice
 expect "portrsv attach $CG/b" $CG/b.slice
@@ -144,6 +154,7 @@ colon_cases() {
 	cat <<'EOF'
 expect "portrsv delete tcp --netns net:[4026532999]:42 " 5000
 expect "portrsv delete tcp --netns net:[4026532999]:42 5000 " 20
+expect "portrsv delete tcp --netns net:[4026532888]:7 " 8000
 expect "portrsv delete tcp 5000 10 --netns net:[40265329" [4026532999]:42
 expect "portrsv delete tcp 5000 10 --netns net:[4026532999]:" 42
 EOF
@@ -155,7 +166,7 @@ expect "portrsv add tcp 1 1 --netns " /run/netns/blue /run/netns/red
 expect "portrsv add tcp 1 1 --netns /run/netns/r" /run/netns/red
 expect "portrsv add tcp 1 1 --netns=/run/netns/b" /run/netns/blue
 expect "portrsv why tcp 80 --netns /run/net" /run/netns/blue /run/netns/red
-expect "portrsv delete tcp 1 1 --netns " /run/netns/blue /run/netns/red net:[4026532999]:42 net:[$OWN_INO]:1
+expect "portrsv delete tcp 1 1 --netns " /run/netns/blue /run/netns/red green net:[4026532999]:42 net:[$OWN_INO]:1
 EOF
 }
 

@@ -210,14 +210,25 @@ ParameterizedTestParameters(cli, rejects)
 		  "--comment" },
 		{ "unknown command", 1, { "frobnicate" }, 2, "frobnicate" },
 		{ "no command", 0, { "" }, 2, "command" },
-		{ "add missing count", 3, { "add", "tcp", "7000" }, 2, "missing" },
-		{ "add no arguments", 1, { "add" }, 2, "missing" },
+		{ "add missing count", 3, { "add", "tcp", "7000" }, 2, "missing COUNT" },
+		{ "add no arguments", 1, { "add" }, 2, "missing PROTO" },
 		{ "add extra argument", 5, { "add", "tcp", "7000", "10", "11" }, 2, "'11'" },
 		{ "comment of 64 bytes", 6, { "add", "tcp", "7000", "10", "--comment", C64 }, 2,
 		  "comment" },
 		{ "comment with newline", 6, { "add", "tcp", "7000", "10", "--comment", "a\nb" }, 2,
-		  "7000" },
-		{ "--json on add", 5, { "add", "tcp", "7000", "10", "--json" }, 2, "--json" },
+		  "byte 0x0a" },
+		{ "--json on delete", 5, { "delete", "tcp", "7000", "10", "--json" }, 2, "--json" },
+		{ "add --netns not a netns", 6, { "add", "tcp", "7000", "10", "--netns", "/etc/passwd" },
+		  2, "not a network namespace" },
+		{ "lookup --netns missing", 6, { "lookup", "udp", "7000", "10", "--netns",
+		  "/nonexistent" }, 2, "/nonexistent" },
+		{ "why --netns missing", 5, { "why", "udp", "7000", "--netns", "/nonexistent" }, 2,
+		  "/nonexistent" },
+		{ "why --netns not a netns", 5, { "why", "udp", "7000", "--netns", "/etc/passwd" }, 2,
+		  "not a network namespace" },
+		{ "run missing COUNT", 3, { "run", "tcp", "7000" }, 2, "missing COUNT" },
+		{ "run missing CMD", 4, { "run", "tcp", "7000", "1" }, 2, "missing CMD" },
+		{ "monitor --rate without --log", 3, { "monitor", "--rate", "5" }, 2, "--log" },
 		{ "--owner on lookup", 6, { "lookup", "tcp", "7000", "10", "--owner", "@CG@" }, 2,
 		  "--owner" },
 		{ "lookup START 0", 4, { "lookup", "tcp", "0", "10" }, 2, "'0'" },
@@ -233,7 +244,8 @@ ParameterizedTestParameters(cli, rejects)
 		{ "attach no dir", 1, { "attach" }, 2, "missing" },
 		{ "detach two dirs", 3, { "detach", "@CG@", "@CG@" }, 2, "unexpected" },
 		{ "load positional", 4, { "load", "--cgroup", "@CG@", "extra" }, 2, "extra" },
-		{ "load --json", 4, { "load", "--cgroup", "@CG@", "--json" }, 2, "--json" },
+		{ "load --pool", 4, { "load", "--cgroup", "@CG@", "--pool" }, 2, "--pool" },
+		{ "unload --json", 2, { "unload", "--json" }, 2, "--json" },
 		{ "unload argument", 2, { "unload", "now" }, 2, "now" },
 	};
 
@@ -287,6 +299,93 @@ KT_TEST(cli, help)
 	cr_assert_eq(R.status, 0);
 	cr_assert(strstr(R.out, "Usage: portrsv"), "help: [%s]", R.out);
 	cr_assert_str_empty(R.err);
+}
+
+/* Each command's --help (or -h): its usage on stdout, exit 0, and nothing done. */
+ParameterizedTestParameters(cli, command_help)
+{
+	static struct words_row rows[] = {
+		{ "load", 2, { "load", "--help" }, 0, "Usage: portrsv load [--cgroup DIR]" },
+		{ "unload", 2, { "unload", "--help" }, 0, "Usage: portrsv unload" },
+		{ "attach", 2, { "attach", "-h" }, 0, "Usage: portrsv attach DIR" },
+		{ "detach", 2, { "detach", "--help" }, 0, "Usage: portrsv detach DIR" },
+		{ "add", 2, { "add", "--help" }, 0, "Usage: portrsv add PROTO START COUNT" },
+		{ "add, after arguments", 5, { "add", "tcp", "7000", "10", "--help" }, 0,
+		  "Usage: portrsv add PROTO START COUNT" },
+		{ "delete", 2, { "delete", "--help" }, 0, "Usage: portrsv delete PROTO START COUNT" },
+		{ "lookup", 2, { "lookup", "-h" }, 0, "Usage: portrsv lookup PROTO START COUNT" },
+		{ "show", 2, { "show", "--help" }, 0, "Usage: portrsv show [PROTO] [--json]" },
+		{ "why", 2, { "why", "--help" }, 0, "Usage: portrsv why PROTO PORT" },
+		{ "restore", 2, { "restore", "--help" }, 0, "Usage: portrsv restore" },
+		{ "gc", 2, { "gc", "--help" }, 0, "Usage: portrsv gc" },
+		{ "status", 2, { "status", "--help" }, 0, "Usage: portrsv status" },
+		{ "monitor", 2, { "monitor", "--help" }, 0, "Usage: portrsv monitor" },
+		{ "run", 2, { "run", "--help" }, 0, "Usage: portrsv run PROTO START|0 COUNT" },
+	};
+
+	return cr_make_param_array(struct words_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct words_row *row, cli, command_help, .init = kt_setup,
+		  .fini = kt_teardown)
+{
+	run_words(false, portrsv_bin(), row->argc, row->argv);
+	cr_assert_eq(R.status, 0, "%s --help: exit %d [%s]", row->name, R.status, R.err);
+	cr_assert(!strncmp(R.out, row->mention, strlen(row->mention)), "%s --help: [%s]",
+		  row->name, R.out);
+	cr_assert_str_empty(R.err, "%s --help: stderr [%s]", row->name, R.err);
+	cr_assert_eq(store_size(), 0, "%s --help changed the store", row->name);
+}
+
+/* Every command that prints takes --json, and prints one document a JSON parser takes. */
+KT_TEST(cli, json_everywhere)
+{
+	uint64_t t;
+	int o;
+
+	cli("add", "tcp", "7000", "10", "--comment", "web", "--json", NULL);
+	cr_assert_eq(R.status, 0, "add --json: [%s]", R.err);
+	o = jparse(R.out);
+	t = strtoull(J[jget(o, "token", J_STR)].str, NULL, 16);
+	cr_assert_str_eq(J[jget(o, "proto", J_STR)].str, "tcp");
+	cr_assert_eq(J[jget(o, "start", J_NUM)].num, 7000);
+	cr_assert_eq(J[jget(o, "count", J_NUM)].num, 10);
+	cr_assert_str_eq(J[jget(o, "comment", J_STR)].str, "web");
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "add --json did not reserve");
+
+	cli("lookup", "tcp", "7000", "10", "--json", NULL);
+	cr_assert_eq(R.status, 0, "lookup --json: [%s]", R.err);
+	o = jparse(R.out);
+	cr_assert_eq(strtoull(J[jget(o, "token", J_STR)].str, NULL, 16), t);
+	cr_assert_eq(J[jget(o, "end", J_NUM)].num, 7009);
+
+	cli("restore", "--json", NULL);
+	cr_assert_eq(R.status, 0, "restore --json: [%s]", R.err);
+	o = jparse(R.out);
+	cr_assert(J[jget(o, "ok", J_BOOL)].b, "[%s]", R.out);
+	cr_assert_str_eq(J[jget(o, "pin_dir", J_STR)].str, kt.pin_dir);
+	cr_assert_str_eq(J[jget(o, "state_dir", J_STR)].str, kt.state_dir);
+	cr_assert_eq(jcount(jget(o, "notes", J_ARR)), 0, "[%s]", R.out);
+
+	cli("load", "--cgroup", kt.cgroup, "--json", NULL);
+	cr_assert_eq(R.status, 0, "load --json: [%s]", R.err);
+	o = jparse(R.out);
+	cr_assert(J[jget(o, "ok", J_BOOL)].b, "[%s]", R.out);
+	cr_assert_eq(try_bind(IPPROTO_TCP, START + 1), -EACCES, "not enforced after load --json");
+
+	cli("gc", "--json", NULL);
+	cr_assert_eq(R.status, 0, "gc --json: [%s]", R.err);
+	cr_assert_eq(jcount(jparse(R.out)), 0, "[%s]", R.out);
+
+	cli("status", "--json", NULL);
+	cr_assert_eq(R.status, 0, "status --json: [%s]", R.err);
+	o = jparse(R.out);
+	cr_assert_eq(J[jget(o, "reservations", J_NUM)].num, 1);
+	cr_assert_eq(jcount(jget(o, "problems", J_ARR)), 0, "[%s]", R.out);
+
+	cli("show", "--json", NULL);
+	cr_assert_eq(R.status, 0);
+	cr_assert_eq(jcount(jparse(R.out)), 1, "[%s]", R.out);
 }
 
 /* ---- add, lookup, delete -------------------------------------------------------------- */
@@ -988,6 +1087,14 @@ Test(cli, lifecycle, .init = setup_unloaded, .fini = kt_teardown)
 	cr_assert_eq(status_lists_cgroup(), 0, "status lists a detached cgroup");
 	cli("detach", kt.cgroup, NULL);
 	assert_failed(4, "second detach");
+	/* A reservation added where nothing is enforced: made, and the operator is warned. */
+	cli("add", "tcp", "7200", "1", NULL);
+	cr_assert_eq(R.status, 0, "add, attached nowhere: [%s]", R.err);
+	assert_err_line("add, attached nowhere");
+	cr_assert(strstr(R.err, "warning") && strstr(R.err, "attached to no cgroup"), "[%s]",
+		  R.err);
+	cli("delete", "tcp", "7200", "1", NULL);
+	assert_silent_ok("delete");
 
 	cli("attach", kt.cgroup, NULL);
 	assert_silent_ok("attach");
@@ -1396,9 +1503,20 @@ KT_TEST(cli, status_problems)
 	cr_assert_eq(mkdir(sub, 0755), 0);
 	cli("status", "--json", NULL);
 	cr_assert_eq(R.status, 1, "status with a recreated cgroup: exit %d", R.status);
+	/* Several problems, one stderr line: the first, and where the rest are. */
+	assert_err_line("status with a recreated cgroup");
 	cr_assert(strstr(R.err, "is gone"), "[%s]", R.err);
-	cr_assert(strstr(R.err, "is not enforced"), "[%s]", R.err);
-	cr_assert(strstr(R.out, "\"problems\": [\""), "[%s]", R.out);
+	cr_assert(strstr(R.err, "status lists them"), "[%s]", R.err);
+	{
+		int root = jparse(R.out), probs = jget(root, "problems", J_ARR);
+		bool gone = false, not_enforced = false;
+
+		for (int i = 0; i < jcount(probs); i++) {
+			gone |= !!strstr(J[jchild(probs, i)].str, "is gone");
+			not_enforced |= !!strstr(J[jchild(probs, i)].str, "is not enforced");
+		}
+		cr_assert(gone && not_enforced, "problems: [%s]", R.out);
+	}
 	cli("restore", NULL);
 	cr_assert_eq(R.status, 0, "restore: [%s]", R.err);
 	cli("detach", sub, NULL);

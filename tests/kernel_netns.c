@@ -6,6 +6,7 @@
  */
 #include "testlib.h"
 #include "clirun.h"
+#include "json.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mount.h>
@@ -256,8 +257,8 @@ Test(netns, gc, .init = kt_setup, .fini = netns_fini)
 		bool a_stays, c_stays;
 	} steps[] = {
 		{ true, false, 0, PORTRSV_EXIT_PERM, "^$", true, true },
-		{ false, true, -1, 0, "^\\[\n  \\{\"proto\": \"tcp\", \"start\": 7400, \"count\": 1, "
-		  "\"netns\": \"@GONE@\"\\}\n\\]\n$", false, true },
+		{ false, true, -1, 0, "^\\[\n  \\{\n    \"proto\": \"tcp\",\n    \"start\": 7400,\n    "
+		  "\"count\": 1,\n    \"netns\": \"@GONE@\"\n  \\}\n\\]\n$", false, true },
 		{ false, true, -1, 0, "^\\[\\]\n$", false, true },
 		{ false, false, 2, 0, "^dropped tcp 7430\\+1: netns @GONE@ is gone\n$", false, false },
 		{ false, false, -1, 0, "^$", false, false },
@@ -334,9 +335,13 @@ Test(netns, named_waits_then_applies, .init = kt_setup, .fini = netns_fini)
 	cr_assert(strstr(R.out, "waiting:\n") && strstr(R.out, want), "status: [%s]", R.out);
 	cr_assert(!strstr(R.err, named), "status calls the waiting netns a problem: [%s]", R.err);
 	cli("status", "--json");
-	snprintf(want, sizeof(want), "\"waiting\": [\"tcp 7500+2: netns %s not present yet\"]",
-		 named);
-	cr_assert(strstr(R.out, want), "status --json: [%s], want [%s]", R.out, want);
+	snprintf(want, sizeof(want), "tcp 7500-7501: netns %s not present yet", named);
+	{
+		int root = jparse(R.out), w = jget(root, "waiting", J_ARR);
+
+		cr_assert(jcount(w) == 1 && !strcmp(J[jchild(w, 0)].str, want),
+			  "status --json: [%s], want waiting [%s]", R.out, want);
+	}
 
 	ip_netns("add", named);
 	cli("restore");
@@ -344,7 +349,8 @@ Test(netns, named_waits_then_applies, .init = kt_setup, .fini = netns_fini)
 		     R.err);
 	cr_assert(!strstr(R.err, "not present"), "restore still waits: [%s]", R.err);
 	cli("status", "--json");
-	cr_assert(strstr(R.out, "\"waiting\": []"), "status --json still waits: [%s]", R.out);
+	cr_assert_eq(jcount(jget(jparse(R.out), "waiting", J_ARR)), 0,
+		     "status --json still waits: [%s]", R.out);
 	/* Applied in the new netns: a bind there without the token is refused. */
 	cr_assert_eq(portrsv_netns_enter(path, &saved), 0);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -615,4 +621,74 @@ Test(netns, named_plain_file_waits, .init = kt_setup, .fini = netns_fini)
 	portrsv_netns_leave(saved);
 	cr_assert_eq(err, -EACCES, "bind 7521 in the mounted netns: %s, want EACCES",
 		     strerror(-err));
+}
+
+/* ---- names and order: show names a netns as the user does, and sorts by port ----------- */
+
+/*
+ * Blocks in a named netns, an unnamed one and the test's own: show --json and the table name
+ * them NAME, net:[INO] and net:[INO] (the test's netns is not the host's), and list them by
+ * protocol, then port, whatever the netns; --netns NAME is /run/netns/NAME.
+ */
+Test(netns, show_names_and_order, .init = kt_setup, .fini = netns_fini)
+{
+	static const struct { const char *proto; unsigned start; int who; } want[] = {
+		{ "tcp", 7000, 1 }, { "tcp", 7100, 0 }, { "tcp", 7200, 2 }, { "udp", 7050, 0 },
+	};
+	char proc[64], label[3][64];
+	uint64_t ino, cookie, own_ino;
+	struct stat st;
+	int root, h;
+
+	snprintf(named, sizeof(named), KT_PREFIX "ns-%d", getpid());
+	ip_netns("add", named);
+	h = spawn_netns(&ino, &cookie);
+	snprintf(proc, sizeof(proc), "/proc/%d/ns/net", holders[h]);
+	cr_assert_eq(stat("/proc/self/ns/net", &st), 0);
+	own_ino = st.st_ino;
+	snprintf(label[0], sizeof(label[0]), "net:[%" PRIu64 "]", own_ino);
+	snprintf(label[1], sizeof(label[1]), "%s", named);
+	snprintf(label[2], sizeof(label[2]), "net:[%" PRIu64 "]", ino);
+
+	cli("add", "tcp", "7200", "1", "--netns", proc);
+	assert_token("add in an unnamed netns");
+	cli("add", "tcp", "7100", "1");
+	assert_token("add in the test's netns");
+	cli("add", "udp", "7050", "1");
+	assert_token("add udp");
+	cli("add", "tcp", "7000", "1", "--netns", named); /* NAME, as ip netns names it */
+	assert_token("add --netns NAME");
+
+	cli("show", "--json");
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	root = jparse(R.out);
+	cr_assert_eq(jcount(root), 4, "[%s]", R.out);
+	for (int i = 0; i < 4; i++) {
+		int o = jchild(root, i);
+
+		cr_assert_str_eq(J[jget(o, "proto", J_STR)].str, want[i].proto, "row %d: [%s]", i,
+				 R.out);
+		cr_assert_eq(J[jget(o, "start", J_NUM)].num, want[i].start, "row %d: [%s]", i, R.out);
+		cr_assert_str_eq(J[jget(o, "netns", J_STR)].str, label[want[i].who],
+				 "row %d: [%s]", i, R.out);
+	}
+	cr_assert_eq(J[jget(jchild(root, 2), "netns_ino", J_NUM)].num, (double)ino);
+	cr_assert_eq(J[jget(jchild(root, 2), "netns_cookie", J_NUM)].num, (double)cookie);
+
+	cli("show", "tcp");
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	{
+		const char *a = strstr(R.out, "\n      7000"), *b = strstr(R.out, "\n      7100"),
+			   *c = strstr(R.out, "\n      7200");
+
+		cr_assert(a && b && c && a < b && b < c, "not by port: [%s]", R.out);
+		cr_assert(strstr(a, named) && strstr(a, named) < b, "7000 not in %s: [%s]", named,
+			  R.out);
+		cr_assert(strstr(c, label[2]), "7200 not in %s: [%s]", label[2], R.out);
+	}
+	/* The name the user gave is the name the other commands take. */
+	cli("lookup", "tcp", "7000", "1", "--netns", named);
+	assert_token("lookup --netns NAME");
+	cli("delete", "tcp", "7000", "1", "--netns", named);
+	assert_silent_ok("delete --netns NAME");
 }

@@ -285,7 +285,7 @@ Test(owner, absent_at_boot, .init = kt_setup, .fini = teardown)
 		  R.out);
 	cr_assert(find_str(problems, owner) < 0, "a waiting owner is not a problem: [%s]", R.out);
 	cli("status", NULL);
-	cr_assert(matches("waiting:\n  owner [^\n]*/own of tcp 7600\\+10 not present yet", R.out),
+	cr_assert(matches("waiting:\n  owner [^\n]*/own of tcp 7600-7609 not present yet", R.out),
 		  "[%s]", R.out);
 	cli("show", "--json", NULL);
 	arr = jparse(R.out);

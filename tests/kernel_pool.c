@@ -576,11 +576,11 @@ TEST(show_pool)
 	cli("show", NULL);
 	cr_assert_eq(R.status, 0, "[%s]", R.err);
 	cr_assert(strstr(R.out, "Kind"), "[%s]", R.out);
-	cr_assert(matches("\n +7000 +7009 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +pool +limit 4 "
+	cr_assert(matches("\n +7000 +7009 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +pool +- +limit 4 "
 			  "per cgroup, 0 in use\n", R.out), "[%s]", R.out);
-	cr_assert(matches("\n +8000 +8019 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +pool +uid 0 "
+	cr_assert(matches("\n +8000 +8019 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +pool +- +uid 0 "
 			  "only, 0 in use\n", R.out), "[%s]", R.out);
-	cr_assert(matches("\n +9000 +9004 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +persistent *\n",
+	cr_assert(matches("\n +9000 +9004 +0x[0-9a-f]{16} +0 +net:\\[[0-9]+\\] +persistent +- *\n",
 			  R.out), "[%s]", R.out);
 }
 
@@ -659,7 +659,7 @@ TEST(runtime_listed)
 
 		cr_assert_eq(portrsv_cgroup_path(cgid, cgpath, sizeof(cgpath)), 0);
 		snprintf(re, sizeof(re), "\n +7002 +7004 +0x1122334455667788 +0 +net:\\[%"
-			 PRIu64 "\\] +runtime +pid %d \\(pool.u001btest\\) in %s, pool 7000\n", ino, getpid(),
+			 PRIu64 "\\] +runtime +- +pid %d \\(pool.u001btest\\) in %s, pool 7000\n", ino, getpid(),
 			 cgpath);
 		cr_assert(matches(re, R.out), "want /%s/ in [%s]", re, R.out);
 		cr_assert(strstr(R.out, "limit 4 per cgroup, 3 in use"), "[%s]", R.out);
@@ -865,7 +865,7 @@ TEST(show_acquired)
 
 	cli("show", "tcp", NULL);
 	cr_assert_eq(R.status, 0, "[%s]", R.err);
-	snprintf(re, sizeof(re), "\n +%u +%u +0x%016" PRIx64 " +0 +net:\\[[0-9]+\\] +runtime +pid "
+	snprintf(re, sizeof(re), "\n +%u +%u +0x%016" PRIx64 " +0 +net:\\[[0-9]+\\] +runtime +- +pid "
 		 "%d \\([^)]*\\) in %s, pool 7000\n", rt.start, rt.start + 3, rt.token, getpid(),
 		 cgpath);
 	cr_assert(matches(re, R.out), "want /%s/ in [%s]", re, R.out);

@@ -581,7 +581,7 @@ static struct run_case run_cases[] = {
 	{ { "run", "tcp", "0", "4", "--", "no-such-command-portrsv" }, 127, "No such file" },
 	{ { "run", "tcp", "0", "4", "--", "/etc/passwd" }, 126, "Permission denied" },
 	{ { "run", "udp", "0", "4", "--", "true" }, 4, "no udp pool" },
-	{ { "run", "tcp", "5000", "4", "--", "true" }, 4, "no tcp pool covers 5000+4" },
+	{ { "run", "tcp", "5000", "4", "--", "true" }, 4, "no tcp pool covers 5000-5003" },
 	{ { "run", "tcp", "0", "9", "--", "true" }, 3, "limit" },
 	{ { "run", "tcp", "0", "21", "--", "true" }, 3, "" }, /* EADDRINUSE or EDQUOT: both 3 */
 	{ { "run", "tcp", "0", "0", "--", "true" }, 2, "count '0'" },

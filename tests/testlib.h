@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <grp.h>
 #include <limits.h>
@@ -157,6 +158,27 @@ static inline void kt_current_cgroup(char *buf, size_t len)
  * Make the test's cgroup, pin and state directories; load portrsv attached to the cgroup
  * (load = false leaves that to the test); put the process in the cgroup and a fresh netns.
  */
+static inline int kt_remove_entry(const char *path, const struct stat *st, int type,
+				  struct FTW *ftw)
+{
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path); /* a cgroup's control files refuse: they go with their directory */
+	return 0;         /* on with the walk whatever failed */
+}
+
+/*
+ * What a dead process with this test's pid left (a crashed run, or one killed before its
+ * teardown): this process is alive, so whatever bears its pid is stale. Cleared before the
+ * test, so that it starts from nothing, not from someone else's cgroups, pins or store.
+ */
+static inline void kt_clear_stale(const char *path)
+{
+	if (access(path, F_OK) == 0)
+		nftw(path, kt_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static inline void kt_setup_opts(bool load)
 {
 	char mnt[PATH_MAX];
@@ -166,10 +188,13 @@ static inline void kt_setup_opts(bool load)
 	memset(&kt, 0, sizeof(kt));
 	cr_assert(portrsv_cgroup2_mount(mnt, sizeof(mnt)) == 0, "no cgroup v2 mount");
 	snprintf(kt.cgroup, sizeof(kt.cgroup), "%s/" KT_PREFIX "%d", mnt, getpid());
-	cr_assert(mkdir(kt.cgroup, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", kt.cgroup,
-		  strerror(errno));
 	snprintf(kt.pin_dir, sizeof(kt.pin_dir), "/sys/fs/bpf/" KT_PREFIX "%d", getpid());
 	snprintf(kt.state_dir, sizeof(kt.state_dir), "/tmp/" KT_PREFIX "%d", getpid());
+	kt_clear_stale(kt.cgroup);
+	kt_clear_stale(kt.pin_dir);
+	kt_clear_stale(kt.state_dir);
+	cr_assert(mkdir(kt.cgroup, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", kt.cgroup,
+		  strerror(errno));
 	cr_assert(mkdir(kt.state_dir, 0700) == 0 || errno == EEXIST);
 	setenv("PORTRSV_PIN_DIR", kt.pin_dir, 1);
 	setenv("PORTRSV_STATE_DIR", kt.state_dir, 1);

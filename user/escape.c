@@ -92,29 +92,43 @@ size_t portrsv_escape(const char *in, char *out, size_t cap)
 	return o;
 }
 
-void portrsv_json_string(FILE *f, const char *s)
+void portrsv_json_escape(const char *s, void (*put)(void *ctx, const char *b, size_t n),
+			 void *ctx)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
 
-	fputc('"', f);
+	put(ctx, "\"", 1);
 	while (*p) {
+		char esc[8];
 		uint32_t c;
 		size_t len = utf8_seq(p, n, &c);
 
 		if (!len) {
-			fputs("\\ufffd", f); /* not UTF-8: the replacement character */
+			put(ctx, "\\ufffd", 6); /* not UTF-8: the replacement character */
 			len = 1;
 		} else if (c == '"' || c == '\\') {
-			fputc('\\', f);
-			fputc((int)c, f);
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			put(ctx, esc, 2);
 		} else if (needs_escape(c)) {
-			fprintf(f, "\\u%04x", c);
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			put(ctx, esc, 6);
 		} else {
-			fwrite(p, 1, len, f);
+			put(ctx, (const char *)p, len);
 		}
 		p += len;
 		n -= len;
 	}
-	fputc('"', f);
+	put(ctx, "\"", 1);
+}
+
+static void put_file(void *f, const char *b, size_t n)
+{
+	fwrite(b, 1, n, f);
+}
+
+void portrsv_json_string(FILE *f, const char *s)
+{
+	portrsv_json_escape(s, put_file, f);
 }

@@ -95,6 +95,9 @@ int portrsv_pool_use(struct portrsv *p, const struct portrsv_key *k, struct port
 /* escape.c: text from outside, for a terminal, the journal or JSON (escape.c explains). */
 size_t portrsv_escape(const char *in, char *out, size_t cap);
 void portrsv_json_string(FILE *f, const char *s);
+/* The same JSON string, handed to put piece by piece (the command's JSON writer). */
+void portrsv_json_escape(const char *s, void (*put)(void *ctx, const char *b, size_t n),
+			 void *ctx);
 
 /* denylog.c: denied binds as journal lines, rate-limited (denylog.c explains). */
 struct portrsv_denylog {
@@ -280,6 +283,10 @@ bool portrsv_owners_followed(const char *pin_dir);
  * are pinned (half-loaded: a load or unload was killed, or everything was detached).
  */
 int portrsv_enforcing(const char *pin_dir);
+/* The same, telling a complete instance attached nowhere (PORTRSV_ATTACHED_NOWHERE, message
+ * set) from one with missing pins (-PORTRSV_ENOTLOADED). */
+#define PORTRSV_ATTACHED_NOWHERE 1
+int portrsv_enforcing_state(const char *pin_dir);
 
 /* pins.c */
 int portrsv_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

@@ -588,9 +588,18 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	lock = portrsv_store_begin(p->state_dir, &s);
 	if (lock < 0)
 		return lock;
-	/* Under the lock that load and unload take: a token for an instance that enforces
-	 * nothing (half-loaded, unloaded since we opened it) would be a lie. */
-	err = portrsv_enforcing(p->pin_dir);
+	/*
+	 * Under the lock that load and unload take: a token for an instance that enforces
+	 * nothing by accident (half-loaded, unloaded since we opened it, a killed load whose
+	 * stored cgroups are not attached) would be a lie. One the operator detached from every
+	 * cgroup (the store records none) takes reservations for the next attach (the command
+	 * warns; portrsv_enforcing tells).
+	 */
+	err = portrsv_enforcing_state(p->pin_dir);
+	if (err == PORTRSV_ATTACHED_NOWHERE && s.ncgroups)
+		err = -PORTRSV_ENOTLOADED;
+	else if (err == PORTRSV_ATTACHED_NOWHERE)
+		err = 0, portrsv_set_errmsg(NULL);
 	if (err)
 		goto out;
 	if (owner && (err = portrsv_owner_slot(p, owner_path, &r.owner, NULL)))

@@ -634,7 +634,7 @@ bool portrsv_owners_followed(const char *pin_dir)
 	return true;
 }
 
-int portrsv_enforcing(const char *pin_dir)
+int portrsv_enforcing_state(const char *pin_dir)
 {
 	int fds[N_HOOKS], err, n;
 	uint64_t *ids = NULL;
@@ -663,7 +663,14 @@ int portrsv_enforcing(const char *pin_dir)
 	if (!live) {
 		portrsv_set_errmsg("%s: the programs are attached to no cgroup: nothing is enforced; "
 				   "run 'portrsv restore' or 'portrsv attach DIR'", pin_dir);
-		return -PORTRSV_ENOTLOADED;
+		return PORTRSV_ATTACHED_NOWHERE;
 	}
 	return 0;
+}
+
+int portrsv_enforcing(const char *pin_dir)
+{
+	int err = portrsv_enforcing_state(pin_dir);
+
+	return err == PORTRSV_ATTACHED_NOWHERE ? -PORTRSV_ENOTLOADED : err;
 }
