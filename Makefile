@@ -206,9 +206,11 @@ unit-test-asan: $(ASAN_UNIT_TESTS)
 	for l in $(ASAN_OUT)/logs/*; do [ -e "$$l" ] || continue; cat "$$l"; status=1; done; \
 	exit $$status
 
-$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) user/store.c $(HDRS) | $(FUZZ_OUT)
+# fuzz_json also takes the command's JSON writer.
+$(FUZZ_OUT)/fuzz_json: FUZZ_EXTRA := user/cli/json.c
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) user/store.c user/cli/json.c $(HDRS) | $(FUZZ_OUT)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(JSONC_LIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(LIBBPF_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(FUZZ_EXTRA) $(JSONC_LIBS)
 
 fuzz-build: $(FUZZERS)
 

@@ -111,6 +111,8 @@ json_object *jstr(const char *s);          /* NULL s: JSON null */
 json_object *jint(int64_t v);
 json_object *jbool(bool v);
 void jset(json_object *o, const char *key, json_object *v);
+/* The document o (pretty, or one line for streams), owned by o; NULL when out of memory. */
+const char *jstring(json_object *o, bool pretty);
 /* Print o on stdout (pretty, or one line for streams) and free it. */
 void jprint(json_object *o);
 void jprint_line(json_object *o);

@@ -47,9 +47,21 @@ void jset(json_object *o, const char *key, json_object *v)
 	json_object_object_add(o, key, v);
 }
 
-static void print(json_object *o, int flags)
+const char *jstring(json_object *o, bool pretty)
 {
-	const char *s = json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int flags = JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+	/* json-c writes an empty array over two lines. */
+	if (json_object_is_type(o, json_type_array) && !json_object_array_length(o))
+		flags = JSON_C_TO_STRING_PLAIN;
+	else if (pretty)
+		flags |= JSON_C_TO_STRING_PRETTY;
+	return json_object_to_json_string_ext(o, flags);
+}
+
+static void print(json_object *o, bool pretty)
+{
+	const char *s = jstring(o, pretty);
 
 	if (!s) { /* out of memory: one line on stderr, and no half document on stdout */
 		fprintf(stderr, "portrsv: %s: out of memory writing JSON\n", cli_cmd->name);
@@ -62,15 +74,10 @@ static void print(json_object *o, int flags)
 
 void jprint(json_object *o)
 {
-	/* json-c writes an empty array over two lines. */
-	if (json_object_is_type(o, json_type_array) && !json_object_array_length(o)) {
-		print(o, JSON_C_TO_STRING_PLAIN);
-		return;
-	}
-	print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+	print(o, true);
 }
 
 void jprint_line(json_object *o)
 {
-	print(o, JSON_C_TO_STRING_SPACED);
+	print(o, false);
 }
