@@ -7,7 +7,6 @@
  * A reservation of a store written before the field existed has no creator (-ENOENT).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,78 +16,19 @@
 #include "internal.h"
 #include "store.h"
 
-/* The whole of a small /proc file into buf, NUL-terminated; its length, or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t len)
-{
-	ssize_t n, got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	while ((size_t)got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += n;
-	n = n < 0 ? -errno : got;
-	close(fd);
-	if (n >= 0)
-		buf[got] = '\0';
-	return n;
-}
-
-/*
- * The cgroup v2 line of /proc/self/cgroup, "0::PATH". The kernel writes PATH raw, newlines
- * included: it ends at the next line that starts like a hierarchy's ("N:"), or at the final
- * newline (the v2 line is the last one, where v1 hierarchies are mounted too).
- */
-static int self_cgroup(char *cg, size_t len)
-{
-	char buf[PATH_MAX + 4096], *line = buf, *end;
-	ssize_t n = read_small("/proc/self/cgroup", buf, sizeof(buf));
-
-	if (n < 0)
-		return (int)n;
-	while (strncmp(line, "0::", 3)) {
-		line = strchr(line, '\n');
-		if (!line)
-			return -ENOENT; /* no cgroup v2 line: a v1-only system */
-		line++;
-	}
-	line += 3;
-	for (end = line; (end = strchr(end, '\n')); end++) {
-		const char *c = end + 1;
-
-		while (*c >= '0' && *c <= '9')
-			c++;
-		if (!*c || (c > end + 1 && *c == ':'))
-			break;
-	}
-	if (!end)
-		end = buf + n;
-	if (line[0] != '/' || (size_t)(end - line) >= len)
-		return -EINVAL;
-	memcpy(cg, line, end - line);
-	cg[end - line] = '\0';
-	return 0;
-}
-
 int portrsv_creator_self(struct portrsv_store_creator *c, char *cg, size_t len)
 {
-	char comm[64];
-	ssize_t n;
 	int err;
 
 	memset(c, 0, sizeof(*c));
 	c->uid = (uint32_t)getuid();
-	n = read_small("/proc/self/comm", comm, sizeof(comm));
-	if (n < 0) {
+	err = portrsv_proc_comm(0, c->comm);
+	if (err) {
 		portrsv_set_errmsg("who creates the reservation: /proc/self/comm: %s",
-				   strerror((int)-n));
-		return (int)n;
+				   strerror(-err));
+		return err;
 	}
-	/* A comm may itself hold a newline: only the one the kernel adds goes. */
-	if (n && comm[n - 1] == '\n')
-		comm[--n] = '\0';
-	snprintf(c->comm, sizeof(c->comm), "%.*s", (int)sizeof(c->comm) - 1, comm);
-	err = self_cgroup(cg, len);
+	err = portrsv_proc_cgroup(0, cg, len);
 	if (err) {
 		portrsv_set_errmsg("who creates the reservation: /proc/self/cgroup: %s",
 				   err == -ENOENT ? "no cgroup v2 line" : strerror(-err));

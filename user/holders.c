@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Who holds a port: the sockets of the calling thread's netns that use it (sock_diag gives
- * each one's inode), and the process that has each socket open, found the way `ss -p` finds
- * it, by reading the links of /proc/PID/fd ("socket:[INODE]"). A socket no process has open
- * (TIME_WAIT, or one passed away and closed) is reported with pid 0.
+ * each one's state, local address, uid and inode), and every process that has each socket
+ * open, found the way `ss -p` finds them, by reading the links of /proc/PID/fd
+ * ("socket:[INODE]"). A socket no process has open (TIME-WAIT, or one passed away and
+ * closed) has no process.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -18,6 +19,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include "internal.h"
 
@@ -26,45 +28,91 @@ struct want {
 	struct portrsv_holders *h;
 };
 
-/* A socket on a port of [start, start + count): one holder (once: dual-stack sockets are in
- * both families' dumps). */
+/* A socket on a port of [start, start + count): one holder (a socket with an inode once,
+ * however many passes list it; TIME-WAIT sockets have none and are each their own). */
 static int add_holder(const struct inet_diag_msg *d, void *ctx)
 {
 	struct want *w = ctx;
 	struct portrsv_holders *h = w->h;
 	uint16_t port = ntohs(d->id.idiag_sport);
-	struct portrsv_holder *nv;
+	struct portrsv_holder *nv, *n;
 
 	if (port < w->start || port - w->start >= w->count)
 		return 0;
-	for (size_t i = 0; i < h->n; i++)
+	for (size_t i = 0; d->idiag_inode && i < h->n; i++)
 		if (h->v[i].port == port && h->v[i].ino == d->idiag_inode)
 			return 0;
 	nv = realloc(h->v, (h->n + 1) * sizeof(*nv));
 	if (!nv)
 		return -ENOMEM;
 	h->v = nv;
-	h->v[h->n++] = (struct portrsv_holder){ .port = port, .ino = d->idiag_inode };
+	n = &h->v[h->n++];
+	*n = (struct portrsv_holder){ .port = port, .state = d->idiag_state,
+				      .family = d->idiag_family, .uid = d->idiag_uid,
+				      .ino = d->idiag_inode };
+	if (!inet_ntop(d->idiag_family, d->id.idiag_src, n->addr, sizeof(n->addr)))
+		snprintf(n->addr, sizeof(n->addr), "?");
 	return 0;
 }
 
-/* The pid and command of the process that has socket inode ino open, by /proc/PID/fd. */
-static void find_processes(struct portrsv_holders *h)
+/* The inode of an fd's link "socket:[INODE]"; 0 for anything else. */
+static uint64_t socket_ino(const char *link)
 {
-	char path[320], link[64], want[40];
+	unsigned long long ino;
+	char *end;
+
+	if (strncmp(link, "socket:[", 8) || link[8] < '0' || link[8] > '9')
+		return 0;
+	errno = 0;
+	ino = strtoull(link + 8, &end, 10);
+	return errno || strcmp(end, "]") ? 0 : ino;
+}
+
+/* Process pid has holder o's socket open: once per process, however many fds it has. */
+static int add_proc(struct portrsv_holder *o, uint32_t pid)
+{
+	struct portrsv_holder_proc *nv;
+
+	for (size_t i = 0; i < o->nprocs; i++)
+		if (o->procs[i].pid == pid)
+			return 0;
+	nv = realloc(o->procs, (o->nprocs + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	o->procs = nv;
+	nv = &o->procs[o->nprocs++];
+	memset(nv, 0, sizeof(*nv));
+	nv->pid = pid;
+	/* Gone meanwhile: its pid stays, comm and cgroup "" (unknown). */
+	if (portrsv_proc_comm(pid, nv->comm))
+		nv->comm[0] = '\0';
+	if (portrsv_proc_cgroup(pid, nv->cgroup, sizeof(nv->cgroup)))
+		nv->cgroup[0] = '\0';
+	return 0;
+}
+
+/* Every process that has a holder's socket open, by /proc/PID/fd. */
+static int find_processes(struct portrsv_holders *h)
+{
+	char path[320], link[64];
 	struct dirent *pe, *fe;
 	DIR *proc, *fds;
-	size_t left = 0;
+	bool any = false;
+	int err = 0;
 
 	for (size_t i = 0; i < h->n; i++)
-		left += h->v[i].ino != 0;
-	proc = left ? opendir("/proc") : NULL;
-	while (proc && left && (pe = readdir(proc))) {
+		any |= h->v[i].ino != 0;
+	proc = any ? opendir("/proc") : NULL;
+	while (proc && !err && (pe = readdir(proc))) {
+		uint32_t pid;
+
 		if (!isdigit((unsigned char)pe->d_name[0]))
 			continue;
+		pid = (uint32_t)strtoul(pe->d_name, NULL, 10);
 		snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
 		fds = opendir(path);
-		while (fds && left && (fe = readdir(fds))) {
+		while (fds && !err && (fe = readdir(fds))) {
+			uint64_t ino;
 			ssize_t k;
 
 			snprintf(path, sizeof(path), "/proc/%s/fd/%.20s", pe->d_name, fe->d_name);
@@ -72,33 +120,17 @@ static void find_processes(struct portrsv_holders *h)
 			if (k <= 0)
 				continue;
 			link[k] = '\0';
-			for (size_t i = 0; i < h->n; i++) {
-				if (h->v[i].pid || !h->v[i].ino)
-					continue;
-				snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", h->v[i].ino);
-				if (strcmp(link, want))
-					continue;
-				h->v[i].pid = (uint32_t)strtoul(pe->d_name, NULL, 10);
-				left--;
-			}
+			ino = socket_ino(link);
+			for (size_t i = 0; ino && !err && i < h->n; i++)
+				if (h->v[i].ino == ino)
+					err = add_proc(&h->v[i], pid);
 		}
 		if (fds)
 			closedir(fds);
 	}
 	if (proc)
 		closedir(proc);
-	for (size_t i = 0; i < h->n; i++) {
-		FILE *f;
-
-		if (!h->v[i].pid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%u/comm", h->v[i].pid);
-		f = fopen(path, "re");
-		if (f && fgets(h->v[i].comm, sizeof(h->v[i].comm), f))
-			h->v[i].comm[strcspn(h->v[i].comm, "\n")] = '\0';
-		if (f)
-			fclose(f);
-	}
+	return err;
 }
 
 int portrsv_port_holders(enum portrsv_proto proto, uint16_t start, uint16_t count,
@@ -110,17 +142,36 @@ int portrsv_port_holders(enum portrsv_proto proto, uint16_t start, uint16_t coun
 
 	memset(h, 0, sizeof(*h));
 	rc = portrsv_diag_each(proto, all, 1, add_holder, &w);
-	if (rc) {
+	if (!rc)
+		rc = find_processes(h);
+	if (rc)
 		portrsv_holders_free(h);
-		return rc;
-	}
-	find_processes(h);
-	return 0;
+	return rc;
 }
 
 void portrsv_holders_free(struct portrsv_holders *h)
 {
+	for (size_t i = 0; i < h->n; i++)
+		free(h->v[i].procs);
 	free(h->v);
 	h->v = NULL;
 	h->n = 0;
+}
+
+/* The kernel's TCP_NEW_SYN_RECV (a request socket), which <netinet/tcp.h> does not name. */
+#define TCP_NEW_SYN_RECV (TCP_CLOSING + 1)
+
+/* ss's names (misc/ss.c sstate_name); a request socket is a SYN-RECV to it. */
+const char *portrsv_sock_state_name(uint8_t state)
+{
+	static const char *const names[] = {
+		[TCP_ESTABLISHED] = "ESTAB",	  [TCP_SYN_SENT] = "SYN-SENT",
+		[TCP_SYN_RECV] = "SYN-RECV",	  [TCP_FIN_WAIT1] = "FIN-WAIT-1",
+		[TCP_FIN_WAIT2] = "FIN-WAIT-2",	  [TCP_TIME_WAIT] = "TIME-WAIT",
+		[TCP_CLOSE] = "UNCONN",		  [TCP_CLOSE_WAIT] = "CLOSE-WAIT",
+		[TCP_LAST_ACK] = "LAST-ACK",	  [TCP_LISTEN] = "LISTEN",
+		[TCP_CLOSING] = "CLOSING",	  [TCP_NEW_SYN_RECV] = "SYN-RECV",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "UNKNOWN";
 }

@@ -228,13 +228,31 @@ typedef int (*portrsv_diag_fn)(const struct inet_diag_msg *d, void *ctx);
 int portrsv_diag_each(enum portrsv_proto proto, const uint32_t *passes, size_t npasses,
 		      portrsv_diag_fn fn, void *ctx);
 
-/* holders.c: who uses the ports [start, start + count) of proto in the calling thread's netns:
- * each socket (inode) and the process that has it open (pid 0, comm "" when none has). */
+/* proc.c: what /proc says about a process (pid 0: the caller), raw (escape to print). */
+/* The whole of a small /proc file into buf, NUL-terminated; its length, or -errno. */
+ssize_t portrsv_proc_read(const char *path, char *buf, size_t len);
+/* Its comm, without the newline the kernel adds (one the comm holds itself is kept). */
+int portrsv_proc_comm(uint32_t pid, char comm[PORTRSV_COMM_LEN]);
+/* Its cgroup v2 path, the "0::" line of /proc/PID/cgroup; -ENOENT when it has none. */
+int portrsv_proc_cgroup(uint32_t pid, char *cg, size_t len);
+
+/* holders.c: who uses the ports [start, start + count) of proto in the calling thread's netns,
+ * as `ss -anp` finds them: each socket, and every process that has it open (none for a
+ * TIME-WAIT socket, or one whose last holder closed it meanwhile). */
+struct portrsv_holder_proc {
+	uint32_t pid;
+	char comm[PORTRSV_COMM_LEN]; /* raw; "" when the process ended meanwhile */
+	char cgroup[PATH_MAX];       /* as its /proc/PID/cgroup has it; "" when unknown */
+};
 struct portrsv_holder {
 	uint16_t port;
-	uint32_t pid;
-	uint64_t ino;
-	char comm[16];
+	uint8_t state;               /* the kernel's TCP_* (UDP: TCP_CLOSE unconnected) */
+	uint8_t family;              /* AF_INET, AF_INET6 */
+	char addr[46];               /* local address, as inet_ntop writes it */
+	uint32_t uid;                /* the socket's (idiag_uid) */
+	uint64_t ino;                /* 0 for TIME-WAIT */
+	struct portrsv_holder_proc *procs;
+	size_t nprocs;
 };
 struct portrsv_holders {
 	struct portrsv_holder *v;
@@ -243,6 +261,8 @@ struct portrsv_holders {
 int portrsv_port_holders(enum portrsv_proto proto, uint16_t start, uint16_t count,
 			 struct portrsv_holders *h);
 void portrsv_holders_free(struct portrsv_holders *h);
+/* A state as ss names it: "LISTEN", "ESTAB", "TIME-WAIT", "UNCONN", ... ("UNKNOWN"). */
+const char *portrsv_sock_state_name(uint8_t state);
 
 /* features.c: what the running kernel lacks of what portrsv uses (6.1 lacks both). */
 #define PORTRSV_IORING_OP_BIND 56 /* enum io_uring_op, Linux 6.11; newer than Debian 12's headers */

@@ -80,21 +80,18 @@ static void note_busy(struct applier *a, const struct portrsv_store_entry *e)
 
 	line[0] = '\0';
 	for (size_t i = 0; !err && i < h.n && len < sizeof(line) - 64; i++) {
-		char comm[4 * sizeof(h.v[i].comm)];
-		size_t k = 0;
+		const struct portrsv_holder_proc *pr = h.v[i].nprocs ? &h.v[i].procs[0] : NULL;
+		char comm[6 * PORTRSV_COMM_LEN + 1];
 
 		/* A comm is text from outside: escaped, no control character reaches a terminal. */
-		for (const char *c = h.v[i].comm; *c && k < sizeof(comm) - 5; c++)
-			k += (unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\'
-				     ? (size_t)snprintf(comm + k, 5, "\\x%02x", (unsigned char)*c)
-				     : (size_t)snprintf(comm + k, 2, "%c", *c);
-		comm[k] = '\0';
-		if (h.v[i].pid)
+		if (pr) {
+			portrsv_escape(pr->comm, comm, sizeof(comm));
 			len += snprintf(line + len, sizeof(line) - len, "%s%u by pid %u (%s)",
-					i ? ", " : "", h.v[i].port, h.v[i].pid, comm);
-		else
+					i ? ", " : "", h.v[i].port, pr->pid, comm);
+		} else {
 			len += snprintf(line + len, sizeof(line) - len, "%s%u by no process",
 					i ? ", " : "", h.v[i].port);
+		}
 	}
 	note(a, "applied %s %u+%u in netns %s over ports in use (their sockets keep them, "
 	     "everyone else is refused): %s", portrsv_proto_name(e->proto), e->start, e->count,
