@@ -264,6 +264,81 @@ void portrsv_holders_free(struct portrsv_holders *h);
 /* A state as ss names it: "LISTEN", "ESTAB", "TIME-WAIT", "UNCONN", ... ("UNKNOWN"). */
 const char *portrsv_sock_state_name(uint8_t state);
 
+/*
+ * diagnose.c: every reason a bind of (proto, port) would fail or be surprising in a netns
+ * (`portrsv why`, SPEC "Diagnosis"). Text from outside (comm, cgroup, owner, comment) is kept
+ * raw: escape it when printing. No token is kept anywhere in it (r.token is 0).
+ */
+enum portrsv_why_kind {
+	PORTRSV_WHY_PERSISTENT, /* a persistent reservation */
+	PORTRSV_WHY_POOL,       /* a pool's port that no runtime reservation covers */
+	PORTRSV_WHY_RUNTIME,    /* a runtime reservation carved from the pool */
+};
+/* Whose bit the port is in ip_local_reserved_ports of the netns. */
+enum portrsv_why_sysctl {
+	PORTRSV_WHY_SYSCTL_CLEAR, /* not there */
+	PORTRSV_WHY_SYSCTL_OURS,  /* this instance's, for its reservation: no reason of its own */
+	PORTRSV_WHY_SYSCTL_ADMIN, /* the administrator's entry (there before portrsv, or alone) */
+	PORTRSV_WHY_SYSCTL_OTHER, /* another portrsv instance's (another pin directory) */
+};
+struct portrsv_why_resv {
+	enum portrsv_why_kind kind;
+	struct portrsv_reservation r; /* the covering reservation (for RUNTIME its pool); token 0 */
+	bool has_owner;
+	bool owner_present;           /* a cgroup is at the owner's path now */
+	char owner[PATH_MAX];
+	bool has_creator;             /* false: a store from before creators, or unknown */
+	struct portrsv_creator_info creator; /* of r (the pool, for RUNTIME) */
+	bool has_denial;              /* the last refused bind of this port is remembered */
+	struct portrsv_denial denial;
+	char denial_cgroup[PATH_MAX]; /* the refused socket's cgroup, as /proc/PID/cgroup names
+				       * it; "" when it is gone */
+	struct {                      /* RUNTIME: the runtime reservation covering the port */
+		uint16_t start, count;
+		uint32_t pid;         /* the acquiring process */
+		char comm[PORTRSV_COMM_LEN];
+		uint64_t cgid;
+		char cgroup[PATH_MAX]; /* of the acquiring socket, as denial_cgroup */
+		uint64_t created;
+	} rt;
+};
+struct portrsv_why {
+	enum portrsv_proto proto;
+	uint16_t port;
+	uint64_t netns_cookie, netns_ino;   /* the netns asked about */
+	bool reserved;                      /* resv is set: this instance reserves the port */
+	struct portrsv_why_resv resv;
+	struct portrsv_holders holders;     /* every socket of proto on the port */
+	enum portrsv_why_sysctl reserved_ports; /* ip_local_reserved_ports */
+	struct {
+		uint32_t lo, hi;
+		bool inside;   /* lo <= port <= hi */
+		bool autobind; /* inside and not in ip_local_reserved_ports: autobind may take it */
+	} port_range;                       /* ip_local_port_range */
+	struct {
+		uint32_t value;
+		bool below;    /* port < value: only CAP_NET_BIND_SERVICE binds it */
+	} unpriv;                           /* ip_unprivileged_port_start */
+	struct portrsv_reservation *other;  /* reservations of the port in other netns; token 0 */
+	size_t nother;
+	/* Findings that are reasons: the reservation, each holder, an ADMIN or OTHER bit,
+	 * autobind, below, each other netns's reservation. 0: the port is free. */
+	unsigned reasons;
+};
+/*
+ * Everything about (proto, port) in the netns at path (NULL: the caller's), into *w (free it
+ * with portrsv_why_free, also after a failure). 0 (w->reasons 0: free), or -errno: -EINVAL
+ * (bad proto, port 0, path not a netns), -ENOENT (no such path), the maps', sock_diag's or
+ * the store's error (portrsv_errmsg() names the cause).
+ */
+int portrsv_diagnose(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
+		     const char *netns, struct portrsv_why *w);
+void portrsv_why_free(struct portrsv_why *w);
+/* "persistent", "pool", "runtime": show's words for them. */
+const char *portrsv_why_kind_name(enum portrsv_why_kind k);
+/* "clear", "portrsv", "admin", "other-instance". */
+const char *portrsv_why_sysctl_name(enum portrsv_why_sysctl s);
+
 /* features.c: what the running kernel lacks of what portrsv uses (6.1 lacks both). */
 #define PORTRSV_IORING_OP_BIND 56 /* enum io_uring_op, Linux 6.11; newer than Debian 12's headers */
 enum portrsv_feat {
