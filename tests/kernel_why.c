@@ -6,10 +6,15 @@
  * (LISTEN, UDP UNCONN, TIME-WAIT without process, a socket shared by two processes), the
  * administrator's bit in ip_local_reserved_ports and another instance's, ip_local_port_range
  * and ip_unprivileged_port_start of the netns, a reservation in another netns; a free port has
- * no finding, and a bad netns path is an error.
+ * no finding, and a bad netns path is an error. Then the command, `portrsv why [--json]`: one
+ * line (and the JSON member) per cause with exit 0, exit 4 for a free port, exit 2 for a bad
+ * --netns, no token in any output, and a comm with ESC, CR and LF printed escaped on its line.
  */
 #include "testlib.h"
+#include "clirun.h"
+#include "json.h"
 #include <signal.h>
+#include <stdarg.h>
 #include <time.h>
 #include <sys/prctl.h>
 #include <criterion/parameterized.h> /* after criterion.h, which it would break */
@@ -869,4 +874,492 @@ WHY_TEST(holders_of_the_netns_asked)
 	cr_assert_eq(w.holders.v[0].procs[0].pid, (uint32_t)getpid());
 	portrsv_why_free(&w);
 	close(fd);
+}
+
+/* ---- The command: portrsv why [--json] ------------------------------------------------- */
+
+/* portrsv why WORDS..., NULL-terminated; the exit status (R has the output). */
+static int why_cli(const char *first, ...)
+{
+	struct run_opts o = { 0 };
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = (char *)portrsv_bin();
+	argv[argc++] = "why";
+	va_start(ap, first);
+	for (const char *w = first; w && argc < 15; w = va_arg(ap, const char *))
+		argv[argc++] = (char *)w;
+	va_end(ap);
+	argv[argc] = NULL;
+	return run_argv_opts(&o, argv);
+}
+#define why(...) why_cli(__VA_ARGS__, NULL)
+
+/* Never a token, in any spelling, on stdout or stderr. */
+static void assert_no_token_printed(const char *what, uint64_t token)
+{
+	char hex[24], bare[24], dec[24];
+
+	snprintf(hex, sizeof(hex), "0x%016" PRIx64, token);
+	snprintf(bare, sizeof(bare), "%016" PRIx64, token);
+	snprintf(dec, sizeof(dec), "%" PRIu64, token);
+	for (int i = 0; i < 2; i++) {
+		const char *s = i ? R.err : R.out;
+
+		cr_assert(!strstr(s, bare) && !strstr(s, dec) && !strcasestr(s, hex),
+			  "%s: the token is printed: [%s]", what, s);
+	}
+}
+
+/* Lines of s. */
+static int lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* This netns as the command names it: net:[INO] (the test's is no /run/netns one). */
+static const char *here_label(void)
+{
+	static char label[64];
+	uint64_t ino;
+
+	cr_assert_eq(portrsv_netns_self(NULL, &ino), 0);
+	snprintf(label, sizeof(label), "net:[%" PRIu64 "]", ino);
+	return label;
+}
+
+/* The JSON document's root, with the members every document has, checked. */
+static int why_doc(const char *proto, unsigned port, bool free_port)
+{
+	int root = jparse(R.out);
+
+	cr_assert_eq(J[root].type, J_OBJ);
+	cr_assert_str_eq(J[jget(root, "proto", J_STR)].str, proto);
+	cr_assert_eq(J[jget(root, "port", J_NUM)].num, port);
+	cr_assert_eq(J[jget(root, "free", J_BOOL)].b, free_port);
+	jget(root, "reasons", J_NUM);
+	jget(root, "holders", J_ARR);
+	jget(root, "reserved_ports_sysctl", J_OBJ);
+	jget(root, "local_port_range", J_OBJ);
+	jget(root, "unprivileged_port_start", J_OBJ);
+	jget(root, "other_netns", J_ARR);
+	return root;
+}
+
+WHY_TEST(cli_reservation)
+{
+	char owner[PATH_MAX + 16], want[128];
+	uint64_t token;
+	int root, r, c, fd;
+
+	snprintf(owner, sizeof(owner), "%s/svc", kt.cgroup);
+	cr_assert_eq(mkdir(owner, 0755), 0);
+	PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = owner, .comment = "web pool");
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, RESV, RESV_N, &o, &token), 0);
+	fd = kt_socket(KT_V4, IPPROTO_TCP);
+	cr_assert_eq(kt_bind(fd, KT_V4, RESV + 3), -EACCES);
+	close(fd);
+
+	why("tcp", "7403");
+	cr_assert_eq(R.status, 0, "why: %d [%s] [%s]", R.status, R.out, R.err);
+	cr_assert_str_empty(R.err);
+	cr_assert_eq(lines(R.out), 2, "the reservation and its last refusal: [%s]", R.out);
+	cr_assert(strstr(R.out, "tcp 7403: reserved by portrsv: persistent 7400-7409 (1 binds "
+			 "denied), owner "), "[%s]", R.out);
+	cr_assert(strstr(R.out, ", comment: web pool, created "), "[%s]", R.out);
+	snprintf(want, sizeof(want), " by uid 0 (%s) in %s\n", own_comm(), rel_cgroup());
+	cr_assert(strstr(R.out, want), "the creator %s: [%s]", want, R.out);
+	snprintf(want, sizeof(want), "tcp 7403: last refused here at ");
+	cr_assert(strstr(R.out, want), "[%s]", R.out);
+	snprintf(want, sizeof(want), ": pid %d (%s), uid 0, %s; 1 bind of this port refused\n",
+		 getpid(), own_comm(), rel_cgroup());
+	cr_assert(strstr(R.out, want), "the refusal %s: [%s]", want, R.out);
+	assert_no_token_printed("why", token);
+
+	why("tcp", "7403", "--json");
+	cr_assert_eq(R.status, 0, "why --json: %d [%s]", R.status, R.err);
+	assert_no_token_printed("why --json", token);
+	root = why_doc("tcp", 7403, false);
+	cr_assert_str_eq(J[jget(root, "netns", J_STR)].str, here_label());
+	cr_assert_eq(J[jget(root, "reasons", J_NUM)].num, 1);
+	r = jget(root, "reservation", J_OBJ);
+	cr_assert_eq(J[jget(r, "start", J_NUM)].num, RESV);
+	cr_assert_eq(J[jget(r, "count", J_NUM)].num, RESV_N);
+	cr_assert_eq(J[jget(r, "end", J_NUM)].num, RESV + RESV_N - 1);
+	cr_assert_str_eq(J[jget(r, "block", J_STR)].str, "7400-7409");
+	cr_assert_str_eq(J[jget(r, "kind", J_STR)].str, "persistent");
+	cr_assert(J[jget(r, "persistent", J_BOOL)].b);
+	cr_assert_str_eq(J[jget(r, "owner", J_STR)].str, owner);
+	cr_assert(J[jget(r, "owner_present", J_BOOL)].b);
+	cr_assert_str_eq(J[jget(r, "comment", J_STR)].str, "web pool");
+	cr_assert(matches("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$", J[jget(r, "created", J_STR)].str));
+	cr_assert_eq(J[jget(r, "denied", J_NUM)].num, 1);
+	c = jget(r, "creator", J_OBJ);
+	cr_assert_eq(J[jget(c, "uid", J_NUM)].num, 0);
+	cr_assert_str_eq(J[jget(c, "comm", J_STR)].str, own_comm());
+	cr_assert_str_eq(J[jget(c, "cgroup", J_STR)].str, rel_cgroup());
+	c = jget(r, "last_denial", J_OBJ);
+	cr_assert_eq(J[jget(c, "pid", J_NUM)].num, getpid());
+	cr_assert_eq(J[jget(c, "uid", J_NUM)].num, 0);
+	cr_assert_eq(J[jget(c, "count", J_NUM)].num, 1);
+	cr_assert_str_eq(J[jget(c, "comm", J_STR)].str, own_comm());
+	cr_assert_str_eq(J[jget(c, "cgroup", J_STR)].str, rel_cgroup());
+	jget(c, "time", J_STR);
+	jget(r, "runtime", J_NULL);
+	cr_assert_eq(jcount(jget(root, "holders", J_ARR)), 0);
+	c = jget(root, "reserved_ports_sysctl", J_OBJ);
+	cr_assert(J[jget(c, "set", J_BOOL)].b);
+	cr_assert_str_eq(J[jget(c, "by", J_STR)].str, "portrsv");
+	for (int i = 0; i < NJ; i++)
+		cr_assert(strcmp(J[i].key, "token"), "a \"token\" member");
+}
+
+WHY_TEST(cli_runtime_never_prints_a_token)
+{
+	struct portrsv_runtime rt;
+	char want[128];
+	uint64_t token;
+	int fd, root, r;
+
+	PORTRSV_OPTS(portrsv_create_opts, o, .pool = true);
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_UDP, POOL, POOL_N, &o, &token), 0);
+	fd = kt_socket(KT_V4, IPPROTO_UDP);
+	cr_assert_eq(portrsv_acquire(fd, POOL + 2, 2, &rt), 0);
+	why("udp", "7503");
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	snprintf(want, sizeof(want), "udp 7503: reserved by portrsv: runtime reservation 7502-7503 "
+		 "acquired by pid %d (%s) in %s at ", getpid(), own_comm(), rel_cgroup());
+	cr_assert(strstr(R.out, want), "[%s]", R.out);
+	cr_assert(strstr(R.out, "from pool 7500-7509 (0 binds denied)"), "[%s]", R.out);
+	assert_no_token_printed("why runtime", token);
+	assert_no_token_printed("why runtime", rt.token);
+	why("udp", "7503", "--json");
+	cr_assert_eq(R.status, 0);
+	assert_no_token_printed("why runtime --json", token);
+	assert_no_token_printed("why runtime --json", rt.token);
+	root = why_doc("udp", 7503, false);
+	r = jget(root, "reservation", J_OBJ);
+	cr_assert_str_eq(J[jget(r, "kind", J_STR)].str, "runtime");
+	cr_assert_str_eq(J[jget(r, "block", J_STR)].str, "7500-7509");
+	r = jget(r, "runtime", J_OBJ);
+	cr_assert_str_eq(J[jget(r, "block", J_STR)].str, "7502-7503");
+	cr_assert_eq(J[jget(r, "pid", J_NUM)].num, getpid());
+	cr_assert_str_eq(J[jget(r, "cgroup", J_STR)].str, rel_cgroup());
+	why("udp", "7500");
+	cr_assert_eq(R.status, 0);
+	cr_assert(strstr(R.out, "udp 7500: reserved by portrsv: pool 7500-7509, only runtime "
+			 "reservations acquired from it may bind"), "[%s]", R.out);
+	close(fd);
+}
+
+/* One row per cause that is no reservation: its setup, its text line, its JSON member. */
+enum cause { C_LISTEN, C_UNCONN, C_TIMEWAIT, C_ADMIN, C_OTHER_INSTANCE, C_RANGE, C_UNPRIV,
+	     C_OTHER_NETNS };
+
+struct cause_row {
+	char name[32];
+	enum cause cause;
+	char proto[4];
+	uint16_t port;
+	char text[160]; /* a regex the one line matches */
+};
+
+ParameterizedTestParameters(why, cli_cause)
+{
+	static struct cause_row rows[] = {
+		{ "listener", C_LISTEN, "tcp", 7600,
+		  "^tcp 7600: in use by a LISTEN socket 127\\.0\\.0\\.1:7600 of uid 65534: pid [0-9]+ "
+		  "\\(why-listen\\) in /[^ ]+\n$" },
+		{ "udp", C_UNCONN, "udp", 7602,
+		  "^udp 7602: in use by a UNCONN socket \\[::1\\]:7602 of uid 4242: pid [0-9]+ "
+		  "\\(why-udp\\) in /[^ ]+\n$" },
+		{ "time-wait", C_TIMEWAIT, "tcp", 7620,
+		  "^tcp 7620: in use by a TIME-WAIT socket 127\\.0\\.0\\.1:7620 of uid 0, held by no "
+		  "process\n$" },
+		{ "admin's bit", C_ADMIN, "tcp", 7700,
+		  "^tcp 7700: in ip_local_reserved_ports, the administrator's entry: " },
+		{ "another instance", C_OTHER_INSTANCE, "udp", 7710,
+		  "^udp 7710: in ip_local_reserved_ports, reserved by another portrsv instance" },
+		{ "port range", C_RANGE, "tcp", 7850,
+		  "^tcp 7850: inside ip_local_port_range 7800-7900: autobind " },
+		{ "unprivileged", C_UNPRIV, "udp", 80,
+		  "^udp 80: below ip_unprivileged_port_start 1024: only a process with "
+		  "CAP_NET_BIND_SERVICE may bind it\n$" },
+		{ "other netns", C_OTHER_NETNS, "tcp", 7902,
+		  "^tcp 7902: reserved in another netns, net:\\[[0-9]+\\]: persistent 7900-7904 \\(not "
+		  "in force here\\), comment: elsewhere\n$" },
+	};
+
+	return cr_make_param_array(struct cause_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+static void load_other_instance(uint16_t port)
+{
+	const char *cg[1] = { other_cg };
+	struct portrsv *q;
+	uint64_t token;
+
+	snprintf(other_pin, sizeof(other_pin), "%s-b", kt.pin_dir);
+	snprintf(other_state, sizeof(other_state), "%s-b", kt.state_dir);
+	snprintf(other_cg, sizeof(other_cg), "%s/b", kt.cgroup);
+	cr_assert_eq(mkdir(other_state, 0700), 0);
+	cr_assert_eq(mkdir(other_cg, 0755), 0);
+	PORTRSV_OPTS(portrsv_load_opts, lo, .cgroups = cg, .n_cgroups = 1, .pin_dir = other_pin,
+		     .state_dir = other_state);
+	cr_assert_eq(portrsv_load(&lo), 0);
+	PORTRSV_OPTS(portrsv_open_opts, oo, .pin_dir = other_pin, .state_dir = other_state);
+	q = portrsv_open(&oo);
+	cr_assert(q);
+	cr_assert_eq(portrsv_create(q, PORTRSV_UDP, port, 1, NULL, &token), 0);
+	portrsv_close(q);
+}
+
+static void time_wait(uint16_t port)
+{
+	int l = kt_socket(KT_V4, IPPROTO_TCP), c = kt_socket(KT_V4, IPPROTO_TCP), a;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct portrsv_why w;
+	char b;
+
+	cr_assert_eq(kt_bind(l, KT_V4, port), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&to, sizeof(to)), 0);
+	a = accept(l, NULL, NULL);
+	cr_assert(a >= 0);
+	close(l);
+	close(a);
+	cr_assert_eq(read(c, &b, 1), 0);
+	close(c);
+	for (int tries = 0;; tries++) {
+		diagnose(PORTRSV_TCP, port, NULL, &w);
+		if ((w.holders.n == 1 && w.holders.v[0].state == 6) || tries == 100)
+			break;
+		portrsv_why_free(&w);
+		usleep(10000);
+	}
+	cr_assert_eq(w.holders.n, 1);
+	portrsv_why_free(&w);
+}
+
+ParameterizedTest(struct cause_row *row, why, cli_cause, .init = kt_setup, .fini = fini)
+{
+	char port[8], path[64];
+	uint64_t ino, cookie, token = 0;
+	pid_t pid = 0;
+	int root, h, m;
+
+	snprintf(port, sizeof(port), "%u", row->port);
+	switch (row->cause) {
+	case C_LISTEN:
+		pid = spawn_sock(AF_INET, SOCK_STREAM, "127.0.0.1", row->port, "why-listen", 65534);
+		break;
+	case C_UNCONN:
+		pid = spawn_sock(AF_INET6, SOCK_DGRAM, "::1", row->port, "why-udp", 4242);
+		break;
+	case C_TIMEWAIT:
+		time_wait(row->port);
+		break;
+	case C_ADMIN:
+		kt_write_outside(SYSCTL_RESERVED, "7700\n");
+		break;
+	case C_OTHER_INSTANCE:
+		load_other_instance(row->port);
+		break;
+	case C_RANGE:
+		kt_write_outside("/proc/sys/net/ipv4/ip_local_port_range", "7800 7900");
+		break;
+	case C_UNPRIV:
+		break;
+	case C_OTHER_NETNS: {
+		PORTRSV_OPTS(portrsv_create_opts, o, .netns = path, .comment = "elsewhere");
+
+		spawn_netns(path, sizeof(path), &ino, &cookie);
+		cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, 7900, 5, &o, &token), 0);
+		break;
+	}
+	}
+	why(row->proto, port);
+	cr_assert_eq(R.status, 0, "%s: exit %d [%s] [%s]", row->name, R.status, R.out, R.err);
+	cr_assert_str_empty(R.err, "%s: [%s]", row->name, R.err);
+	cr_assert(matches(row->text, R.out), "%s: one line, matching %s: [%s]", row->name,
+		  row->text, R.out);
+	cr_assert_eq(lines(R.out), 1, "%s: [%s]", row->name, R.out);
+	if (token)
+		assert_no_token_printed(row->name, token);
+
+	why(row->proto, port, "--json");
+	cr_assert_eq(R.status, 0, "%s --json: exit %d [%s]", row->name, R.status, R.err);
+	root = why_doc(row->proto, row->port, false);
+	cr_assert_eq(J[jget(root, "reasons", J_NUM)].num, 1, "%s", row->name);
+	jget(root, "reservation", J_NULL);
+	h = jget(root, "holders", J_ARR);
+	cr_assert_eq(jcount(h), row->cause <= C_TIMEWAIT, "%s", row->name);
+	switch (row->cause) {
+	case C_LISTEN:
+	case C_UNCONN:
+		h = jchild(h, 0);
+		cr_assert_str_eq(J[jget(h, "state", J_STR)].str,
+				 row->cause == C_LISTEN ? "LISTEN" : "UNCONN");
+		cr_assert_eq(J[jget(h, "uid", J_NUM)].num, row->cause == C_LISTEN ? 65534 : 4242);
+		cr_assert_str_eq(J[jget(h, "address", J_STR)].str,
+				 row->cause == C_LISTEN ? "127.0.0.1" : "::1");
+		cr_assert_str_eq(J[jget(h, "family", J_STR)].str,
+				 row->cause == C_LISTEN ? "ipv4" : "ipv6");
+		cr_assert_eq(J[jget(h, "port", J_NUM)].num, row->port);
+		m = jget(h, "processes", J_ARR);
+		cr_assert_eq(jcount(m), 1);
+		m = jchild(m, 0);
+		cr_assert_eq(J[jget(m, "pid", J_NUM)].num, pid);
+		cr_assert_str_eq(J[jget(m, "comm", J_STR)].str,
+				 row->cause == C_LISTEN ? "why-listen" : "why-udp");
+		cr_assert_str_eq(J[jget(m, "cgroup", J_STR)].str, rel_cgroup());
+		break;
+	case C_TIMEWAIT:
+		h = jchild(h, 0);
+		cr_assert_str_eq(J[jget(h, "state", J_STR)].str, "TIME-WAIT");
+		cr_assert_eq(jcount(jget(h, "processes", J_ARR)), 0);
+		break;
+	case C_ADMIN:
+	case C_OTHER_INSTANCE:
+		m = jget(root, "reserved_ports_sysctl", J_OBJ);
+		cr_assert(J[jget(m, "set", J_BOOL)].b);
+		cr_assert_str_eq(J[jget(m, "by", J_STR)].str,
+				 row->cause == C_ADMIN ? "admin" : "other-instance");
+		break;
+	case C_RANGE:
+		m = jget(root, "local_port_range", J_OBJ);
+		cr_assert_eq(J[jget(m, "lo", J_NUM)].num, 7800);
+		cr_assert_eq(J[jget(m, "hi", J_NUM)].num, 7900);
+		cr_assert(J[jget(m, "inside", J_BOOL)].b);
+		cr_assert(J[jget(m, "autobind", J_BOOL)].b);
+		break;
+	case C_UNPRIV:
+		m = jget(root, "unprivileged_port_start", J_OBJ);
+		cr_assert_eq(J[jget(m, "value", J_NUM)].num, 1024);
+		cr_assert(J[jget(m, "below", J_BOOL)].b);
+		break;
+	case C_OTHER_NETNS: {
+		char label[64];
+
+		snprintf(label, sizeof(label), "net:[%" PRIu64 "]", ino);
+		m = jget(root, "other_netns", J_ARR);
+		cr_assert_eq(jcount(m), 1);
+		m = jchild(m, 0);
+		cr_assert_str_eq(J[jget(m, "netns", J_STR)].str, label);
+		cr_assert_eq(J[jget(m, "netns_cookie", J_NUM)].num, (double)cookie);
+		cr_assert_str_eq(J[jget(m, "block", J_STR)].str, "7900-7904");
+		cr_assert_str_eq(J[jget(m, "comment", J_STR)].str, "elsewhere");
+		assert_no_token_printed(row->name, token);
+		break;
+	}
+	}
+	if (row->cause != C_OTHER_NETNS)
+		cr_assert_eq(jcount(jget(root, "other_netns", J_ARR)), 0);
+}
+
+WHY_TEST(cli_free_port)
+{
+	why("tcp", "8080");
+	cr_assert_eq(R.status, PORTRSV_EXIT_NOTFOUND, "exit %d [%s] [%s]", R.status, R.out, R.err);
+	cr_assert_str_empty(R.out, "[%s]", R.out);
+	cr_assert_eq(lines(R.err), 1, "[%s]", R.err);
+	cr_assert(!strncmp(R.err, "portrsv: why: tcp 8080 is free", 30), "[%s]", R.err);
+	why("udp", "8080", "--json");
+	cr_assert_eq(R.status, PORTRSV_EXIT_NOTFOUND);
+	why_doc("udp", 8080, true);
+	cr_assert_eq(J[jget(0, "reasons", J_NUM)].num, 0);
+	jget(0, "reservation", J_NULL);
+	cr_assert(!J[jget(jget(0, "reserved_ports_sysctl", J_OBJ), "set", J_BOOL)].b);
+	cr_assert(!J[jget(jget(0, "local_port_range", J_OBJ), "inside", J_BOOL)].b);
+	cr_assert(!J[jget(jget(0, "unprivileged_port_start", J_OBJ), "below", J_BOOL)].b);
+}
+
+struct netns_row {
+	char name[32];
+	char netns[64];
+	char msg[64];
+};
+
+ParameterizedTestParameters(why, cli_bad_netns)
+{
+	static struct netns_row rows[] = {
+		{ "missing", "/nonexistent", "/nonexistent" },
+		{ "missing name", "nonexistent-why-ns", "nonexistent-why-ns" },
+		{ "a regular file", "/etc/hostname", "not a network namespace" },
+		{ "another namespace", "/proc/self/ns/uts", "not a network namespace" },
+	};
+
+	return cr_make_param_array(struct netns_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct netns_row *row, why, cli_bad_netns, .init = kt_setup, .fini = fini)
+{
+	for (int json = 0; json < 2; json++) {
+		if (json)
+			why("tcp", "8080", "--netns", row->netns, "--json");
+		else
+			why("tcp", "8080", "--netns", row->netns);
+		cr_assert_eq(R.status, PORTRSV_EXIT_USAGE, "%s: exit %d [%s]", row->name, R.status,
+			     R.err);
+		cr_assert_str_empty(R.out, "%s: [%s]", row->name, R.out);
+		cr_assert_eq(lines(R.err), 1, "%s: [%s]", row->name, R.err);
+		cr_assert(strstr(R.err, row->msg), "%s: [%s] names no %s", row->name, R.err,
+			  row->msg);
+	}
+}
+
+/* Asked with --netns, every line says which netns; the JSON names it. */
+WHY_TEST(cli_netns_path)
+{
+	uint64_t ino, cookie, token;
+	char path[64], label[64], want[128];
+	int root;
+
+	spawn_netns(path, sizeof(path), &ino, &cookie);
+	PORTRSV_OPTS(portrsv_create_opts, o, .netns = path);
+	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, 7900, 5, &o, &token), 0);
+	snprintf(label, sizeof(label), "net:[%" PRIu64 "]", ino);
+	why("tcp", "7901", "--netns", path);
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	snprintf(want, sizeof(want), "tcp 7901 in netns %s: reserved by portrsv: persistent "
+		 "7900-7904 ", label);
+	cr_assert(!strncmp(R.out, want, strlen(want)), "[%s], want [%s]", R.out, want);
+	cr_assert_eq(lines(R.out), 1);
+	assert_no_token_printed("why --netns", token);
+	why("tcp", "7901", "--netns", path, "--json");
+	cr_assert_eq(R.status, 0);
+	root = why_doc("tcp", 7901, false);
+	cr_assert_str_eq(J[jget(root, "netns", J_STR)].str, label);
+	jget(root, "reservation", J_OBJ);
+	assert_no_token_printed("why --netns --json", token);
+}
+
+/* A holder's comm with ESC, CR and LF: escaped, its finding stays one line. */
+WHY_TEST(cli_holder_comm_escaped)
+{
+	static const char comm[] = "w\x1b[1m\r\nx";
+	pid_t pid = spawn_sock(AF_INET, SOCK_STREAM, "127.0.0.1", 7601, comm, 0);
+	int root, m;
+
+	why("tcp", "7601");
+	cr_assert_eq(R.status, 0, "[%s]", R.err);
+	cr_assert_eq(lines(R.out), 1, "one line: [%s]", R.out);
+	cr_assert_null(strchr(R.out, '\x1b'), "a raw ESC: [%s]", R.out);
+	cr_assert_null(strchr(R.out, '\r'), "a raw CR: [%s]", R.out);
+	cr_assert(strstr(R.out, "(w\\u001b[1m\\u000d\\u000ax)"), "escaped: [%s]", R.out);
+	why("tcp", "7601", "--json");
+	cr_assert_eq(R.status, 0);
+	cr_assert_null(strchr(R.out, '\x1b'), "a raw ESC in JSON: [%s]", R.out);
+	cr_assert_null(strchr(R.out, '\r'));
+	root = why_doc("tcp", 7601, false);
+	m = jchild(jget(jchild(jget(root, "holders", J_ARR), 0), "processes", J_ARR), 0);
+	cr_assert_eq(J[jget(m, "pid", J_NUM)].num, pid);
+	cr_assert_str_eq(J[jget(m, "comm", J_STR)].str, comm, "JSON carries the comm itself");
 }
