@@ -63,13 +63,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		$(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c user/dirs.c user/escape.c
-FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args $(FUZZ_OUT)/fuzz_json
+FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args $(FUZZ_OUT)/fuzz_json \
+		$(FUZZ_OUT)/fuzz_cni
 
 .DELETE_ON_ERROR:
 .PHONY: all test unit-test kernel-test check-unit check-man deps clean install examples
 .PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke bench bench-quick
 
-all: $(OUT)/portrsv $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
+all: $(OUT)/portrsv $(OUT)/portrsv-cni $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
 
 $(OUT) $(OUT)/lib $(OUT)/tests $(OUT)/examples:
 	$(Q)mkdir -p $@
@@ -104,6 +105,12 @@ $(OUT)/libportrsv.so: $(OUT)/libportrsv.so.$(SOVER)
 $(OUT)/portrsv: user/portrsv.c $(OUT)/libportrsv.a $(HDRS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS)
+
+# The CNI plugin (portrsv-cni(8)): a release build, like the command; json-c reads its config.
+CNI_SRCS := user/cni/portrsv-cni.c user/cni/config.c
+$(OUT)/portrsv-cni: $(CNI_SRCS) user/cni/config.h $(OUT)/libportrsv.a $(HDRS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/cni $(LDFLAGS) -o $@ $(CNI_SRCS) $(OUT)/libportrsv.a $(LIBBPF_LIBS) $(JSONC_LIBS)
 
 $(OUT)/examples/%: examples/%.c $(OUT)/libportrsv.so | $(OUT)/examples
 	$(call msg,CCLD,$@)
@@ -203,11 +210,16 @@ $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) user/store.c $(HDRS) | $(FU
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(JSONC_LIBS)
 
+# The CNI config parser needs json-c and the plugin's own sources.
+$(FUZZ_OUT)/fuzz_cni: tests/fuzz/fuzz_cni.c user/cni/config.c user/cni/config.h $(FUZZ_SRCS) $(HDRS) | $(FUZZ_OUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iuser/cni -o $@ $< user/cni/config.c $(FUZZ_SRCS) $(JSONC_LIBS)
+
 fuzz-build: $(FUZZERS)
 
 # The seeds in tests/fuzz/corpus/ are read, never written: new inputs go to build/fuzz/.
 fuzz: $(FUZZERS)
-	$(Q)for f in store args json; do echo "== fuzz_$$f, $(FUZZ_SECONDS) s"; \
+	$(Q)for f in store args json cni; do echo "== fuzz_$$f, $(FUZZ_SECONDS) s"; \
 		mkdir -p $(FUZZ_OUT)/corpus/$$f $(FUZZ_OUT)/crash-$$f || exit 1; \
 		dict=; if [ -f tests/fuzz/$$f.dict ]; then dict=-dict=tests/fuzz/$$f.dict; fi; \
 		$(FUZZ_OUT)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
@@ -241,6 +253,9 @@ LIBDIR     ?= $(PREFIX)/lib
 INCDIR     ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
+# CNI plugins: $(PREFIX)/lib/cni, which is Debian's /usr/lib/cni (containernetworking-plugins)
+# under PREFIX=/usr; podman also searches /usr/local/lib/cni.
+CNIDIR     ?= $(PREFIX)/lib/cni
 # Under /usr, units and completions go where the system's systemd and bash-completion say they
 # look; under any other prefix they stay inside it (systemd reads /usr/local/lib/systemd/system,
 # bash-completion reads $XDG_DATA_DIRS/bash-completion/completions), so that a PREFIX install
@@ -272,8 +287,10 @@ pc_path = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}$(patsubst $(PREFIX)%,%,$(1)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(INCDIR)/portrsv $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+		$(DESTDIR)$(INCDIR)/portrsv $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) \
+		$(DESTDIR)$(CNIDIR)
 	install -m 0755 $(OUT)/portrsv $(DESTDIR)$(SBINDIR)/portrsv
+	install -m 0755 $(OUT)/portrsv-cni $(DESTDIR)$(CNIDIR)/portrsv-cni
 	install -m 0644 $(OUT)/libportrsv.a $(DESTDIR)$(LIBDIR)/libportrsv.a
 	install -m 0644 $(OUT)/libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so.$(SOVER)
 	ln -sfn libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so
@@ -296,7 +313,7 @@ install: all
 
 # Exactly what install put there; of the directories, only the one that is portrsv's alone.
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/portrsv $(DESTDIR)$(LIBDIR)/libportrsv.a \
+	rm -f $(DESTDIR)$(SBINDIR)/portrsv $(DESTDIR)$(CNIDIR)/portrsv-cni $(DESTDIR)$(LIBDIR)/libportrsv.a \
 		$(DESTDIR)$(LIBDIR)/libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so \
 		$(DESTDIR)$(INCDIR)/portrsv.h $(addprefix $(DESTDIR)$(INCDIR)/portrsv/,$(notdir $(INST_HDRS))) \
 		$(DESTDIR)$(PKGCONFIGDIR)/portrsv.pc $(DESTDIR)$(COMPLETIONDIR)/portrsv \
