@@ -281,10 +281,6 @@ static int do_add(const struct env *v, const struct cni_config *c, struct cni_er
 		goto done; /* nothing published */
 	if (resolve_owner(c, owner, sizeof(owner), e) || open_portrsv(&p, e))
 		return -1;
-	snprintf(comment, sizeof(comment), "cni %.*s", (int)sizeof(comment) - 5, c->name);
-	for (char *s = comment; *s; s++)
-		if (*s < 0x20 || *s == 0x7f)
-			*s = '?';
 	err = portrsv_netns_self(&netns, NULL);
 	if (!err) {
 		n = portrsv_list_container(p, v->container, &mine);
@@ -306,6 +302,14 @@ static int do_add(const struct env *v, const struct cni_config *c, struct cni_er
 
 		if (have(mine, n, m, netns))
 			continue;
+		/* The network and the address asked for, for `portrsv list` (the reservation
+		 * is of the port on every address: portrsv-cni(8)). */
+		snprintf(comment, sizeof(comment), "cni %.*s%s%s",
+			 (int)(sizeof(comment) - 6 - strlen(m->host_ip)), c->name,
+			 m->host_ip[0] ? " " : "", m->host_ip);
+		for (char *s = comment; *s; s++)
+			if (*s < 0x20 || *s == 0x7f)
+				*s = '?';
 		err = portrsv_create(p, m->proto, m->host_port, 1, &o, &token);
 		if (err) {
 			fail_reserve(p, m, err, e);
