@@ -1,13 +1,14 @@
 # portrsv: persistent port reservations for Linux, enforced by cgroup BPF programs.
-#   make            build/portrsv, build/libportrsv.so, build/libportrsv.a
+#   make            build/portrsv, build/portrsv-cni, build/libportrsv.so, build/libportrsv.a
 #   make test       build and run every test (kernel tests need root)
 #   make unit-test-asan   the unit tests built with ASan and UBSan (build/asan/)
-#   make fuzz       libFuzzer on the store parser, argument parsers and the JSON/text escaper,
+#   make fuzz       libFuzzer on the store parser, argument parsers, the JSON/text escaper and
+#                   the CNI plugin's config parser,
 #                   FUZZ_SECONDS each
 #   make fuzz-smoke the same for 10 seconds each (what CI runs)
 #   make bench      the benchmarks (root): table, CSV and chart in build/bench-results/
 #   make deps       install the Debian packages the build and tests need (scripts/deps.sh --test)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (CNIDIR=PREFIX/lib/cni for portrsv-cni)
 #   V=1             show the commands
 
 OUT        := build
@@ -147,9 +148,10 @@ unit-test: $(UNIT_TESTS)
 
 # The command under test is the test build (with fault injection); PORTRSV_RELEASE_BIN is the
 # one that ships, for the test that it has none.
-kernel-test: $(KERNEL_TESTS) $(OUT)/test-bin/portrsv $(OUT)/portrsv $(EXAMPLES)
+kernel-test: $(KERNEL_TESTS) $(OUT)/test-bin/portrsv $(OUT)/portrsv $(OUT)/portrsv-cni $(EXAMPLES)
 	$(Q)for t in $(KERNEL_TESTS); do echo "== $$t"; \
 		PORTRSV_BIN=$(abspath $(OUT)/test-bin/portrsv) \
+		PORTRSV_CNI_BIN=$(abspath $(OUT)/portrsv-cni) \
 		PORTRSV_RELEASE_BIN=$(abspath $(OUT)/portrsv) \
 		PORTRSV_EXAMPLES=$(abspath $(OUT)/examples) $$t || exit 1; done
 
