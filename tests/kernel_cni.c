@@ -651,3 +651,110 @@ Test(cni, default_owner_never_the_root, .init = setup, .fini = teardown)
 	assert_error("1.1.0", 102, "cgroup v2 root", "\"owner\"");
 	cr_assert_eq(all_reservations(), 0);
 }
+
+/* ---- The library's container functions ---------------------------------------------------- */
+
+struct id_row {
+	const char *name;
+	const char *id;
+	int want; /* of portrsv_create with .container = id */
+};
+
+static const struct id_row ids[] = {
+	{ "one letter", "a", 0 },
+	{ "podman's 64 hex digits", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0 },
+	{ "punctuation inside", "A1_b.c-d", 0 },
+	{ "127 bytes", "Zxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 0 },
+	{ "128 bytes", "Zxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", -EINVAL },
+	{ "empty", "", -EINVAL },
+	{ "leading dash", "-a", -EINVAL },
+	{ "leading dot", ".a", -EINVAL },
+	{ "slash", "a/b", -EINVAL },
+	{ "space", "a b", -EINVAL },
+	{ "equals", "a=b", -EINVAL },
+	{ "newline", "a\n", -EINVAL },
+	{ "UTF-8", "\xc3\xbc", -EINVAL },
+};
+
+/* Each id through create, list, delete: accepted ids round-trip, refused ones change nothing. */
+Test(container_api, ids, .init = setup, .fini = teardown)
+{
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		const struct id_row *r = &ids[i];
+		PORTRSV_OPTS(portrsv_create_opts, o, .container = r->id);
+		struct portrsv_reservation *v = NULL;
+		uint64_t token = 0;
+		char **names = NULL;
+		int err = portrsv_create(kt.p, PORTRSV_TCP, 7900, 2, &o, &token);
+
+		cr_assert_eq(err, r->want, "%s: create = %d", r->name, err);
+		if (err) {
+			cr_assert_eq(all_reservations(), 0, "%s", r->name);
+			cr_assert_eq(portrsv_list_container(kt.p, r->id, &v), -EINVAL, "%s", r->name);
+			cr_assert_null(v);
+			cr_assert_eq(portrsv_delete_container(kt.p, r->id), -EINVAL, "%s", r->name);
+			continue;
+		}
+		cr_assert_eq(portrsv_list_container(kt.p, r->id, &v), 1, "%s", r->name);
+		cr_assert(v[0].token == token && v[0].start == 7900 && v[0].count == 2, "%s", r->name);
+		free(v);
+		cr_assert_eq(portrsv_containers(kt.p, &names), 1, "%s", r->name);
+		cr_assert_str_eq(names[0], r->id);
+		free(names[0]);
+		free(names);
+		cr_assert_eq(portrsv_delete_container(kt.p, r->id), 1, "%s", r->name);
+		cr_assert_eq(portrsv_delete_container(kt.p, r->id), 0, "%s: twice", r->name);
+		cr_assert_eq(all_reservations(), 0, "%s", r->name);
+	}
+}
+
+Test(container_api, arguments, .init = setup, .fini = teardown)
+{
+	struct portrsv_reservation *v = (void *)1;
+	char **names = (void *)1;
+
+	cr_assert_eq(portrsv_list_container(NULL, "a", &v), -EINVAL);
+	cr_assert_eq(portrsv_list_container(kt.p, "a", NULL), -EINVAL);
+	cr_assert_eq(portrsv_list_container(kt.p, NULL, &v), -EINVAL);
+	cr_assert_eq(portrsv_delete_container(NULL, "a"), -EINVAL);
+	cr_assert_eq(portrsv_delete_container(kt.p, NULL), -EINVAL);
+	cr_assert_eq(portrsv_containers(NULL, &names), -EINVAL);
+	cr_assert_eq(portrsv_containers(kt.p, NULL), -EINVAL);
+	/* None yet: 0 and NULL. */
+	cr_assert_eq(portrsv_list_container(kt.p, "a", &v), 0);
+	cr_assert_null(v);
+	cr_assert_eq(portrsv_containers(kt.p, &names), 0);
+	cr_assert_null(names);
+}
+
+/* Several containers, several blocks each, plain reservations among them; listing and
+ * deleting pick exactly the container's, each container listed once. */
+Test(container_api, several, .init = setup, .fini = teardown)
+{
+	static const struct { const char *c; enum portrsv_proto proto; uint16_t start, count; } rows[] = {
+		{ "a", PORTRSV_TCP, 7910, 1 }, { "b", PORTRSV_TCP, 7911, 3 }, { NULL, PORTRSV_TCP, 7914, 1 },
+		{ "a", PORTRSV_UDP, 7910, 5 }, { "b", PORTRSV_UDP, 7920, 1 }, { "a", PORTRSV_TCP, 7930, 1 },
+	};
+	struct portrsv_reservation *v = NULL;
+	char **names = NULL;
+	uint64_t token;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		PORTRSV_OPTS(portrsv_create_opts, o, .container = rows[i].c);
+
+		cr_assert_eq(portrsv_create(kt.p, rows[i].proto, rows[i].start, rows[i].count, &o, &token), 0);
+	}
+	cr_assert_eq(portrsv_containers(kt.p, &names), 2);
+	cr_assert(!strcmp(names[0], "a") && !strcmp(names[1], "b"));
+	for (int i = 0; i < 2; i++)
+		free(names[i]);
+	free(names);
+	cr_assert_eq(portrsv_list_container(kt.p, "a", &v), 3);
+	cr_assert(v[0].start == 7910 && v[0].proto == PORTRSV_TCP && v[1].proto == PORTRSV_UDP &&
+		  v[1].count == 5 && v[2].start == 7930, "in the store's order");
+	free(v);
+	cr_assert_eq(portrsv_delete_container(kt.p, "a"), 3);
+	cr_assert_eq(owned("b"), 2);
+	cr_assert(reserved(PORTRSV_TCP, 7914) && !reserved(PORTRSV_UDP, 7912));
+	cr_assert_eq(all_reservations(), 3);
+}
