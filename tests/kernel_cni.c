@@ -7,6 +7,7 @@
  * GC removing exactly what they should, and the enforcement of what ADD made.
  */
 #include <stdarg.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <json-c/json.h>
 #include "testlib.h"
@@ -434,9 +435,10 @@ Test(cni, port_of_a_host_process, .init = setup, .fini = teardown)
 	cr_assert_eq(kt_bind(fd, KT_V4, 7720), 0);
 	cr_assert_eq(listen(fd, 1), 0);
 	snprintf(want, sizeof(want), "pid %d (%s)", getpid(), comm);
-	run(&(struct call){ "ADD", "c1" }, CONF("", TCP(7721) "," TCP(7720)), "1.1.0", "1.1.0");
+	/* Not adjacent: two reservations; tcp 7718 is made first, then 7720 fails. */
+	run(&(struct call){ "ADD", "c1" }, CONF("", TCP(7720) "," TCP(7718)), "1.1.0", "1.1.0");
 	assert_error("1.1.0", 100, "tcp/7720", want);
-	/* All or nothing: 7721, made first, is gone again. */
+	/* All or nothing: 7718, made first, is gone again. */
 	cr_assert_eq(all_reservations(), 0);
 	close(fd);
 }
@@ -462,16 +464,19 @@ Test(cni, second_container_same_port, .init = setup, .fini = teardown)
 	}
 }
 
-/* The 3rd of 4 fails: the first two go again, the 4th is never made. */
+/*
+ * The 3rd of 4 fails: the first two go again, the 4th is never made. Ports that are not
+ * adjacent are one reservation each, made in (protocol, port) order.
+ */
 Test(cni, add_is_all_or_nothing, .init = setup, .fini = teardown)
 {
-	run(&(struct call){ "ADD", "first" }, CONF("", TCP(7742)), "1.1.0", "1.1.0");
+	run(&(struct call){ "ADD", "first" }, CONF("", TCP(7748)), "1.1.0", "1.1.0");
 	assert_prev("1.1.0");
-	run(&(struct call){ "ADD", "second" }, CONF("", TCP(7740) "," UDP(7741) "," TCP(7742) "," TCP(7743)),
+	run(&(struct call){ "ADD", "second" }, CONF("", UDP(7741) "," TCP(7748) "," TCP(7744) "," TCP(7740)),
 	    "1.1.0", "1.1.0");
-	assert_error("1.1.0", 101, "tcp/7742", "container first");
-	cr_assert(!reserved(PORTRSV_TCP, 7740) && !reserved(PORTRSV_UDP, 7741));
-	cr_assert(!reserved(PORTRSV_TCP, 7743));
+	assert_error("1.1.0", 101, "tcp/7748", "container first");
+	cr_assert(!reserved(PORTRSV_TCP, 7740) && !reserved(PORTRSV_TCP, 7744));
+	cr_assert(!reserved(PORTRSV_UDP, 7741));
 	cr_assert_eq(owned("second"), 0);
 	cr_assert_eq(owned("first"), 1);
 }
@@ -757,4 +762,68 @@ Test(container_api, several, .init = setup, .fini = teardown)
 	cr_assert_eq(owned("b"), 2);
 	cr_assert(reserved(PORTRSV_TCP, 7914) && !reserved(PORTRSV_UDP, 7912));
 	cr_assert_eq(all_reservations(), 3);
+}
+
+/* A published range arrives as one entry per port: every port reserved, DEL takes them all. */
+Test(cni, port_range, .init = setup, .fini = teardown)
+{
+	char *maps = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&maps, &len);
+	struct timespec t0, t1;
+
+	cr_assert(f);
+	for (int p = 8000; p < 8200; p++)
+		fprintf(f, "%s{\"hostPort\":%d,\"containerPort\":%d,\"protocol\":\"tcp\"}", p > 8000 ? "," : "",
+			p, p);
+	fclose(f);
+	/* A host process on a port inside the range: refused naming that port, nothing made. */
+	{
+		int fd = kt_socket(KT_V4, IPPROTO_TCP);
+		char want[32];
+
+		snprintf(want, sizeof(want), "pid %d (", getpid());
+		cr_assert_eq(kt_bind(fd, KT_V4, 8123), 0);
+		cr_assert_eq(listen(fd, 1), 0);
+		run(&(struct call){ "ADD", "ranged" },
+		    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"runtimeConfig\":{\"portMappings\":[%s]},"
+		    "\"prevResult\":" PREV "}", maps, "1.1.0");
+		assert_error("1.1.0", 100, "tcp/8123 ", want);
+		cr_assert_eq(all_reservations(), 0);
+		close(fd);
+	}
+	/* Another container inside the range: refused naming the first port it holds. */
+	run(&(struct call){ "ADD", "inside" }, CONF("", TCP(8150) "," TCP(8151)), "1.1.0", "1.1.0");
+	assert_prev("1.1.0");
+	run(&(struct call){ "ADD", "ranged" },
+	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"runtimeConfig\":{\"portMappings\":[%s]},"
+	    "\"prevResult\":" PREV "}", maps, "1.1.0");
+	assert_error("1.1.0", 101, "tcp/8150 ", "container inside");
+	cr_assert_eq(all_reservations(), 1);
+	run(&(struct call){ "DEL", "inside" }, "{\"cniVersion\":\"1.1.0\",\"name\":\"test\"}");
+	assert_ok_silent();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run(&(struct call){ "ADD", "ranged" },
+	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"runtimeConfig\":{\"portMappings\":[%s]},"
+	    "\"prevResult\":" PREV "}", maps, "1.1.0");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_log_info("ADD of 200 ports: %.2f s", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	assert_prev("1.1.0");
+	cr_assert(reserved(PORTRSV_TCP, 8000) && reserved(PORTRSV_TCP, 8199));
+	cr_assert(!reserved(PORTRSV_TCP, 7999) && !reserved(PORTRSV_TCP, 8200));
+	cr_assert_eq(all_reservations(), 1, "200 adjacent ports are one reservation");
+	/* ADD again (a retry) with one more port: only that one is made. */
+	run(&(struct call){ "ADD", "ranged" },
+	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"runtimeConfig\":{\"portMappings\":[%s," TCP(8200) "]},"
+	    "\"prevResult\":" PREV "}", maps, "1.1.0");
+	assert_prev("1.1.0");
+	cr_assert_eq(owned("ranged"), 2);
+	run(&(struct call){ "CHECK", "ranged" },
+	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"runtimeConfig\":{\"portMappings\":[%s]},"
+	    "\"prevResult\":" PREV "}", maps, "1.1.0");
+	assert_ok_silent();
+	run(&(struct call){ "DEL", "ranged" }, "{\"cniVersion\":\"1.1.0\",\"name\":\"test\"}");
+	assert_ok_silent();
+	cr_assert_eq(all_reservations(), 0);
+	free(maps);
 }

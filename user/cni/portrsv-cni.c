@@ -207,44 +207,60 @@ static void container_of(struct portrsv *p, uint64_t token, char *out, size_t le
 	free(ids);
 }
 
-/* Why ADD cannot reserve m: the holder named (-EADDRINUSE), or the reservation (-EEXIST). */
-static int fail_reserve(struct portrsv *p, const struct cni_mapping *m, int err,
-			struct cni_error *e)
+/* A run of consecutive host ports of one protocol: one reservation. */
+struct block {
+	enum portrsv_proto proto;
+	uint16_t start, count;
+	const char *host_ip; /* the run's address when all of its entries share one, else "" */
+	bool made;
+};
+
+/* Why ADD cannot reserve b: the holder named (-EADDRINUSE), or the reservation (-EEXIST). */
+static int fail_reserve(struct portrsv *p, const struct block *b, int err, struct cni_error *e)
 {
-	const char *proto = portrsv_proto_name(m->proto);
+	const char *proto = portrsv_proto_name(b->proto);
 	char d[sizeof(e->details)] = "", who[PORTRSV_CONTAINER_LEN];
+	unsigned port = b->start;
 	size_t used = 0;
 
 	if (err == -EADDRINUSE) {
 		struct portrsv_holders h = { 0 };
 
-		if (!portrsv_port_holders(m->proto, m->host_port, 1, &h))
-			for (size_t i = 0; i < h.n && used < sizeof(d); i++) {
-				char comm[64];
+		if (!portrsv_port_holders(b->proto, b->start, b->count, &h) && h.n)
+			port = h.v[0].port;
+		for (size_t i = 0; i < h.n && used < sizeof(d); i++) {
+			char comm[64];
 
-				portrsv_escape(h.v[i].comm, comm, sizeof(comm));
-				used += (size_t)snprintf(d + used, sizeof(d) - used, "%sheld by pid %u (%s)",
-							 i ? ", " : "", h.v[i].pid,
-							 h.v[i].pid ? comm : "no process: TIME_WAIT or closed");
-			}
+			if (h.v[i].port != port)
+				continue;
+			portrsv_escape(h.v[i].comm, comm, sizeof(comm));
+			used += (size_t)snprintf(d + used, sizeof(d) - used, "%sheld by pid %u (%s)",
+						 used ? ", " : "", h.v[i].pid,
+						 h.v[i].pid ? comm : "no process: TIME_WAIT or closed");
+		}
 		portrsv_holders_free(&h);
 		return cni_fail(e, CNI_ERR_PORT_IN_USE, d[0] ? d : NULL,
-				"host port %s/%u is in use by a host process", proto, m->host_port);
+				"host port %s/%u is in use by a host process", proto, port);
 	}
 	if (err == -EEXIST) {
 		PORTRSV_OPTS(portrsv_ns_opts, o);
 		struct portrsv_reservation r;
 
-		if (!portrsv_query(p, m->proto, m->host_port, &o, &r)) {
+		/* The first port of the run that a reservation covers. */
+		for (uint32_t q = b->start; q < (uint32_t)b->start + b->count; q++) {
+			if (portrsv_query(p, b->proto, (uint16_t)q, &o, &r))
+				continue;
+			port = q;
 			container_of(p, r.token, who, sizeof(who));
 			if (who[0])
 				snprintf(d, sizeof(d), "published by container %s", who);
 			else
 				snprintf(d, sizeof(d), "reserved by portrsv as %s %u+%u, not for a container",
 					 proto, r.start, r.count);
+			break;
 		}
 		return cni_fail(e, CNI_ERR_PORT_RESERVED, d[0] ? d : portrsv_errmsg(),
-				"host port %s/%u is already reserved", proto, m->host_port);
+				"host port %s/%u is already reserved", proto, port);
 	}
 	if (err == -ENOENT || err == -EINVAL)
 		return cni_fail(e, CNI_ERR_OWNER, portrsv_errmsg(), "owner cgroup: %s",
@@ -252,7 +268,8 @@ static int fail_reserve(struct portrsv *p, const struct cni_mapping *m, int err,
 	{
 		char what[64];
 
-		snprintf(what, sizeof(what), "reserve %s/%u", proto, m->host_port);
+		snprintf(what, sizeof(what), "reserve %s/%u-%u", proto, b->start,
+			 b->start + b->count - 1);
 		return fail_errno(e, err, what);
 	}
 }
@@ -268,13 +285,51 @@ static bool have(const struct portrsv_reservation *r, int n, const struct cni_ma
 	return false;
 }
 
-static int do_add(const struct env *v, const struct cni_config *c, struct cni_error *e)
+static int cmp_mapping(const void *a, const void *b)
+{
+	const struct cni_mapping *x = a, *y = b;
+
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return (int)x->host_port - (int)y->host_port;
+}
+
+/*
+ * The mappings this container does not have yet, as runs of consecutive ports: a published
+ * range of a thousand ports is one reservation (one store write), not a thousand.
+ */
+static size_t make_blocks(struct cni_mapping *maps, size_t n, const struct portrsv_reservation *mine,
+			  int nmine, uint64_t netns, struct block *out)
+{
+	size_t nb = 0;
+
+	qsort(maps, n, sizeof(*maps), cmp_mapping);
+	for (size_t i = 0; i < n; i++) {
+		const struct cni_mapping *m = &maps[i];
+		struct block *last = nb ? &out[nb - 1] : NULL;
+
+		if (have(mine, nmine, m, netns))
+			continue;
+		if (last && last->proto == m->proto &&
+		    (uint32_t)last->start + last->count == m->host_port) {
+			last->count++;
+			if (strcmp(last->host_ip, m->host_ip))
+				last->host_ip = "";
+			continue;
+		}
+		out[nb++] = (struct block){ m->proto, m->host_port, 1, m->host_ip, false };
+	}
+	return nb;
+}
+
+static int do_add(const struct env *v, struct cni_config *c, struct cni_error *e)
 {
 	struct portrsv_reservation *mine = NULL;
 	char owner[PATH_MAX], comment[PORTRSV_COMMENT_LEN];
 	struct portrsv *p = NULL;
-	bool *made = NULL;
+	struct block *blocks = NULL;
 	uint64_t netns, token;
+	size_t nb = 0;
 	int err = 0, n = 0;
 
 	if (!c->nmaps)
@@ -290,39 +345,38 @@ static int do_add(const struct env *v, const struct cni_config *c, struct cni_er
 		fail_errno(e, err, "the container's reservations");
 		goto out;
 	}
-	made = calloc(c->nmaps, sizeof(*made));
-	if (!made) {
+	blocks = calloc(c->nmaps, sizeof(*blocks));
+	if (!blocks) {
 		err = cni_fail(e, CNI_ERR_IO, NULL, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < c->nmaps; i++) {
-		const struct cni_mapping *m = &c->maps[i];
+	nb = make_blocks(c->maps, c->nmaps, mine, n, netns, blocks);
+	for (size_t i = 0; i < nb; i++) {
+		struct block *b = &blocks[i];
 		PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = owner, .comment = comment,
 			     .container = v->container);
 
-		if (have(mine, n, m, netns))
-			continue;
 		/* The network and the address asked for, for `portrsv list` (the reservation
 		 * is of the port on every address: portrsv-cni(8)). */
 		snprintf(comment, sizeof(comment), "cni %.*s%s%s",
-			 (int)(sizeof(comment) - 6 - strlen(m->host_ip)), c->name,
-			 m->host_ip[0] ? " " : "", m->host_ip);
+			 (int)(sizeof(comment) - 6 - strlen(b->host_ip)), c->name,
+			 b->host_ip[0] ? " " : "", b->host_ip);
 		for (char *s = comment; *s; s++)
 			if (*s < 0x20 || *s == 0x7f)
 				*s = '?';
-		err = portrsv_create(p, m->proto, m->host_port, 1, &o, &token);
+		err = portrsv_create(p, b->proto, b->start, b->count, &o, &token);
 		if (err) {
-			fail_reserve(p, m, err, e);
+			fail_reserve(p, b, err, e);
 			break;
 		}
-		made[i] = true;
+		b->made = true;
 	}
 	/* All or nothing: what this ADD made goes again when one fails. */
-	for (size_t i = 0; err && i < c->nmaps; i++)
-		if (made[i])
-			portrsv_delete(p, c->maps[i].proto, c->maps[i].host_port, 1, NULL);
+	for (size_t i = 0; err && i < nb; i++)
+		if (blocks[i].made)
+			portrsv_delete(p, blocks[i].proto, blocks[i].start, blocks[i].count, NULL);
 out:
-	free(made);
+	free(blocks);
 	free(mine);
 	portrsv_close(p);
 	if (err)
