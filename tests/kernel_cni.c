@@ -531,7 +531,12 @@ Test(cni, gc_keeps_only_valid_attachments, .init = setup, .fini = teardown)
 	run(&(struct call){ "ADD", "gone1" }, CONF("", TCP(7771) "," UDP(7772)), "1.1.0", "1.1.0");
 	run(&(struct call){ "ADD", "gone2" }, CONF("", UDP(7773)), "1.1.0", "1.1.0");
 	kt_reserve(PORTRSV_TCP, 7774, 1); /* no container's: GC leaves it */
-	cr_assert_eq(all_reservations(), 5);
+	/* Another network's container: not in this network's valid-attachments, and not ours. */
+	run(&(struct call){ "ADD", "elsewhere" },
+	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test2\",\"runtimeConfig\":{\"portMappings\":["
+	    TCP(7775) "]},\"prevResult\":" PREV "}", "1.1.0");
+	assert_prev("1.1.0");
+	cr_assert_eq(all_reservations(), 6);
 	run(&(struct call){ "GC" },
 	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"cni.dev/valid-attachments\":"
 	    "[{\"containerID\":\"keep\",\"ifname\":\"eth0\"},{\"containerID\":\"not-ours\",\"ifname\":\"eth0\"}]}");
@@ -540,11 +545,19 @@ Test(cni, gc_keeps_only_valid_attachments, .init = setup, .fini = teardown)
 	cr_assert_eq(owned("gone1"), 0);
 	cr_assert_eq(owned("gone2"), 0);
 	cr_assert(reserved(PORTRSV_TCP, 7774));
-	cr_assert_eq(all_reservations(), 2);
+	cr_assert_eq(owned("elsewhere"), 1, "GC of network test took network test2's ports");
+	cr_assert_eq(all_reservations(), 3);
 	run(&(struct call){ "GC" },
 	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"cni.dev/valid-attachments\":[]}");
 	assert_ok_silent();
 	cr_assert_eq(owned("keep"), 0);
+	cr_assert_eq(owned("elsewhere"), 1);
+	cr_assert_eq(all_reservations(), 2);
+	/* test2's own GC takes it. */
+	run(&(struct call){ "GC" },
+	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test2\",\"cni.dev/valid-attachments\":[]}");
+	assert_ok_silent();
+	cr_assert_eq(owned("elsewhere"), 0);
 	cr_assert_eq(all_reservations(), 1);
 }
 

@@ -285,6 +285,39 @@ static bool have(const struct portrsv_reservation *r, int n, const struct cni_ma
 	return false;
 }
 
+/*
+ * "cni NETWORK HOSTIP": the network and the address asked for, for `portrsv list` (the
+ * reservation is of the port on every address: portrsv-cni(8)), and for GC, which collects
+ * only what its own network made. The address goes first when both do not fit.
+ */
+static void make_comment(const char *network, const char *host_ip, char out[PORTRSV_COMMENT_LEN])
+{
+	size_t room = PORTRSV_COMMENT_LEN - 1 - 4 - strlen(network);
+
+	if (strlen(network) > PORTRSV_COMMENT_LEN - 1 - 4)
+		room = 0;
+	snprintf(out, PORTRSV_COMMENT_LEN, "cni %s%s%s", network,
+		 host_ip[0] && room > strlen(host_ip) ? " " : "",
+		 host_ip[0] && room > strlen(host_ip) ? host_ip : "");
+	for (char *s = out; *s; s++)
+		if (*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* Was r made by this plugin for network (its comment, make_comment())? */
+static bool made_by(const struct portrsv_reservation *r, const char *network)
+{
+	char want[PORTRSV_COMMENT_LEN];
+	size_t n;
+
+	make_comment(network, "", want);
+	n = strlen(want);
+	/* A name too long for the comment cannot be told apart: never this network's. */
+	if (strlen(network) > PORTRSV_COMMENT_LEN - 1 - 4)
+		return false;
+	return !strncmp(r->comment, want, n) && (!r->comment[n] || r->comment[n] == ' ');
+}
+
 static int cmp_mapping(const void *a, const void *b)
 {
 	const struct cni_mapping *x = a, *y = b;
@@ -356,14 +389,7 @@ static int do_add(const struct env *v, struct cni_config *c, struct cni_error *e
 		PORTRSV_OPTS(portrsv_create_opts, o, .owner_cgroup = owner, .comment = comment,
 			     .container = v->container);
 
-		/* The network and the address asked for, for `portrsv list` (the reservation
-		 * is of the port on every address: portrsv-cni(8)). */
-		snprintf(comment, sizeof(comment), "cni %.*s%s%s",
-			 (int)(sizeof(comment) - 6 - strlen(b->host_ip)), c->name,
-			 b->host_ip[0] ? " " : "", b->host_ip);
-		for (char *s = comment; *s; s++)
-			if (*s < 0x20 || *s == 0x7f)
-				*s = '?';
+		make_comment(c->name, b->host_ip, comment);
 		err = portrsv_create(p, b->proto, b->start, b->count, &o, &token);
 		if (err) {
 			fail_reserve(p, b, err, e);
@@ -440,13 +466,26 @@ static int do_gc(const struct cni_config *c, struct cni_error *e)
 	if (n < 0)
 		err = fail_errno(e, n, "the containers' reservations");
 	for (int i = 0; i < n; i++) {
-		bool valid = false;
-		int r;
+		struct portrsv_reservation *r = NULL;
+		bool valid = false, ours;
+		int m, d;
 
 		for (size_t j = 0; j < c->nvalid && !valid; j++)
 			valid = !strcmp(ids[i], c->valid[j]);
-		if (!valid && !err && (r = portrsv_delete_container(p, ids[i])) < 0)
-			err = fail_errno(e, r, "delete a gone container's reservations");
+		/*
+		 * valid-attachments lists this network's containers only: a container is
+		 * collected when every reservation it has was made for this network, so that
+		 * a GC of one network never takes another network's published ports.
+		 */
+		m = valid || err ? 0 : portrsv_list_container(p, ids[i], &r);
+		ours = m > 0;
+		for (int j = 0; j < m; j++)
+			ours &= made_by(&r[j], c->name);
+		free(r);
+		if (m < 0)
+			err = fail_errno(e, m, "a gone container's reservations");
+		else if (ours && (d = portrsv_delete_container(p, ids[i])) < 0)
+			err = fail_errno(e, d, "delete a gone container's reservations");
 		free(ids[i]);
 	}
 	free(ids);
@@ -481,10 +520,13 @@ int main(void)
 	int err;
 
 	err = env_get(&v, &e);
-	if (!err && v.cmd == CNI_VERSION)
-		return do_version();
 	if (!err)
 		err = read_stdin(&buf, &len, &e);
+	/* VERSION answers whatever it was given: it is how a runtime learns what to send. */
+	if (!err && v.cmd == CNI_VERSION) {
+		free(buf);
+		return do_version();
+	}
 	if (!err)
 		err = cni_config_parse(buf, len, v.cmd, &c, &e);
 	if (c.version[0])
