@@ -27,7 +27,7 @@ enum cni_code {
 	CNI_ERR_IO = 5,           /* I/O failure (stdin) */
 	CNI_ERR_DECODE = 6,       /* stdin is not JSON */
 	CNI_ERR_CONFIG = 7,       /* invalid network config */
-	CNI_ERR_AGAIN = 11,       /* try again later (the store is busy or changing) */
+	CNI_ERR_AGAIN = 11,       /* try again later: a transient failure (EAGAIN, EBUSY) */
 	CNI_ERR_UNAVAILABLE = 50, /* STATUS: portrsv is not loaded */
 	CNI_ERR_PORT_IN_USE = 100,   /* a host process uses the host port */
 	CNI_ERR_PORT_RESERVED = 101, /* another container or reservation holds the host port */

@@ -133,7 +133,7 @@ static int fail_errno(struct cni_error *e, int err, const char *what)
 	const char *why = portrsv_errmsg();
 	int code = err == -EPERM || err == -EACCES ? CNI_ERR_DENIED :
 		   err == -PORTRSV_ENOTLOADED	   ? CNI_ERR_NOT_LOADED :
-		   err == -EWOULDBLOCK || err == -EBUSY ? CNI_ERR_AGAIN :
+		   err == -EAGAIN || err == -EBUSY ? CNI_ERR_AGAIN :
 							    CNI_ERR_PORTRSV;
 
 	if (code == CNI_ERR_NOT_LOADED)
