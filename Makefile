@@ -6,6 +6,8 @@
 #                   the CNI plugin's config parser,
 #                   FUZZ_SECONDS each
 #   make fuzz-smoke the same for 10 seconds each (what CI runs)
+#   make podman-test  portrsv-cni under a real podman (root; podman, runc, busybox-static and
+#                   containernetworking-plugins installed, else it skips)
 #   make bench      the benchmarks (root): table, CSV and chart in build/bench-results/
 #   make deps       install the Debian packages the build and tests need (scripts/deps.sh --test)
 #   make install    PREFIX=/usr/local DESTDIR= (CNIDIR=PREFIX/lib/cni for portrsv-cni)
@@ -330,6 +332,12 @@ check-install: all
 
 check-completion:
 	$(Q)tests/completion.sh
+
+# portrsv-cni end to end under rootful podman (CNI backend), in private namespaces (issue 11).
+.PHONY: podman-test
+podman-test: $(OUT)/portrsv $(OUT)/portrsv-cni
+	$(Q)PORTRSV_RELEASE_BIN=$(abspath $(OUT)/portrsv) PORTRSV_CNI_BIN=$(abspath $(OUT)/portrsv-cni) \
+		tests/podman_cni.sh
 
 # Debian packages into build/deb/, and the installed packages' smoke test (root).
 deb:
