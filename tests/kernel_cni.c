@@ -840,3 +840,67 @@ Test(cni, port_range, .init = setup, .fini = teardown)
 	cr_assert_eq(all_reservations(), 0);
 	free(maps);
 }
+
+/* Runtimes start containers in parallel: of several ADDs for one port, exactly one wins. */
+Test(cni, parallel_adds_one_wins, .init = setup, .fini = teardown)
+{
+	enum { N = 6 };
+	pid_t pids[N];
+	int outs[N], wins = 0, refused = 0, winner = -1;
+	char *conf = NULL;
+	int len = asprintf(&conf, CONF("", TCP(7960) "," UDP(7961)), "1.1.0", "1.1.0");
+
+	cr_assert(len > 0);
+	for (int i = 0; i < N; i++) {
+		int in = memfd_create("stdin", MFD_CLOEXEC);
+		char id[16];
+
+		outs[i] = memfd_create("stdout", MFD_CLOEXEC);
+		cr_assert(in >= 0 && outs[i] >= 0);
+		cr_assert(write(in, conf, len) == len && lseek(in, 0, SEEK_SET) == 0);
+		snprintf(id, sizeof(id), "racer%d", i);
+		pids[i] = fork();
+		cr_assert(pids[i] >= 0);
+		if (pids[i] == 0) {
+			if (dup2(in, 0) < 0 || dup2(outs[i], 1) < 0)
+				_exit(122);
+			setenv("CNI_COMMAND", "ADD", 1);
+			setenv("CNI_CONTAINERID", id, 1);
+			setenv("CNI_NETNS", "/run/netns/portrsv-test-container", 1);
+			setenv("CNI_IFNAME", "eth0", 1);
+			execl(plugin(), "portrsv-cni", (char *)NULL);
+			_exit(127);
+		}
+		close(in);
+	}
+	for (int i = 0; i < N; i++) {
+		int status;
+		char buf[4096];
+		ssize_t n;
+
+		cr_assert(waitpid(pids[i], &status, 0) == pids[i] && WIFEXITED(status));
+		n = pread(outs[i], buf, sizeof(buf) - 1, 0);
+		cr_assert(n > 0);
+		buf[n] = '\0';
+		close(outs[i]);
+		if (WEXITSTATUS(status) == 0) {
+			wins++;
+			winner = i;
+		} else {
+			cr_assert(strstr(buf, "\"code\":101"), "racer %d: %s", i, buf);
+			refused++;
+		}
+	}
+	free(conf);
+	cr_assert_eq(wins, 1, "%d ADDs won", wins);
+	cr_assert_eq(refused, N - 1);
+	/* The winner has both ports; the losers none (none half-made). */
+	cr_assert_eq(all_reservations(), 2);
+	cr_assert(reserved(PORTRSV_TCP, 7960) && reserved(PORTRSV_UDP, 7961));
+	{
+		char id[16];
+
+		snprintf(id, sizeof(id), "racer%d", winner);
+		cr_assert_eq(owned(id), 2, "the winner %s", id);
+	}
+}
