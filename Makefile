@@ -8,6 +8,7 @@
 #   make fuzz-smoke the same for 10 seconds each (what CI runs)
 #   make podman-test  portrsv-cni under a real podman (root; podman, runc, busybox-static and
 #                   containernetworking-plugins installed, else it skips)
+#   make check-deploy  deploy/'s CNI installer and DaemonSet manifest (no cluster needed)
 #   make bench      the benchmarks (root): table, CSV and chart in build/bench-results/
 #   make deps       install the Debian packages the build and tests need (scripts/deps.sh --test)
 #   make install    PREFIX=/usr/local DESTDIR= (CNIDIR=PREFIX/lib/cni for portrsv-cni)
@@ -332,6 +333,11 @@ check-install: all
 
 check-completion:
 	$(Q)tests/completion.sh
+
+# deploy/: install-cni.sh on scratch CNI directories and the DaemonSet read as YAML (jq, python3-yaml).
+.PHONY: check-deploy
+check-deploy:
+	$(Q)tests/deploy.sh
 
 # portrsv-cni end to end under rootful podman (CNI backend), in private namespaces (issue 11).
 .PHONY: podman-test
