@@ -661,6 +661,19 @@ Test(cni, configured_owner, .init = setup, .fini = teardown)
 	cr_assert_eq(bind_in("other", PORTRSV_TCP, 7810), 0);
 }
 
+/* An owner of every process reserves nothing: the cgroup v2 root is refused as "owner" too. */
+Test(cni, owner_never_the_root, .init = setup, .fini = teardown)
+{
+	char mnt[PATH_MAX];
+
+	cr_assert_eq(portrsv_cgroup2_mount(mnt, sizeof(mnt)), 0);
+	run(&(struct call){ "ADD", "c1" },
+	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"owner\":\"%s\",\"runtimeConfig\":"
+	    "{\"portMappings\":[" TCP(7830) "]},\"prevResult\":" PREV "}", mnt, "1.1.0");
+	assert_error("1.1.0", 102, "cgroup v2 root", NULL);
+	cr_assert_eq(all_reservations(), 0);
+}
+
 /* A runtime whose cgroup reads as the root (here: a cgroup namespace of its own) must name an owner. */
 Test(cni, default_owner_never_the_root, .init = setup, .fini = teardown)
 {

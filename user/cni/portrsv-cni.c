@@ -160,12 +160,20 @@ static int resolve_owner(const struct cni_config *c, char *out, size_t len, stru
 	int err, n;
 
 	if (c->owner[0]) {
-		err = portrsv_cgroup_id(c->owner, NULL, NULL);
+		uint32_t level = 0;
+
+		err = portrsv_cgroup_id(c->owner, NULL, &level);
 		if (err)
 			return cni_fail(e, CNI_ERR_OWNER, "owner must be an existing cgroup v2 directory",
 					"owner %s: %s", c->owner,
 					err == -ENOENT ? "no such cgroup" :
 					err == -EINVAL ? "not a cgroup v2 directory" : strerror(-err));
+		/* As for the default: an owner of every process reserves nothing. */
+		if (!level)
+			return cni_fail(e, CNI_ERR_OWNER,
+					"name the cgroup of the process that binds published ports",
+					"owner %s is the cgroup v2 root: every process could bind the "
+					"published ports", c->owner);
 		snprintf(out, len, "%s", c->owner);
 		return 0;
 	}
