@@ -917,3 +917,36 @@ Test(cni, parallel_adds_one_wins, .init = setup, .fini = teardown)
 		cr_assert_eq(owned(id), 2, "the winner %s", id);
 	}
 }
+
+/* What boot does (unload, then restore from the store): the container's ports come back as
+ * its, CHECK passes, DEL and GC still find them by the container id. */
+Test(cni, survives_unload_and_restore, .init = setup, .fini = teardown)
+{
+	int n;
+
+	run(&(struct call){ "ADD", "boot1", .cgroup = "rt" }, CONF("", TCP(7840) "," UDP(7841)), "1.1.0",
+	    "1.1.0");
+	assert_prev("1.1.0");
+	run(&(struct call){ "ADD", "boot2" }, CONF("", TCP(7842)), "1.1.0", "1.1.0");
+	assert_prev("1.1.0");
+	portrsv_close(kt.p);
+	kt.p = NULL;
+	cr_assert_eq(portrsv_unload(kt.pin_dir), 0);
+	n = portrsv_restore(NULL);
+	cr_assert_eq(n, 0, "restore: %d (%s)", n, portrsv_errmsg());
+	kt.p = portrsv_open(NULL);
+	cr_assert(kt.p);
+	cr_assert_eq(owned("boot1"), 2);
+	cr_assert_eq(owned("boot2"), 1);
+	run(&(struct call){ "CHECK", "boot1" }, CONF("", TCP(7840) "," UDP(7841)), "1.1.0", "1.1.0");
+	assert_ok_silent();
+	/* The owner followed: the runtime's cgroup binds, another does not. */
+	cr_assert_eq(bind_in("rt", PORTRSV_TCP, 7840), 0);
+	cr_assert_eq(bind_in("other", PORTRSV_TCP, 7840), -EACCES);
+	run(&(struct call){ "DEL", "boot1" }, "{\"cniVersion\":\"1.1.0\",\"name\":\"test\"}");
+	assert_ok_silent();
+	run(&(struct call){ "GC" },
+	    "{\"cniVersion\":\"1.1.0\",\"name\":\"test\",\"cni.dev/valid-attachments\":[]}");
+	assert_ok_silent();
+	cr_assert_eq(all_reservations(), 0);
+}
