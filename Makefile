@@ -1,13 +1,17 @@
 # portrsv: persistent port reservations for Linux, enforced by cgroup BPF programs.
-#   make            build/portrsv, build/libportrsv.so, build/libportrsv.a
+#   make            build/portrsv, build/portrsv-cni, build/libportrsv.so, build/libportrsv.a
 #   make test       build and run every test (kernel tests need root)
 #   make unit-test-asan   the unit tests built with ASan and UBSan (build/asan/)
-#   make fuzz       libFuzzer on the store parser, argument parsers and the JSON/text escaper,
+#   make fuzz       libFuzzer on the store parser, argument parsers, the JSON/text escaper and
+#                   the CNI plugin's config parser,
 #                   FUZZ_SECONDS each
 #   make fuzz-smoke the same for 10 seconds each (what CI runs)
+#   make podman-test  portrsv-cni under a real podman (root; podman, runc, busybox-static and
+#                   containernetworking-plugins installed, else it skips)
+#   make check-deploy  deploy/'s CNI installer and DaemonSet manifest (no cluster needed)
 #   make bench      the benchmarks (root): table, CSV and chart in build/bench-results/
 #   make deps       install the Debian packages the build and tests need (scripts/deps.sh --test)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (CNIDIR=PREFIX/lib/cni for portrsv-cni)
 #   V=1             show the commands
 
 OUT        := build
@@ -66,13 +70,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		$(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c user/dirs.c user/escape.c
-FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args $(FUZZ_OUT)/fuzz_json
+FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args $(FUZZ_OUT)/fuzz_json \
+		$(FUZZ_OUT)/fuzz_cni
 
 .DELETE_ON_ERROR:
 .PHONY: all test unit-test kernel-test check-unit check-man deps clean install examples
 .PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke bench bench-quick
 
-all: $(OUT)/portrsv $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
+all: $(OUT)/portrsv $(OUT)/portrsv-cni $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
 
 $(OUT) $(OUT)/lib $(OUT)/cli $(OUT)/tests $(OUT)/examples:
 	$(Q)mkdir -p $@
@@ -112,6 +117,12 @@ $(OUT)/portrsv: $(CLI_OBJS) $(OUT)/libportrsv.a
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(OUT)/libportrsv.a $(LIBBPF_LIBS) $(JSONC_LIBS)
 
+# The CNI plugin (portrsv-cni(8)): a release build, like the command; json-c reads its config.
+CNI_SRCS := user/cni/portrsv-cni.c user/cni/config.c
+$(OUT)/portrsv-cni: $(CNI_SRCS) user/cni/config.h $(OUT)/libportrsv.a $(HDRS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/cni $(LDFLAGS) -o $@ $(CNI_SRCS) $(OUT)/libportrsv.a $(LIBBPF_LIBS) $(JSONC_LIBS)
+
 $(OUT)/examples/%: examples/%.c $(OUT)/libportrsv.so | $(OUT)/examples
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(OUT) -l:libportrsv.so -Wl,-rpath,'$$ORIGIN/..'
@@ -147,9 +158,10 @@ unit-test: $(UNIT_TESTS)
 
 # The command under test is the test build (with fault injection); PORTRSV_RELEASE_BIN is the
 # one that ships, for the test that it has none.
-kernel-test: $(KERNEL_TESTS) $(OUT)/test-bin/portrsv $(OUT)/portrsv $(EXAMPLES)
+kernel-test: $(KERNEL_TESTS) $(OUT)/test-bin/portrsv $(OUT)/portrsv $(OUT)/portrsv-cni $(EXAMPLES)
 	$(Q)for t in $(KERNEL_TESTS); do echo "== $$t"; \
 		PORTRSV_BIN=$(abspath $(OUT)/test-bin/portrsv) \
+		PORTRSV_CNI_BIN=$(abspath $(OUT)/portrsv-cni) \
 		PORTRSV_RELEASE_BIN=$(abspath $(OUT)/portrsv) \
 		PORTRSV_EXAMPLES=$(abspath $(OUT)/examples) $$t || exit 1; done
 
@@ -212,11 +224,16 @@ $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) user/store.c user/cli/json.
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(LIBBPF_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(FUZZ_EXTRA) $(JSONC_LIBS)
 
+# The CNI config parser needs json-c and the plugin's own sources.
+$(FUZZ_OUT)/fuzz_cni: tests/fuzz/fuzz_cni.c user/cni/config.c user/cni/config.h $(FUZZ_SRCS) $(HDRS) | $(FUZZ_OUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iuser/cni -o $@ $< user/cni/config.c $(FUZZ_SRCS) $(JSONC_LIBS)
+
 fuzz-build: $(FUZZERS)
 
 # The seeds in tests/fuzz/corpus/ are read, never written: new inputs go to build/fuzz/.
 fuzz: $(FUZZERS)
-	$(Q)for f in store args json; do echo "== fuzz_$$f, $(FUZZ_SECONDS) s"; \
+	$(Q)for f in store args json cni; do echo "== fuzz_$$f, $(FUZZ_SECONDS) s"; \
 		mkdir -p $(FUZZ_OUT)/corpus/$$f $(FUZZ_OUT)/crash-$$f || exit 1; \
 		dict=; if [ -f tests/fuzz/$$f.dict ]; then dict=-dict=tests/fuzz/$$f.dict; fi; \
 		$(FUZZ_OUT)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
@@ -250,6 +267,9 @@ LIBDIR     ?= $(PREFIX)/lib
 INCDIR     ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
+# CNI plugins: $(PREFIX)/lib/cni, which is Debian's /usr/lib/cni (containernetworking-plugins)
+# under PREFIX=/usr; podman also searches /usr/local/lib/cni.
+CNIDIR     ?= $(PREFIX)/lib/cni
 # Under /usr, units and completions go where the system's systemd and bash-completion say they
 # look; under any other prefix they stay inside it (systemd reads /usr/local/lib/systemd/system,
 # bash-completion reads $XDG_DATA_DIRS/bash-completion/completions), so that a PREFIX install
@@ -281,8 +301,10 @@ pc_path = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}$(patsubst $(PREFIX)%,%,$(1)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(INCDIR)/portrsv $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+		$(DESTDIR)$(INCDIR)/portrsv $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) \
+		$(DESTDIR)$(CNIDIR)
 	install -m 0755 $(OUT)/portrsv $(DESTDIR)$(SBINDIR)/portrsv
+	install -m 0755 $(OUT)/portrsv-cni $(DESTDIR)$(CNIDIR)/portrsv-cni
 	install -m 0644 $(OUT)/libportrsv.a $(DESTDIR)$(LIBDIR)/libportrsv.a
 	install -m 0644 $(OUT)/libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so.$(SOVER)
 	ln -sfn libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so
@@ -305,7 +327,7 @@ install: all
 
 # Exactly what install put there; of the directories, only the one that is portrsv's alone.
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/portrsv $(DESTDIR)$(LIBDIR)/libportrsv.a \
+	rm -f $(DESTDIR)$(SBINDIR)/portrsv $(DESTDIR)$(CNIDIR)/portrsv-cni $(DESTDIR)$(LIBDIR)/libportrsv.a \
 		$(DESTDIR)$(LIBDIR)/libportrsv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libportrsv.so \
 		$(DESTDIR)$(INCDIR)/portrsv.h $(addprefix $(DESTDIR)$(INCDIR)/portrsv/,$(notdir $(INST_HDRS))) \
 		$(DESTDIR)$(PKGCONFIGDIR)/portrsv.pc $(DESTDIR)$(COMPLETIONDIR)/portrsv \
@@ -320,6 +342,17 @@ check-install: all
 
 check-completion:
 	$(Q)tests/completion.sh
+
+# deploy/: install-cni.sh on scratch CNI directories and the DaemonSet read as YAML (jq, python3-yaml).
+.PHONY: check-deploy
+check-deploy:
+	$(Q)tests/deploy.sh
+
+# portrsv-cni end to end under rootful podman (CNI backend), in private namespaces (issue 11).
+.PHONY: podman-test
+podman-test: $(OUT)/portrsv $(OUT)/portrsv-cni
+	$(Q)PORTRSV_RELEASE_BIN=$(abspath $(OUT)/portrsv) PORTRSV_CNI_BIN=$(abspath $(OUT)/portrsv-cni) \
+		tests/podman_cni.sh
 
 # Debian packages into build/deb/, and the installed packages' smoke test (root).
 deb:

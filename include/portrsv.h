@@ -65,8 +65,10 @@ struct portrsv_create_opts {
 	const char *comment;      /* at most PORTRSV_COMMENT_LEN - 1 bytes; NULL = none */
 	bool pool;                /* a pool: its ports go only to runtime reservations */
 	uint32_t limit;           /* pools: ports one cgroup may hold at once; 0 = uid 0 only */
+	const char *container;    /* the container it is published for (portrsv-cni(8)):
+				   * [A-Za-z0-9][A-Za-z0-9_.-]{0,126}; NULL = none */
 };
-#define portrsv_create_opts__last_field limit
+#define portrsv_create_opts__last_field container
 
 /*
  * Reserve count ports from start in the port space proto. On success stores the new token
@@ -116,6 +118,30 @@ struct portrsv_reservation {
  * malloc'ed array (free() it) of the returned count of entries.
  */
 PORTRSV_API int portrsv_list(struct portrsv *p, struct portrsv_reservation **out);
+
+/*
+ * The persistent reservations created for a container (portrsv_create_opts.container), in
+ * the store's order. On success *out is a malloc'ed array (free() it) of the returned count
+ * of entries, 0 and NULL when the container has none; the entries are filled as
+ * portrsv_list() fills them, except that a stored reservation the kernel does not hold (not
+ * restored) is left out. -EINVAL (not a container id), or the store's error (-EBADMSG).
+ */
+PORTRSV_API int portrsv_list_container(struct portrsv *p, const char *container,
+				       struct portrsv_reservation **out);
+
+/*
+ * Delete every persistent reservation created for container, each in the netns it was made
+ * in. Returns how many were deleted (0 for a container with none: not an error), or -EINVAL
+ * (not a container id), or the first error of a delete (those before it stay deleted).
+ */
+PORTRSV_API int portrsv_delete_container(struct portrsv *p, const char *container);
+
+/*
+ * The containers that have persistent reservations, each once, in the store's order. On
+ * success *out is a malloc'ed array of malloc'ed strings (free each, then the array) of the
+ * returned count. The store's error (-EBADMSG) or -ENOMEM.
+ */
+PORTRSV_API int portrsv_containers(struct portrsv *p, char ***out);
 
 /* The reservation covering (proto, port) in the netns of opts: 0, or -ENOENT if none. */
 PORTRSV_API int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint16_t port,

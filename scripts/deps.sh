@@ -6,7 +6,8 @@
 #   scripts/deps.sh --test     also what `make test` needs
 #   scripts/deps.sh --bench    also what `make bench` needs
 #   scripts/deps.sh --ci       everything .ci/run uses: tests, benchmark, the kernel matrix in
-#                              QEMU, the Debian packages and the fresh Debian 12 tree
+#                              QEMU, the Debian packages, the fresh Debian 12 tree, podman and
+#                              deploy/
 set -eu
 
 # Building: the BPF object (clang, bpftool gen skeleton), the library and command (gcc,
@@ -22,8 +23,10 @@ test="libcriterion-dev systemd man-db groff-base mandoc libclang-rt-dev"
 bench="gnuplot-nox"
 # .ci/run beyond the tests: QEMU and busybox for the kernel matrix, the Debian packaging tools
 # and lintian, debootstrap for the fresh tree, git to copy the checkout.
+# podman, runc and the CNI plugins for portrsv-cni under a real runtime (make podman-test); jq
+# and PyYAML for deploy/ (make check-deploy) and the installed plugin's check (pkg-test).
 ci="qemu-system-x86 busybox-static cpio kmod dpkg-dev debhelper fakeroot lintian
-bash-completion debootstrap git"
+bash-completion debootstrap git podman runc containernetworking-plugins jq python3-yaml"
 
 pkgs=$build
 for arg in "$@"; do

@@ -47,6 +47,7 @@ if [ "${1:-}" = "--in-guest" ]; then
 		# fault injection), PORTRSV_RELEASE_BIN the one that ships.
 		PORTRSV_BIN=$checkout/build/test-bin/portrsv \
 			PORTRSV_RELEASE_BIN=$checkout/build/portrsv \
+			PORTRSV_CNI_BIN=$checkout/build/portrsv-cni \
 			PORTRSV_EXAMPLES=$checkout/build/examples \
 			"build/tests/$t" --verbose 2>&1 | grep --line-buffered -vE '^\[(RUN |PASS)\]'
 		rc=${PIPESTATUS[0]}
@@ -78,7 +79,7 @@ if [ -z "$tests" ]; then
 fi
 read -r -a tests <<<"$tests"
 [ ${#tests[@]} -gt 0 ] || { echo "kernel-matrix: no kernel tests in build/tests (make first)" >&2; exit 2; }
-for f in build/portrsv build/test-bin/portrsv build/examples/bindtry "${tests[@]/#/build/tests/}"; do
+for f in build/portrsv build/portrsv-cni build/test-bin/portrsv build/examples/bindtry "${tests[@]/#/build/tests/}"; do
 	[ -x "$f" ] || { echo "kernel-matrix: $f is missing: build first (make kernel-matrix)" >&2; exit 2; }
 done
 [ -n "$parallel" ] || { [ "$(nproc)" -ge 2 ] && parallel=1 || parallel=0; }

@@ -101,6 +101,11 @@ for p in "${PKGS[@]}"; do
 done
 [ -x "$SBIN" ] || die "$SBIN: not installed"
 check "$SBIN --version" "$SBIN" --version
+# The CNI plugin where runtimes look for it, answering VERSION as a runtime asks.
+# shellcheck disable=SC2016 # expanded by that sh
+check "/usr/lib/cni/portrsv-cni answers VERSION with 1.0.0 and 1.1.0" sh -c \
+	'echo "{\"cniVersion\":\"1.0.0\"}" | CNI_COMMAND=VERSION /usr/lib/cni/portrsv-cni |
+	jq -e "(.supportedVersions | index(\"1.0.0\") != null) and (.supportedVersions | index(\"1.1.0\") != null)"'
 check "the unit is enabled (started at boot)" \
 	test -L /etc/systemd/system/sysinit.target.wants/portrsv.service
 check "installing loaded nothing: no pins appeared in /sys/fs/bpf/portrsv" \

@@ -48,12 +48,13 @@ int main(void)
 }
 EOF
 
-# The files install must put under DESTDIR for prefix P, libdir L, sbin S, unit dir U and
-# completion dir C: derived from the tree, as the Makefile does.
+# The files install must put under DESTDIR for prefix P, libdir L, sbin S, unit dir U,
+# completion dir C and CNI plugin dir N: derived from the tree, as the Makefile does.
 expected() {
-	_p=$1 _l=$2 _s=$3 _u=$4 _c=$5
+	_p=$1 _l=$2 _s=$3 _u=$4 _c=$5 _n=$6
 	{
 		echo "${_s#/}/portrsv"
+		echo "${_n#/}/portrsv-cni"
 		for _f in libportrsv.a libportrsv.so libportrsv.so.0 pkgconfig/portrsv.pc; do
 			echo "${_l#/}/$_f"
 		done
@@ -94,7 +95,7 @@ d=$tmp/default
 if $MAKE -s install DESTDIR="$d" > "$tmp/log" 2>&1; then ok "default: make install"
 else bad "default: make install"; cat "$tmp/log"; fi
 layout default "$d" /usr/local /usr/local/lib /usr/local/sbin /usr/local/lib/systemd/system \
-	/usr/local/share/bash-completion/completions
+	/usr/local/share/bash-completion/completions /usr/local/lib/cni
 check "default: unit ExecStart is /usr/local/sbin/portrsv" \
 	unit_execstart "$d/usr/local/lib/systemd/system" /usr/local/sbin
 check "default: portrsv.pc is relative to \${prefix}" \
@@ -139,7 +140,8 @@ compdir=$($PKG_CONFIG --variable=completionsdir bash-completion 2>/dev/null)
 if $MAKE -s install DESTDIR="$d" PREFIX=/usr LIBDIR="/usr/lib/$triplet" > "$tmp/log" 2>&1
 then ok "debian: make install PREFIX=/usr LIBDIR=/usr/lib/$triplet"
 else bad "debian: make install"; cat "$tmp/log"; fi
-layout debian "$d" /usr "/usr/lib/$triplet" /usr/sbin "$unitdir" "$compdir"
+# Debian's CNI plugin directory (containernetworking-plugins), not the multiarch libdir.
+layout debian "$d" /usr "/usr/lib/$triplet" /usr/sbin "$unitdir" "$compdir" /usr/lib/cni
 check "debian: unit ExecStart is /usr/sbin/portrsv" unit_execstart "$d$unitdir" /usr/sbin
 check "debian: portrsv.pc libdir is \${prefix}/lib/$triplet" \
 	grep -qx "libdir=\${prefix}/lib/$triplet" "$d/usr/lib/$triplet/pkgconfig/portrsv.pc"
@@ -159,11 +161,11 @@ check "debian: make uninstall leaves no file" test ! -s "$tmp/left"
 # 3. Overrides.
 d=$tmp/override
 $MAKE -s install DESTDIR="$d" UNITDIR=/etc/systemd/system COMPLETIONDIR=/etc/bash_completion.d \
-	> "$tmp/log" 2>&1 || { cat "$tmp/log"; bad "override: make install"; }
+	CNIDIR=/opt/cni/bin > "$tmp/log" 2>&1 || { cat "$tmp/log"; bad "override: make install"; }
 layout override "$d" /usr/local /usr/local/lib /usr/local/sbin /etc/systemd/system \
-	/etc/bash_completion.d
+	/etc/bash_completion.d /opt/cni/bin
 $MAKE -s uninstall DESTDIR="$d" UNITDIR=/etc/systemd/system COMPLETIONDIR=/etc/bash_completion.d \
-	> "$tmp/log" 2>&1 || { cat "$tmp/log"; bad "override: make uninstall"; }
+	CNIDIR=/opt/cni/bin > "$tmp/log" 2>&1 || { cat "$tmp/log"; bad "override: make uninstall"; }
 files "$d" > "$tmp/left"
 check "override: make uninstall leaves no file" test ! -s "$tmp/left"
 

@@ -183,6 +183,7 @@ static void assert_stores_eq(const struct portrsv_store *a, const struct portrsv
 		cr_assert(str_eq_or_null(x->by.cgroup, y->by.cgroup),
 			  "entry %zu: creator cgroup '%s', want '%s'", i,
 			  y->by.cgroup ? y->by.cgroup : "(null)", x->by.cgroup ? x->by.cgroup : "(null)");
+		cr_assert_str_eq(x->container, y->container, "entry %zu: container", i);
 		if (x->by.cgroup) {
 			cr_assert_eq(x->by.uid, y->by.uid, "entry %zu: creator uid", i);
 			cr_assert_str_eq(x->by.comm, y->by.comm, "entry %zu: creator comm", i);
@@ -198,6 +199,9 @@ static void assert_stores_eq(const struct portrsv_store *a, const struct portrsv
 #define C63 "sixty-three bytes: 100% - \xc3\xbc\xc3\xb1\xc3\xaf \xe2\x9c\x93 " \
 	".........................x"
 #define TIME_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
+
+/* The longest container id: 127 bytes. */
+#define C126 "Z" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 
 static const struct portrsv_store_entry roundtrip_entries[] = {
 	{ PORTRSV_TCP, 5000, 20, 0x0123456789abcdefULL, NULL, NULL, 1764082800, "" },
@@ -224,6 +228,12 @@ static const struct portrsv_store_entry roundtrip_entries[] = {
 	{ PORTRSV_TCP, 9003, 1, 10, NULL, NULL, 10, "", false, 0, { "/-", 65534, "-" } },
 	{ PORTRSV_TCP, 9004, 1, 11, NULL, NULL, 11, "", false, 0,
 	  { "/x", 1, "fifteen bytes.." } },
+	/* Containers (store.h: container=ID), the last field. */
+	{ PORTRSV_TCP, 9100, 1, 12, NULL, "/sys/fs/cgroup/podman", 12, "cni podman", false, 0,
+	  { "/podman", 0, "podman" }, "0123abcdef" },
+	{ PORTRSV_UDP, 9101, 1, 13, "/run/netns/blue", NULL, 13, "", false, 0, { NULL },
+	  "a_b.c-d" },
+	{ PORTRSV_TCP, 9102, 1, 14, NULL, NULL, 14, "", false, 0, { NULL }, C126 },
 };
 
 static const char *const roundtrip_cgroups[] = {
@@ -289,6 +299,11 @@ Test(store, roundtrip, .init = setup, .fini = teardown)
 					"/a%3Ab/with%20space/100%25/%C3%BC/%0A\n"), "%s", text);
 	cr_assert_not_null(strstr(text, " - by=1000::/\n"), "%s", text);
 	cr_assert_not_null(strstr(text, " - by=65534:-:/-\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "\nresv tcp 9100 1 0x000000000000000c - /sys/fs/cgroup/podman "
+					"1970-01-01T00:00:12Z cni%20podman by=0:podman:/podman "
+					"container=0123abcdef\n"), "%s", text);
+	cr_assert_not_null(strstr(text, " - container=a_b.c-d\n"), "%s", text);
+	cr_assert_not_null(strstr(text, " - container=" C126 "\n"), "%s", text);
 	cr_assert_not_null(strstr(text, " /sys/fs/cgroup/a%20b/%2541/- 1970-01-01T00:00:00Z %2D\n"),
 			   "%s", text);
 	free(text);
@@ -434,6 +449,25 @@ Test(store, write_refuses_unreadable_creator, .init = setup, .fini = teardown)
 	portrsv_store_free(&a);
 }
 
+/* A container id the parser would refuse is not written either. */
+Test(store, write_refuses_unreadable_container, .init = setup, .fini = teardown)
+{
+	static const char *const rows[] = { "-a", ".a", "_a", "a b", "a/b", "a:b", "a\n", "a%41",
+					    "\xc3\xbc" };
+	struct portrsv_store a;
+	struct snapshot before;
+
+	fill(&a);
+	cr_assert_eq(portrsv_store_write(dir, &a), 0);
+	take(&before, file);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		snprintf(a.v[0].container, sizeof(a.v[0].container), "%s", rows[i]);
+		cr_assert_eq(portrsv_store_write(dir, &a), -EINVAL, "'%s' written", rows[i]);
+		assert_unchanged(&before, file, rows[i]);
+	}
+	portrsv_store_free(&a);
+}
+
 /* ---- Bad stores ---------------------------------------------------------------------- */
 
 #define HDR "portrsv-store 1\n"
@@ -472,12 +506,15 @@ struct store_case {
 	char by_cgroup[32];
 	uint32_t by_uid;
 	char by_comm[16];
+	char container[128]; /* when ret is 0: the first entry's container ("": none) */
 };
 
 /* sizeof, not strlen: some rows hold a NUL byte. */
 #define OK(name, text, n) { name, text, sizeof(text) - 1, 0, "", n }
 #define BAD(name, text, want) { name, text, sizeof(text) - 1, -EBADMSG, want, 0 }
 #define OK_POOL(name, text, limit) { name, text, sizeof(text) - 1, 0, "", 1, true, limit }
+#define OK_CT(name, x, id) \
+	{ name, WITH_EXTRA(x), sizeof(WITH_EXTRA(x)) - 1, 0, "", 1, false, 0, "", 0, "", id }
 #define OK_BY(name, x, uid, comm, cgroup) \
 	{ name, WITH_EXTRA(x), sizeof(WITH_EXTRA(x)) - 1, 0, "", 1, false, 0, cgroup, uid, comm }
 
@@ -561,6 +598,29 @@ static struct store_case store_cases[] = {
 	BAD("pool key prefix", WITH_EXTRA("pools=1"), ":2: unknown field 'pools=1'"),
 	BAD("pool with a colon", WITH_EXTRA("pool:3"), ":2: unknown field 'pool:3'"),
 	OK("no creator", WITH_EXTRA(""), 1),
+	/* Containers: container=ID, ID as a CNI runtime's container id. */
+	OK_CT("container", "container=0123abcdef", "0123abcdef"),
+	OK_CT("container of one byte", "container=a", "a"),
+	OK_CT("container punctuated", "container=A1_b.c-d", "A1_b.c-d"),
+	OK_CT("container of 127 bytes", "container=" C126, C126),
+	{ "container before creator", WITH_EXTRA("container=c1 by=0:a:/"),
+	  sizeof(WITH_EXTRA("container=c1 by=0:a:/")) - 1, 0, "", 1, false, 0, "/", 0, "a", "c1" },
+	{ "container after pool", WITH_EXTRA("pool=2 container=c1"),
+	  sizeof(WITH_EXTRA("pool=2 container=c1")) - 1, 0, "", 1, true, 2, "", 0, "", "c1" },
+	BAD("container twice", WITH_EXTRA("container=a container=b"),
+	    ":2: field 'container' appears twice"),
+	BAD("container empty", WITH_EXTRA("container="), ":2: container '' is not [A-Za-z0-9]"),
+	BAD("container of 128 bytes", WITH_EXTRA("container=" C126 "x"), ":2: container 'Zxxx"),
+	BAD("container leading dash", WITH_EXTRA("container=-a"), ":2: container '-a' is not"),
+	BAD("container leading dot", WITH_EXTRA("container=.a"), ":2: container '.a' is not"),
+	BAD("container slash", WITH_EXTRA("container=a/b"), ":2: container 'a/b' is not"),
+	BAD("container colon", WITH_EXTRA("container=a:b"), ":2: container 'a:b' is not"),
+	BAD("container percent", WITH_EXTRA("container=a%41"), ":2: container 'a%41' is not"),
+	BAD("container control byte", WITH_EXTRA("container=a\x01"),
+	    ":2: container '(text with control characters)' is not"),
+	BAD("container UTF-8", WITH_EXTRA("container=\xc3\xbc"), ":2: container '"),
+	BAD("container key alone", WITH_EXTRA("container"), ":2: unknown field 'container'"),
+	BAD("container key case", WITH_EXTRA("Container=a"), ":2: unknown field 'Container=a'"),
 	OK_BY("creator", "by=0:portrsv:/system.slice/x.service", 0, "portrsv",
 	      "/system.slice/x.service"),
 	OK_BY("creator after pool", "pool by=1000:sh:/", 1000, "sh", "/"),
@@ -772,6 +832,8 @@ ParameterizedTest(struct store_case *c, store, parse)
 		} else if (s.n) {
 			cr_assert_null(s.v[0].by.cgroup, "%s: a creator where there is none", c->name);
 		}
+		if (s.n)
+			cr_assert_str_eq(s.v[0].container, c->container, "%s: container", c->name);
 	}
 	portrsv_store_free(&s);
 }

@@ -156,6 +156,8 @@ const char *portrsv_proto_name(int proto);
 int portrsv_parse_port(const char *s, uint16_t *port);   /* 1..65535 */
 int portrsv_parse_count(const char *s, uint16_t *count); /* 1..65535 */
 int portrsv_parse_u64(const char *s, uint64_t *v);       /* decimal or 0x hex */
+/* A container id: [A-Za-z0-9][A-Za-z0-9_.-]{0,126} (PORTRSV_CONTAINER_LEN). */
+bool portrsv_container_valid(const char *s);
 /* 0, or -EINVAL/-ERANGE when (start, count) is not a block inside 1..65535. */
 int portrsv_block_valid(uint32_t start, uint32_t count);
 /* Do blocks [a, a+na) and [b, b+nb) share a port? */

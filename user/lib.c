@@ -524,6 +524,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	const char *ns = OPTS_GET(opts, netns, NULL);
 	bool pool = OPTS_GET(opts, pool, false);
 	uint32_t limit = OPTS_GET(opts, limit, 0);
+	const char *container = OPTS_GET(opts, container, NULL);
 	struct portrsv_resv r = { .count = count, .flags = PORTRSV_F_PERSISTENT };
 	struct portrsv_store_entry e = { .proto = proto, .start = start, .count = count };
 	char nsname[PATH_MAX], owner_path[PATH_MAX], by_cgroup[PATH_MAX];
@@ -551,6 +552,15 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		portrsv_set_errmsg("a pool has no owner cgroup: its ports go to runtime "
 				   "reservations only");
 		return -EINVAL;
+	}
+	if (container) {
+		if (!portrsv_container_valid(container)) {
+			/* Not quoted: it may be anything, control bytes too. */
+			portrsv_set_errmsg("container id is not [A-Za-z0-9][A-Za-z0-9_.-]{0,%d}",
+					   PORTRSV_CONTAINER_LEN - 2);
+			return -EINVAL;
+		}
+		strcpy(e.container, container);
 	}
 	if (pool) {
 		r.flags |= PORTRSV_F_POOL;

@@ -141,3 +141,22 @@ bool portrsv_opts_valid(const void *opts, size_t known, size_t sz)
 			return false;
 	return true;
 }
+
+/* ASCII only, whatever the locale says. */
+static bool alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+bool portrsv_container_valid(const char *s)
+{
+	size_t n;
+
+	if (!s || !alnum(s[0]))
+		return false;
+	for (n = 1; s[n]; n++)
+		if (n >= PORTRSV_CONTAINER_LEN - 1 ||
+		    !(alnum(s[n]) || s[n] == '_' || s[n] == '.' || s[n] == '-'))
+			return false;
+	return true;
+}

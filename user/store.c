@@ -254,6 +254,8 @@ static int store_format(FILE *f, const struct portrsv_store *s)
 				     e->by.uid == UINT32_MAX ||
 				     strnlen(e->by.comm, sizeof(e->by.comm)) == sizeof(e->by.comm)))
 			return -EINVAL;
+		if (e->container[0] && !portrsv_container_valid(e->container))
+			return -EINVAL;
 		fprintf(f, "resv %s %u %u 0x%016" PRIx64, portrsv_proto_name(e->proto), e->start,
 			e->count, e->token);
 		put_text(f, e->netns);
@@ -270,6 +272,8 @@ static int store_format(FILE *f, const struct portrsv_store *s)
 			fputc(':', f);
 			put_part(f, e->by.cgroup);
 		}
+		if (e->container[0])
+			fprintf(f, " container=%s", e->container);
 		fputc('\n', f);
 	}
 	return ferror(f) ? -EIO : 0;
@@ -501,9 +505,21 @@ static int parse_by(struct parser *p, char *v, struct portrsv_store_entry *e)
 	return 0;
 }
 
+/* "container=ID" (store.h): v is the text after "container=". */
+static int parse_container(struct parser *p, const char *v, struct portrsv_store_entry *e)
+{
+	if (e->container[0])
+		return bad(p, "field 'container' appears twice");
+	if (!portrsv_container_valid(v))
+		return bad(p, "container '%.32s' is not [A-Za-z0-9][A-Za-z0-9_.-]{0,%d}", shown(v),
+			   PORTRSV_CONTAINER_LEN - 2);
+	strcpy(e->container, v);
+	return 0;
+}
+
 /*
- * One optional trailing field of a reservation (store.h): "pool", "pool=LIMIT" or
- * "by=UID:COMM:CGROUP".
+ * One optional trailing field of a reservation (store.h): "pool", "pool=LIMIT",
+ * "by=UID:COMM:CGROUP" or "container=ID".
  */
 static int parse_extra(struct parser *p, char *f, struct portrsv_store_entry *e)
 {
@@ -526,6 +542,8 @@ static int parse_extra(struct parser *p, char *f, struct portrsv_store_entry *e)
 	}
 	if (klen == 2 && !strncmp(f, "by", 2) && eq)
 		return parse_by(p, f + 3, e);
+	if (klen == 9 && !strncmp(f, "container", 9) && eq)
+		return parse_container(p, f + 10, e);
 	return bad(p, "unknown field '%.32s' (written by a newer portrsv?)", shown(f));
 }
 

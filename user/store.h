@@ -17,7 +17,9 @@
  * reservations only uid 0 acquires) or "pool=LIMIT" (LIMIT 1..count, decimal: the most
  * ports one cgroup may hold of it); "by=UID:COMM:CGROUP", who created it: the real uid
  * (decimal), the command (at most 15 bytes, may be empty) and the cgroup v2 path (absolute,
- * as /proc/PID/cgroup gives it), COMM and CGROUP percent-encoded with ':' as %3A too. A line
+ * as /proc/PID/cgroup gives it), COMM and CGROUP percent-encoded with ':' as %3A too;
+ * "container=ID", the container it was published for (portrsv-cni(8)), ID matching
+ * [A-Za-z0-9][A-Za-z0-9_.-]{0,126} (nothing to encode). A line
  * with none is what version 1 always wrote and still means a plain persistent reservation
  * (of an unknown creator); an unknown trailing field is refused.
  */
@@ -53,6 +55,7 @@ struct portrsv_store_entry {
 	bool pool;      /* PORTRSV_F_POOL */
 	uint32_t limit; /* pools: ports one cgroup may hold; 0 = uid 0 only */
 	struct portrsv_store_creator by;
+	char container[PORTRSV_CONTAINER_LEN]; /* "" = none */
 };
 
 struct portrsv_store {

@@ -294,6 +294,8 @@ struct portrsv_denial {
 };
 
 #define PORTRSV_COMM_LEN 16 /* a task's comm: TASK_COMM_LEN, 15 bytes and the NUL */
+/* A container id (portrsv_create_opts.container): [A-Za-z0-9][A-Za-z0-9_.-]{0,126} and the NUL. */
+#define PORTRSV_CONTAINER_LEN 128
 
 /*
  * Value of portrsv_creators, keyed like portrsv_resv: who created a persistent reservation,

@@ -70,6 +70,7 @@ static void check_valid(const struct portrsv_store *s)
 		check(!e->by.cgroup || e->by.cgroup[0] == '/', "creator cgroup");
 		check(memchr(e->by.comm, '\0', sizeof(e->by.comm)), "creator comm not terminated");
 		check(!e->by.cgroup || e->by.uid != UINT32_MAX, "creator uid -1");
+		check(!e->container[0] || portrsv_container_valid(e->container), "container");
 		for (const char *c = e->comment; *c; c++)
 			check((unsigned char)*c >= 0x20 && *c != 0x7f, "control in comment");
 		for (size_t j = 0; j < i; j++) {
@@ -104,6 +105,7 @@ static void check_same(const struct portrsv_store *a, const struct portrsv_store
 			      (!x->by.cgroup || (x->by.uid == y->by.uid &&
 						 !strcmp(x->by.comm, y->by.comm))),
 		      "creator of entry %zu changed", i);
+		check(!strcmp(x->container, y->container), "container of entry %zu changed", i);
 	}
 	check(a->ncgroups == b->ncgroups, "%zu cgroups became %zu", a->ncgroups, b->ncgroups);
 	for (size_t i = 0; i < a->ncgroups; i++)
