@@ -237,14 +237,22 @@ static int fail_reserve(struct portrsv *p, const struct block *b, int err, struc
 		if (!portrsv_port_holders(b->proto, b->start, b->count, &h) && h.n)
 			port = h.v[0].port;
 		for (size_t i = 0; i < h.n && used < sizeof(d); i++) {
-			char comm[64];
+			const struct portrsv_holder *s = &h.v[i];
+			char comm[6 * PORTRSV_COMM_LEN];
 
-			if (h.v[i].port != port)
+			if (s->port != port)
 				continue;
-			portrsv_escape(h.v[i].comm, comm, sizeof(comm));
-			used += (size_t)snprintf(d + used, sizeof(d) - used, "%sheld by pid %u (%s)",
-						 used ? ", " : "", h.v[i].pid,
-						 h.v[i].pid ? comm : "no process: TIME_WAIT or closed");
+			if (!s->nprocs) /* TIME-WAIT, or a socket no process holds any more */
+				used += (size_t)snprintf(d + used, sizeof(d) - used,
+							 "%sa %s socket of no process", used ? ", " : "",
+							 portrsv_sock_state_name(s->state));
+			for (size_t j = 0; j < s->nprocs && used < sizeof(d); j++) {
+				portrsv_escape(s->procs[j].comm, comm, sizeof(comm));
+				used += (size_t)snprintf(d + used, sizeof(d) - used,
+							 "%sheld by pid %u (%s), %s", used ? ", " : "",
+							 s->procs[j].pid, comm,
+							 portrsv_sock_state_name(s->state));
+			}
 		}
 		portrsv_holders_free(&h);
 		return cni_fail(e, CNI_ERR_PORT_IN_USE, d[0] ? d : NULL,
