@@ -166,3 +166,62 @@ Test(errors, strerror_fallback)
 	cr_assert_str_eq(portrsv_strerror(EINVAL), strerror(EINVAL));
 	cr_assert_str_eq(portrsv_strerror(-EINVAL), strerror(EINVAL));
 }
+
+/* The API's argument checks: the errno, and the detail naming the cause (portrsv_errmsg). */
+struct check_case {
+	char name[32];
+	int proto;
+	uint32_t start, count;
+	int want;
+	char msg[80]; /* "" with want 0: the detail is left empty */
+};
+
+ParameterizedTestParameters(errors, checks)
+{
+	static struct check_case rows[] = {
+		{ "tcp block", PORTRSV_TCP, 8080, 10, 0, "" },
+		{ "udp last port", PORTRSV_UDP, 65535, 1, 0, "" },
+		{ "proto 0", 0, 8080, 10, -EINVAL, "protocol 0 is neither tcp (PORTRSV_TCP, 6) nor udp" },
+		{ "proto 99", 99, 8080, 10, -EINVAL, "protocol 99 is neither tcp" },
+		{ "port 0", PORTRSV_TCP, 0, 10, -EINVAL, "port 0 is no port: ports are 1-65535" },
+		{ "count 0", PORTRSV_TCP, 8080, 0, -EINVAL, "count 0: a block has at least one port" },
+		{ "past 65535", PORTRSV_TCP, 65530, 7, -ERANGE, "block 65530-65536 passes port 65535" },
+		{ "port past 65535", PORTRSV_UDP, 70000, 1, -ERANGE, "block 70000-70000 passes port 65535" },
+		{ "all ports and one", PORTRSV_TCP, 1, 65536, -ERANGE, "block 1-65536 passes port 65535" },
+	};
+
+	return cr_make_param_array(struct check_case, rows, ARRAY_SIZE(rows));
+}
+
+ParameterizedTest(struct check_case *c, errors, checks)
+{
+	int err;
+
+	portrsv_set_errmsg("stale");
+	portrsv_set_errmsg(NULL);
+	err = portrsv_check_proto(c->proto);
+	if (!err)
+		err = portrsv_check_block(c->start, c->count);
+	cr_assert_eq(err, c->want, "%s: %d, want %d", c->name, err, c->want);
+	if (!c->want)
+		cr_assert_str_empty(portrsv_errmsg(), "%s: detail [%s] on success", c->name,
+				    portrsv_errmsg());
+	else
+		cr_assert(strstr(portrsv_errmsg(), c->msg), "%s: detail [%s], want [%s]", c->name,
+			  portrsv_errmsg(), c->msg);
+}
+
+/* One way to write a block everywhere: "8080-8089", "8080" for one port. */
+Test(errors, block_format)
+{
+	static const struct { uint16_t start, count; const char *want; } rows[] = {
+		{ 8080, 10, "8080-8089" }, { 8080, 1, "8080" }, { 1, 65535, "1-65535" },
+		{ 65535, 1, "65535" }, { 65530, 7, "65530-65536" } /* a refused block, as named */,
+	};
+	char buf[16];
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		portrsv_block_format(rows[i].start, rows[i].count, buf, sizeof(buf));
+		cr_expect_str_eq(buf, rows[i].want, "%u+%u", rows[i].start, rows[i].count);
+	}
+}

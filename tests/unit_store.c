@@ -673,41 +673,45 @@ static struct store_case store_cases[] = {
 	BAD("line number counts comments", "# a\n\n" HDR "# b\n\nresv bad\n",
 	    ":6: reservation has 2 fields"),
 	BAD("duplicate token", HDR GOOD RESV("udp 6000 1", TOK1, "/run/netns/x", "-", T, "-"),
-	    ":3: token 0x0123456789abcdef appears twice"),
+	    ":3: the token of line 2 appears again"),
 	BAD("overlap, same netns and protocol",
 	    HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
 		RESV("tcp 5019 5", TOK2, "-", "-", T, "-"),
-	    ":3: tcp 5019+5 overlaps 5000+20"),
+	    ":3: tcp 5019-5023 overlaps 5000-5019 of line 2"),
 	BAD("overlap, nested",
 	    HDR RESV("udp 5000 20", TOK1, "-", "-", T, "-")
 		RESV("udp 5005 1", TOK2, "-", "-", T, "-"),
-	    ":3: udp 5005+1 overlaps 5000+20"),
+	    ":3: udp 5005 overlaps 5000-5019 of line 2"),
 	BAD("overlap, first port",
 	    HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
 		RESV("tcp 4990 11", TOK2, "-", "-", T, "-"),
-	    ":3: tcp 4990+11 overlaps 5000+20"),
+	    ":3: tcp 4990-5000 overlaps 5000-5019 of line 2"),
 	BAD("overlap, named netns",
 	    HDR RESV("tcp 5000 20", TOK1, "/run/netns/a", "-", T, "-")
 		RESV("tcp 5000 1", TOK2, "/run/netns/a", "-", T, "-"),
-	    ":3: tcp 5000+1 overlaps 5000+20"),
+	    ":3: tcp 5000 overlaps 5000-5019 of line 2"),
 	BAD("overlap, anonymous netns",
 	    HDR RESV("tcp 5000 20", TOK1, "net:[1]:2", "-", T, "-")
 		RESV("tcp 1 65535", TOK2, "net:[1]:2", "-", T, "-"),
-	    ":3: tcp 1+65535 overlaps 5000+20"),
+	    ":3: tcp 1-65535 overlaps 5000-5019 of line 2"),
 	BAD("overlap found among others",
 	    HDR RESV("tcp 5000 20", TOK1, "-", "-", T, "-")
 		RESV("udp 5000 20", TOK2, "-", "-", T, "-")
 		RESV("tcp 7000 20", TOK3, "-", "-", T, "-")
 		RESV("tcp 6000 1001", TOK4, "-", "-", T, "-"),
-	    ":5: tcp 6000+1001 overlaps 7000+20"),
+	    ":5: tcp 6000-7000 overlaps 7000-7019 of line 4"),
 	BAD("token 0", WITH_TOKEN("0x0000000000000000"), ":2: token is 0"),
-	BAD("token short", WITH_TOKEN("0x123"), ":2: token '0x123' is not 0x and 16 hex digits"),
+	BAD("token short", WITH_TOKEN("0x123"), ":2: token is not 0x and 16 hex digits (not shown"),
 	BAD("token 17 digits", WITH_TOKEN("0x00123456789abcdef"),
-	    ":2: token '0x00123456789abcdef' is not"),
-	BAD("token without 0x", WITH_TOKEN("000123456789abcdef"), ":2: token '000123456789abcdef'"),
-	BAD("token 0X", WITH_TOKEN("0X0123456789abcdef"), ":2: token '0X0123456789abcdef'"),
-	BAD("token not hex", WITH_TOKEN("0x0123456789abcdeg"), ":2: token '0x0123456789abcdeg'"),
-	BAD("token signed", WITH_TOKEN("0x-123456789abcde"), ":2: token '0x-123456789abcde'"),
+	    ":2: token is not 0x and 16 hex digits (not shown"),
+	BAD("token without 0x", WITH_TOKEN("000123456789abcdef"),
+	    ":2: token is not 0x and 16 hex digits (not shown"),
+	BAD("token 0X", WITH_TOKEN("0X0123456789abcdef"),
+	    ":2: token is not 0x and 16 hex digits (not shown"),
+	BAD("token not hex", WITH_TOKEN("0x0123456789abcdeg"),
+	    ":2: token is not 0x and 16 hex digits (not shown"),
+	BAD("token signed", WITH_TOKEN("0x-123456789abcde"),
+	    ":2: token is not 0x and 16 hex digits (not shown"),
 	BAD("port 0", WITH_BLOCK("tcp 0 20"), ":2: start port '0' is not a number from 1 to 65535"),
 	BAD("port 65536", WITH_BLOCK("tcp 65536 1"), ":2: start port '65536'"),
 	BAD("port 80abc", WITH_BLOCK("tcp 80abc 1"), ":2: start port '80abc'"),
@@ -718,8 +722,8 @@ static struct store_case store_cases[] = {
 	BAD("count 20abc", WITH_BLOCK("tcp 5000 20abc"), ":2: count '20abc'"),
 	BAD("count 65536", WITH_BLOCK("tcp 1 65536"), ":2: count '65536'"),
 	BAD("count huge", WITH_BLOCK("tcp 1 99999999999999999999"), ":2: count '9999"),
-	BAD("block past 65535", WITH_BLOCK("tcp 65530 7"), ":2: block 65530+7 passes port 65535"),
-	BAD("block 65535+2", WITH_BLOCK("udp 65535 2"), ":2: block 65535+2 passes port 65535"),
+	BAD("block past 65535", WITH_BLOCK("tcp 65530 7"), ":2: block 65530-65536 passes port 65535"),
+	BAD("block 65535+2", WITH_BLOCK("udp 65535 2"), ":2: block 65535-65536 passes port 65535"),
 	BAD("protocol sctp", WITH_BLOCK("sctp 5000 20"), ":2: protocol 'sctp' is not tcp or udp"),
 	BAD("protocol TCP", WITH_BLOCK("TCP 5000 20"), ":2: protocol 'TCP'"),
 	BAD("protocol number", WITH_BLOCK("6 5000 20"), ":2: protocol '6'"),
@@ -756,9 +760,9 @@ static struct store_case store_cases[] = {
 	BAD("raw ESC in netns", WITH_NETNS("/run/netns/\x1b[2J"),
 	    ":2: netns: bad percent-encoding"),
 	BAD("raw UTF-8", WITH_COMMENT("\xc3\xbc"), ":2: comment: bad percent-encoding"),
-	BAD("escaped tab in comment", WITH_COMMENT("a%09b"), ":2: comment has a control character"),
+	BAD("escaped tab in comment", WITH_COMMENT("a%09b"), ":2: comment has a control byte 0x09 at offset 1"),
 	BAD("escaped newline in comment", WITH_COMMENT("a%0Ab"), ":2: comment has a control"),
-	BAD("escaped DEL in comment", WITH_COMMENT("%7F"), ":2: comment has a control character"),
+	BAD("escaped DEL in comment", WITH_COMMENT("%7F"), ":2: comment has a control byte 0x7f at offset 0"),
 	BAD("relative owner", WITH_OWNER("sys/fs/cgroup/x"),
 	    ":2: owner 'sys/fs/cgroup/x' is not an absolute path"),
 	BAD("owner %2D", WITH_OWNER("%2D"), ":2: owner '-' is not an absolute path"),
@@ -792,9 +796,9 @@ static struct store_case store_cases[] = {
 	BAD("NUL first", "\0" HDR, ":1: NUL byte"),
 	BAD("NUL last", HDR "\0", ":2: NUL byte"),
 	BAD("comment of 64 bytes", WITH_COMMENT(X16 X16 X16 X16),
-	    ":2: comment longer than 63 bytes"),
+	    ":2: comment is 64 bytes, at most 63"),
 	BAD("comment of 64 escaped bytes", WITH_COMMENT(A16 A16 A16 A16),
-	    ":2: comment longer than 63 bytes"),
+	    ":2: comment is 64 bytes, at most 63"),
 };
 
 ParameterizedTestParameters(store, parse)
@@ -856,6 +860,8 @@ ParameterizedTest(struct store_case *c, store, read, .init = setup, .fini = tear
 	ret = portrsv_store_read(dir, &s, msg, sizeof(msg));
 	cr_assert_eq(ret, c->ret, "%s: read = %d (%s), want %d", c->name, ret, msg, c->ret);
 	assert_one_line(msg, c->name);
+	/* Tokens are secrets: no message of the parser shows one (every row's share a prefix). */
+	cr_assert(!strstr(msg, "0123456789abcde"), "%s: a token in \"%s\"", c->name, msg);
 	if (ret) {
 		snprintf(want, sizeof(want), "%s%s", file, c->want);
 		cr_assert_eq(strncmp(msg, want, strlen(want)), 0,
@@ -1036,7 +1042,7 @@ Test(store, parse_many, .timeout = 30)
 	/* The same plus one line that overlaps the first: found, and named. */
 	len += sprintf(buf + len, "resv tcp 1 1 0x%016x /run/netns/n0 - " T " -\n", N + 1);
 	cr_assert_eq(portrsv_store_parse(buf, len, "F", &s, msg, sizeof(msg)), -EBADMSG);
-	cr_assert_str_eq(msg, "F:100002: tcp 1+1 overlaps 1+1");
+	cr_assert_str_eq(msg, "F:100002: tcp 1 overlaps 1 of line 2");
 	free(buf);
 }
 

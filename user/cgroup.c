@@ -146,3 +146,27 @@ int portrsv_cgroup_path(uint64_t cgid, char *buf, size_t len)
 		buf[n] = '\0';
 	return err;
 }
+
+int portrsv_cgroup_fail(const char *what, const char *dir, int err)
+{
+	char mnt[PATH_MAX] = "?", edir[4 * 256];
+
+	portrsv_escape(dir, edir, sizeof(edir));
+	if (err == -ENOENT)
+		return portrsv_fail(err, "%s '%s': no such directory", what, edir);
+	if (err != -EINVAL && err != -ENOTDIR)
+		return portrsv_fail(err, "%s '%s': %s", what, edir, strerror(-err));
+	portrsv_cgroup2_mount(mnt, sizeof(mnt));
+	return portrsv_fail(-EINVAL, "%s '%s' is not a cgroup v2 directory (cgroup2 is mounted "
+			    "at %s)", what, edir, mnt);
+}
+
+int portrsv_cgroup_check(const char *what, const char *dir)
+{
+	int err;
+
+	if (!dir)
+		return portrsv_fail(-EINVAL, "%s is NULL", what);
+	err = portrsv_cgroup_id(dir, NULL, NULL);
+	return err ? portrsv_cgroup_fail(what, dir, err) : 0;
+}

@@ -48,14 +48,6 @@ int portrsv_denylog_folded(struct portrsv_denylog *d, char *buf, size_t len)
 	return n;
 }
 
-void portrsv_block_format(uint16_t start, uint16_t count, char *buf, size_t len)
-{
-	if (count <= 1)
-		snprintf(buf, len, "%u", start);
-	else
-		snprintf(buf, len, "%u-%u", start, start + count - 1);
-}
-
 int portrsv_denylog_line(struct portrsv *p, const struct portrsv_event *e, char *buf, size_t len)
 {
 	struct portrsv_key k = { .netns = e->netns, .port = e->resv_start, .proto = e->proto };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -94,6 +95,39 @@ void portrsv_set_errmsg(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
 	va_end(ap);
+}
+
+int portrsv_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int portrsv_check_proto(int proto)
+{
+	if (proto == PORTRSV_PROTO_TCP || proto == PORTRSV_PROTO_UDP)
+		return 0;
+	return portrsv_fail(-EINVAL, "protocol %d is neither tcp (PORTRSV_TCP, %d) nor udp "
+			    "(PORTRSV_UDP, %d)", proto, PORTRSV_PROTO_TCP, PORTRSV_PROTO_UDP);
+}
+
+int portrsv_check_block(uint32_t start, uint32_t count)
+{
+	int err = portrsv_block_valid(start, count);
+
+	if (err == -EINVAL && start < PORTRSV_PORT_MIN)
+		return portrsv_fail(err, "port %u is no port: ports are %d-%d", start,
+				    PORTRSV_PORT_MIN, PORTRSV_PORT_MAX);
+	if (err == -EINVAL)
+		return portrsv_fail(err, "count 0: a block has at least one port");
+	if (err)
+		return portrsv_fail(err, "block %u-%" PRIu64 " passes port %d", start,
+				    (uint64_t)start + count - 1, PORTRSV_PORT_MAX);
+	return 0;
 }
 
 const char *portrsv_errmsg(void)

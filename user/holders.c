@@ -175,3 +175,20 @@ const char *portrsv_sock_state_name(uint8_t state)
 
 	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "UNKNOWN";
 }
+
+int portrsv_holder_format(const struct portrsv_holder *h, char *buf, size_t len)
+{
+	const struct portrsv_holder_proc *pr = h->nprocs ? &h->procs[0] : NULL;
+	char comm[6 * PORTRSV_COMM_LEN + 1];
+
+	if (!pr)
+		return snprintf(buf, len, "no process (%s)", portrsv_sock_state_name(h->state));
+	/* A comm is text from outside: escaped, no control character reaches a terminal. */
+	portrsv_escape(pr->comm, comm, sizeof(comm));
+	if (h->nprocs == 1)
+		return snprintf(buf, len, "%s[%u] (%s)", comm, pr->pid,
+				portrsv_sock_state_name(h->state));
+	return snprintf(buf, len, "%s[%u] and %zu more process%s (%s)", comm, pr->pid,
+			h->nprocs - 1, h->nprocs == 2 ? "" : "es", portrsv_sock_state_name(h->state));
+}
+

@@ -43,6 +43,16 @@ const char *portrsv_state_dir(const char *arg);
 bool portrsv_proto_valid(int proto);
 /* Detail of the last failure in this thread (fmt NULL clears it); portrsv_errmsg() reads it. */
 void portrsv_set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Set the detail and return err: `return portrsv_fail(-EINVAL, "count 0 ...")`. */
+int portrsv_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The common argument checks of the API, each failure with its detail set: 0 or -errno. */
+int portrsv_check_proto(int proto);
+int portrsv_check_block(uint32_t start, uint32_t count);
+/* runtime.c: the detail for a socket that has no port space (neither TCP nor UDP). */
+void portrsv_sock_not_ours(int sockfd);
+#define portrsv_check_opts(opts, type) \
+	(OPTS_VALID(opts, type) ? 0 : portrsv_fail(-EINVAL, "struct " #type ": sz %zu is too " \
+			"small, or sets fields this library does not know", (opts)->sz))
 int portrsv_reserve(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
 		    struct portrsv_resv *r, uint64_t *token);
 /* One reservation of a batch: in, proto start r token (0 = new); out, token and err. */
@@ -113,8 +123,6 @@ bool portrsv_denylog_take(struct portrsv_denylog *d, uint64_t now_ns);
 int portrsv_denylog_folded(struct portrsv_denylog *d, char *buf, size_t len);
 /* One denial's line (p may be NULL: no comment); snprintf's result. */
 int portrsv_denylog_line(struct portrsv *p, const struct portrsv_event *e, char *buf, size_t len);
-/* A block the one way every output writes it: "8080-8089", or "8080" for one port. */
-void portrsv_block_format(uint16_t start, uint16_t count, char *buf, size_t len);
 
 /* creator.c: who created a persistent reservation (abi.h portrsv_creators, the store's by=). */
 struct portrsv_store_creator;
@@ -160,6 +168,8 @@ int portrsv_parse_u64(const char *s, uint64_t *v);       /* decimal or 0x hex */
 bool portrsv_container_valid(const char *s);
 /* 0, or -EINVAL/-ERANGE when (start, count) is not a block inside 1..65535. */
 int portrsv_block_valid(uint32_t start, uint32_t count);
+/* A block the one way every output writes it: "8080-8089", or "8080" for one port. */
+void portrsv_block_format(uint16_t start, uint16_t count, char *buf, size_t len);
 /* Do blocks [a, a+na) and [b, b+nb) share a port? */
 bool portrsv_blocks_overlap(uint32_t a, uint32_t na, uint32_t b, uint32_t nb);
 
@@ -176,6 +186,12 @@ void portrsv_mountinfo_unescape(char *s);
 int portrsv_cgroup2_mount(char *buf, size_t len);
 /* Id and depth below the cgroup v2 root of a cgroup v2 directory. -ENOENT, or -EINVAL if not a cgroup v2 directory. */
 int portrsv_cgroup_id(const char *dir, uint64_t *id, uint32_t *level);
+/* The detail for dir, a cgroup argument (what: "owner", "cgroup") that failed with err:
+ * "... is not a cgroup v2 directory (cgroup2 is mounted at M)", "no such directory"; err
+ * back (-ENOTDIR as -EINVAL). */
+int portrsv_cgroup_fail(const char *what, const char *dir, int err);
+/* portrsv_cgroup_id(dir) of an argument, the detail set on failure. */
+int portrsv_cgroup_check(const char *what, const char *dir);
 
 /* owner.c: owner cgroups by path (abi.h, "Owner cgroups follow their path"). */
 /* The key path of a canonical absolute cgroup v2 directory (which need not exist), and the
@@ -205,6 +221,9 @@ int portrsv_netns_enter(const char *path, int *saved);
 void portrsv_netns_leave(int saved);
 /* The store's name for a netns (netns.c explains); "" for the host's. */
 int portrsv_netns_name(const char *path, uint64_t ino, uint64_t cookie, char *buf, size_t len);
+/* portrsv_netns_enter for a path the caller gave (opts->netns): a failure sets the detail
+ * ("'/etc/passwd' is not a network namespace ..."). */
+int portrsv_netns_enter_arg(const char *path, int *saved);
 /* Enter a netns by its store name (NULL/"" = stay); -ENOENT when it is gone. */
 int portrsv_netns_enter_name(const char *name, int *saved);
 /*
@@ -265,6 +284,9 @@ int portrsv_port_holders(enum portrsv_proto proto, uint16_t start, uint16_t coun
 void portrsv_holders_free(struct portrsv_holders *h);
 /* A state as ss names it: "LISTEN", "ESTAB", "TIME-WAIT", "UNCONN", ... ("UNKNOWN"). */
 const char *portrsv_sock_state_name(uint8_t state);
+/* "nginx[1234] (LISTEN)" (its first process; "and N more processes" when it has more),
+ * the comm escaped; "no process (TIME-WAIT)"; snprintf's result. */
+int portrsv_holder_format(const struct portrsv_holder *h, char *buf, size_t len);
 
 /*
  * diagnose.c: every reason a bind of (proto, port) would fail or be surprising in a netns

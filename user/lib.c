@@ -516,6 +516,58 @@ static bool same_netns(const char *stored, const char *name, uint64_t cookie)
 	return c == cookie;
 }
 
+/*
+ * Why a new block (proto, start, count) of the calling thread's netns could not be reserved:
+ * -EEXIST, the reservation of the kernel it overlaps; -EADDRINUSE, the socket and process
+ * holding a port of it. Only the detail; a token is never in it.
+ */
+static void why_taken(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+		      uint16_t count, int err)
+{
+	const char *pn = portrsv_proto_name(proto);
+	char b[2][16], who[6 * PORTRSV_COMM_LEN + 96], ec[6 * PORTRSV_COMMENT_LEN + 1];
+	struct portrsv_holders h;
+
+	portrsv_block_format(start, count, b[0], sizeof(b[0]));
+	if (err == -EEXIST) {
+		for (uint32_t port = start; port < (uint32_t)start + count; port++) {
+			struct portrsv_key k = key_of(netns, proto, port);
+			struct portrsv_port pv;
+			struct portrsv_resv r;
+
+			if (bpf_map_lookup_elem(p->ports_fd, &k, &pv))
+				continue;
+			k.port = pv.start;
+			if (bpf_map_lookup_elem(p->resv_fd, &k, &r)) {
+				portrsv_set_errmsg("%s %s overlaps a reservation of port %u being "
+						   "made or removed", pn, b[0], port);
+				return;
+			}
+			portrsv_block_format(pv.start, r.count, b[1], sizeof(b[1]));
+			r.comment[sizeof(r.comment) - 1] = '\0'; /* map contents are input too */
+			portrsv_escape(r.comment, ec, sizeof(ec));
+			portrsv_set_errmsg("%s %s overlaps the %s %s %s%s%s%s", pn, b[0],
+					   r.flags & PORTRSV_F_POOL ? "pool" : "reservation", pn,
+					   b[1], ec[0] ? " '" : "", ec, ec[0] ? "'" : "");
+			return;
+		}
+		portrsv_set_errmsg("%s %s overlaps a reservation being made or removed", pn, b[0]);
+		return;
+	}
+	if (portrsv_port_holders(proto, start, count, &h) || !h.n) {
+		portrsv_holders_free(&h);
+		portrsv_set_errmsg("a port of %s %s is in use (by a socket closed since)", pn, b[0]);
+		return;
+	}
+	portrsv_holder_format(&h.v[0], who, sizeof(who));
+	if (h.n == 1)
+		portrsv_set_errmsg("%s %u is in use by %s", pn, h.v[0].port, who);
+	else
+		portrsv_set_errmsg("%s %u is in use by %s, and %zu more socket%s on %s", pn,
+				   h.v[0].port, who, h.n - 1, h.n == 2 ? "" : "s", b[0]);
+	portrsv_holders_free(&h);
+}
+
 int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, uint16_t count,
 		   const struct portrsv_create_opts *opts, uint64_t *token)
 {
@@ -533,9 +585,13 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	int err, saved, lock;
 
 	portrsv_set_errmsg(NULL);
-	if (!p || !token || !portrsv_proto_valid(proto) || !OPTS_VALID(opts, portrsv_create_opts))
-		return -EINVAL;
-	err = portrsv_block_valid(start, count);
+	if (!p || !token)
+		return portrsv_fail(-EINVAL, "%s is NULL", p ? "token" : "the handle");
+	err = portrsv_check_opts(opts, portrsv_create_opts);
+	if (!err)
+		err = portrsv_check_proto(proto);
+	if (!err)
+		err = portrsv_check_block(start, count);
 	if (err)
 		return err;
 	if (limit && !pool) {
@@ -570,20 +626,22 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	}
 	if (comment) {
 		if (strlen(comment) >= sizeof(r.comment))
-			return -EINVAL;
+			return portrsv_fail(-EINVAL, "comment is %zu bytes, at most %zu",
+					    strlen(comment), sizeof(r.comment) - 1);
 		for (const char *c = comment; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				return -EINVAL; /* one line in listings and in the store */
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) /* one line in listings and the store */
+				return portrsv_fail(-EINVAL, "comment has a control byte 0x%02x at "
+						    "offset %td", (unsigned char)*c, c - comment);
 		strcpy(r.comment, comment);
 		strcpy(e.comment, comment);
 	}
 	if (owner) {
 		/* It must exist now (a typo must not wait forever); later it follows its path. */
-		err = portrsv_cgroup_id(owner, NULL, NULL);
+		err = portrsv_cgroup_check("owner", owner);
 		if (err)
 			return err;
 		if (!realpath(owner, owner_path))
-			return -errno;
+			return portrsv_cgroup_fail("owner", owner, -errno);
 		err = portrsv_owner_rel(owner_path, NULL, nsname, sizeof(nsname));
 		if (err)
 			return err;
@@ -593,7 +651,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	/* Who asks, recorded with the reservation (portrsv why): known, or not created. */
 	err = portrsv_creator_self(&e.by, by_cgroup, sizeof(by_cgroup));
 	if (err)
-		return err;
+		return portrsv_fail(err, "the calling process's cgroup v2 path (/proc/self/cgroup) "
+				    "cannot be recorded as the creator's: %s", strerror(-err));
 
 	lock = portrsv_store_begin(p->state_dir, &s);
 	if (lock < 0)
@@ -614,7 +673,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		goto out;
 	if (owner && (err = portrsv_owner_slot(p, owner_path, &r.owner, NULL)))
 		goto out;
-	err = portrsv_netns_enter(ns, &saved);
+	err = portrsv_netns_enter_arg(ns, &saved);
 	if (err)
 		goto out;
 	err = portrsv_netns_self(&netns, &ino);
@@ -628,13 +687,20 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 
 		if (o->proto == proto && portrsv_blocks_overlap(o->start, o->count, start, count) &&
 		    same_netns(o->netns, nsname, netns)) {
-			portrsv_set_errmsg("overlaps stored reservation %s %u+%u", portrsv_proto_name(proto),
-					   o->start, o->count);
-			err = -EEXIST;
+			char b[2][16];
+
+			portrsv_block_format(start, count, b[0], sizeof(b[0]));
+			portrsv_block_format(o->start, o->count, b[1], sizeof(b[1]));
+			err = portrsv_fail(-EEXIST, "%s %s overlaps the reservation %s %s%s",
+					   portrsv_proto_name(proto), b[0], portrsv_proto_name(proto),
+					   b[1], o->pool ? " (a pool)" : "");
 		}
 	}
-	if (!err)
+	if (!err) {
 		err = portrsv_reserve(p, netns, proto, start, &r, &t);
+		if (err == -EEXIST || err == -EADDRINUSE)
+			why_taken(p, netns, proto, start, count, err);
+	}
 	if (!err) {
 		struct portrsv_key k = key_of(netns, proto, start);
 
@@ -669,9 +735,10 @@ static int ns_cookie(const struct portrsv_ns_opts *opts, uint64_t *netns)
 {
 	int err, saved;
 
-	if (!OPTS_VALID(opts, portrsv_ns_opts))
-		return -EINVAL;
-	err = portrsv_netns_enter(OPTS_GET(opts, netns, NULL), &saved);
+	err = portrsv_check_opts(opts, portrsv_ns_opts);
+	if (err)
+		return err;
+	err = portrsv_netns_enter_arg(OPTS_GET(opts, netns, NULL), &saved);
 	if (err)
 		return err;
 	err = portrsv_netns_self(netns, NULL);
@@ -687,12 +754,13 @@ static int find_exact(struct portrsv *p, int proto, uint16_t start, uint16_t cou
 	uint64_t netns;
 	int err;
 
-	if (!p || !portrsv_proto_valid(proto))
-		return -EINVAL;
-	err = portrsv_block_valid(start, count);
-	if (err)
-		return err;
-	err = ns_cookie(opts, &netns);
+	if (!p)
+		return portrsv_fail(-EINVAL, "the handle is NULL");
+	err = portrsv_check_proto(proto);
+	if (!err)
+		err = portrsv_check_block(start, count);
+	if (!err)
+		err = ns_cookie(opts, &netns);
 	if (err)
 		return err;
 	*k = key_of(netns, proto, start);
@@ -713,16 +781,17 @@ static int pool_in_use(struct portrsv *p, const struct portrsv_key *k,
 		       const struct portrsv_resv *r)
 {
 	struct portrsv_pool_use u;
-	char pids[128];
+	char pids[128], block[16];
 	size_t len = 0;
 	int err;
 
 	if (!(r->flags & PORTRSV_F_POOL))
 		return 0;
 	err = portrsv_pool_use(p, k, &u);
+	portrsv_block_format(k->port, r->count, block, sizeof(block));
 	if (err) {
-		portrsv_set_errmsg("pool %s %u+%u: its runtime reservations cannot be read: %s",
-				   portrsv_proto_name(k->proto), k->port, r->count, strerror(-err));
+		portrsv_set_errmsg("pool %s %s: its runtime reservations cannot be read: %s",
+				   portrsv_proto_name(k->proto), block, strerror(-err));
 		return err;
 	}
 	if (!u.runtime)
@@ -730,9 +799,9 @@ static int pool_in_use(struct portrsv *p, const struct portrsv_key *k,
 	pids[0] = '\0';
 	for (uint32_t i = 0; i < u.npids && len < sizeof(pids) - 16; i++)
 		len += snprintf(pids + len, sizeof(pids) - len, "%s%u", i ? ", " : "", u.pids[i]);
-	portrsv_set_errmsg("pool %s %u+%u has %u runtime reservation%s (%u port%s) held by pid%s "
+	portrsv_set_errmsg("pool %s %s has %u runtime reservation%s (%u port%s) held by pid%s "
 			   "%s%s: they end when the acquiring sockets close or release them",
-			   portrsv_proto_name(k->proto), k->port, r->count, u.runtime,
+			   portrsv_proto_name(k->proto), block, u.runtime,
 			   u.runtime == 1 ? "" : "s", u.ports, u.ports == 1 ? "" : "s",
 			   u.npids == 1 ? "" : "s", pids, u.more_pids ? ", ..." : "");
 	return -EADDRINUSE;
@@ -882,10 +951,12 @@ static int delete_by_ino(struct portrsv *p, struct portrsv_store *s, int proto, 
 		idx = (int)i;
 	}
 	if (nk > 1) {
-		portrsv_set_errmsg("netns %s names more than one netns with %s %u+%u: name it as "
-				   "net:[INO]:COOKIE (portrsv-store(5))", ns,
-				   portrsv_proto_name(proto), start, count);
-		return -EINVAL;
+		char block[16];
+
+		portrsv_block_format(start, count, block, sizeof(block));
+		return portrsv_fail(-EINVAL, "netns %s names more than one netns with %s %s: name "
+				    "it as net:[INO]:COOKIE (portrsv-store(5))", ns,
+				    portrsv_proto_name(proto), block);
 	}
 	if (!nk && idx < 0)
 		return -ENOENT;
@@ -919,16 +990,22 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	int err, lock, saved, form;
 
 	portrsv_set_errmsg(NULL);
-	if (!p || !OPTS_VALID(opts, portrsv_ns_opts) || !portrsv_proto_valid(proto))
-		return -EINVAL;
-	err = portrsv_block_valid(start, count);
+	if (!p)
+		return portrsv_fail(-EINVAL, "the handle is NULL");
+	err = portrsv_check_opts(opts, portrsv_ns_opts);
+	if (!err)
+		err = portrsv_check_proto(proto);
+	if (!err)
+		err = portrsv_check_block(start, count);
 	if (err)
 		return err;
 	form = portrsv_netns_parse_ino(ns, &ino, &cookie, &has_cookie);
 	if (form < 0) {
-		portrsv_set_errmsg("netns '%s' is neither a path nor net:[INO] or net:[INO]:COOKIE",
-				   ns);
-		return form;
+		char ens[4 * 256];
+
+		portrsv_escape(ns, ens, sizeof(ens));
+		return portrsv_fail(form, "netns '%s' is neither a path nor net:[INO] or "
+				    "net:[INO]:COOKIE", ens);
 	}
 	lock = portrsv_store_begin(p->state_dir, &s);
 	if (lock < 0)
@@ -984,8 +1061,11 @@ int portrsv_gc(struct portrsv *p, const struct portrsv_gc_opts *opts)
 	int lock, err = 0, saved;
 
 	portrsv_set_errmsg(NULL);
-	if (!p || !OPTS_VALID(opts, portrsv_gc_opts))
-		return -EINVAL;
+	if (!p)
+		return portrsv_fail(-EINVAL, "the handle is NULL");
+	err = portrsv_check_opts(opts, portrsv_gc_opts);
+	if (err)
+		return err;
 	if (!portrsv_privileged())
 		return -EPERM;
 	lock = portrsv_store_begin(p->state_dir, &s);
@@ -1027,15 +1107,15 @@ int portrsv_gc(struct portrsv *p, const struct portrsv_gc_opts *opts)
 	if (err)
 		goto out;
 	for (size_t j = 0; j < n; j++) {
-		char msg[PATH_MAX + 128];
+		char msg[PATH_MAX + 128], block[16];
 
 		/* The netns is gone, and so is its sysctl: the maps only. */
 		if (!bpf_map_lookup_elem(p->tokens_fd, &gone[j].token, &tv) &&
 		    !bpf_map_lookup_elem(p->resv_fd, &tv.resv, &r) && r.token == gone[j].token)
 			portrsv_unreserve(p, &tv.resv, &r, false);
-		snprintf(msg, sizeof(msg), "dropped %s %u+%u: netns %s is gone",
-			 portrsv_proto_name(gone[j].proto), gone[j].start, gone[j].count,
-			 gone[j].netns);
+		portrsv_block_format(gone[j].start, gone[j].count, block, sizeof(block));
+		snprintf(msg, sizeof(msg), "dropped %s %s: netns %s is gone",
+			 portrsv_proto_name(gone[j].proto), block, gone[j].netns);
 		if (report)
 			report(msg, OPTS_GET(opts, ctx, NULL));
 		if (OPTS_GET(opts, dropped, NULL))
@@ -1057,8 +1137,9 @@ int portrsv_lookup(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	struct portrsv_key k;
 	int err;
 
+	portrsv_set_errmsg(NULL);
 	if (!token)
-		return -EINVAL;
+		return portrsv_fail(-EINVAL, "token is NULL");
 	err = find_exact(p, proto, start, count, opts, &k, &r);
 	if (!err)
 		*token = r.token;
@@ -1106,8 +1187,9 @@ int portrsv_list(struct portrsv *p, struct portrsv_reservation **out)
 	size_t n = 0, cap = 0;
 	int err;
 
+	portrsv_set_errmsg(NULL);
 	if (!p || !out)
-		return -EINVAL;
+		return portrsv_fail(-EINVAL, "%s is NULL", p ? "out" : "the handle");
 	for (err = bpf_map_get_next_key(p->resv_fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(p->resv_fd, &k, &next)) {
 		k = next;
@@ -1143,9 +1225,14 @@ int portrsv_query(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
 	uint64_t netns;
 	int err;
 
-	if (!p || !out || !portrsv_proto_valid(proto) || port < PORTRSV_PORT_MIN)
-		return -EINVAL;
-	err = ns_cookie(opts, &netns);
+	portrsv_set_errmsg(NULL);
+	if (!p || !out)
+		return portrsv_fail(-EINVAL, "%s is NULL", p ? "out" : "the handle");
+	err = portrsv_check_proto(proto);
+	if (!err)
+		err = portrsv_check_block(port, 1);
+	if (!err)
+		err = ns_cookie(opts, &netns);
 	if (err)
 		return err;
 	k = key_of(netns, proto, port);
@@ -1167,9 +1254,12 @@ int portrsv_last_denial(struct portrsv *p, enum portrsv_proto proto, uint16_t po
 	uint64_t netns;
 	int fd, err;
 
-	if (!p || !out || !portrsv_proto_valid(proto))
-		return -EINVAL;
-	err = ns_cookie(opts, &netns);
+	portrsv_set_errmsg(NULL);
+	if (!p || !out)
+		return portrsv_fail(-EINVAL, "%s is NULL", p ? "out" : "the handle");
+	err = portrsv_check_proto(proto);
+	if (!err)
+		err = ns_cookie(opts, &netns);
 	if (err)
 		return err;
 	fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_DENIALS);
@@ -1191,8 +1281,13 @@ int portrsv_owner_path(struct portrsv *p, const struct portrsv_reservation *res,
 	struct portrsv_resv r;
 	int err;
 
-	if (!p || !res || !buf || !len || !portrsv_proto_valid(res->proto))
-		return -EINVAL;
+	portrsv_set_errmsg(NULL);
+	if (!p || !res || !buf || !len)
+		return portrsv_fail(-EINVAL, "%s", !p ? "the handle is NULL" : !res ? "r is NULL"
+				    : !buf ? "buf is NULL" : "len is 0");
+	err = portrsv_check_proto(res->proto);
+	if (err)
+		return err;
 	k = key_of(res->netns_cookie, res->proto, res->start);
 	err = bpf_map_lookup_elem(p->resv_fd, &k, &r);
 	if (err)
@@ -1204,9 +1299,22 @@ int portrsv_owner_path(struct portrsv *p, const struct portrsv_reservation *res,
 
 int portrsv_associate(int sockfd, uint64_t token)
 {
+	int err;
+
+	portrsv_set_errmsg(NULL);
 	if (token == PORTRSV_TOKEN_INVALID)
-		return -EINVAL;
-	if (setsockopt(sockfd, SOL_PORTRSV, PORTRSV_SO_ASSOCIATE, &token, sizeof(token)))
-		return -errno;
-	return 0;
+		return portrsv_fail(-EINVAL, "token 0 is INVALID_PORT_RESERVATION_TOKEN");
+	if (!setsockopt(sockfd, SOL_PORTRSV, PORTRSV_SO_ASSOCIATE, &token, sizeof(token)))
+		return 0;
+	err = -errno;
+	/* Never the token itself in the detail: it is a secret. */
+	if (err == -EINVAL)
+		portrsv_sock_not_ours(sockfd);
+	else if (err == -ENOENT)
+		portrsv_set_errmsg("no reservation of the socket's network namespace and "
+				   "protocol has this token");
+	else if (err == -EACCES)
+		portrsv_set_errmsg("the runtime reservation of this token belongs to another "
+				   "process");
+	return err;
 }

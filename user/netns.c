@@ -78,6 +78,23 @@ out_old:
 	return err;
 }
 
+int portrsv_netns_enter_arg(const char *path, int *saved)
+{
+	char epath[4 * 256];
+	int err = portrsv_netns_enter(path, saved);
+
+	if (!err || !path)
+		return err;
+	/* A path is text from outside: escaped, cut short rather than the message lost. */
+	portrsv_escape(path, epath, sizeof(epath));
+	if (err == -EINVAL)
+		return portrsv_fail(err, "'%s' is not a network namespace (give /run/netns/NAME, "
+				    "NAME of 'ip netns', or /proc/PID/ns/net)", epath);
+	if (err == -ENOENT)
+		return portrsv_fail(err, "network namespace '%s': no such file", epath);
+	return portrsv_fail(err, "network namespace '%s': %s", epath, strerror(-err));
+}
+
 void portrsv_netns_leave(int saved)
 {
 	if (saved < 0)

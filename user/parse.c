@@ -5,6 +5,7 @@
  * so every parser here checks the text itself before and after calling it.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,14 @@ int portrsv_block_valid(uint32_t start, uint32_t count)
 	if (start > PORTRSV_PORT_MAX || count > PORTRSV_PORT_MAX - start + 1)
 		return -ERANGE;
 	return 0;
+}
+
+void portrsv_block_format(uint16_t start, uint16_t count, char *buf, size_t len)
+{
+	if (count <= 1)
+		snprintf(buf, len, "%u", start);
+	else
+		snprintf(buf, len, "%u-%u", start, start + count - 1);
 }
 
 bool portrsv_blocks_overlap(uint32_t a, uint32_t na, uint32_t b, uint32_t nb)

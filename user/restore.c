@@ -20,6 +20,14 @@
 
 static const char *ns_label(const struct portrsv_store_entry *e);
 
+/* A block as every message writes it (portrsv_block_format), into b (16 bytes). */
+#define BLOCK_LEN 16
+static const char *blk(uint16_t start, uint16_t count, char *b)
+{
+	portrsv_block_format(start, count, b, BLOCK_LEN);
+	return b;
+}
+
 struct applier {
 	struct portrsv *p;
 	portrsv_report_fn report;
@@ -73,29 +81,23 @@ static void note(struct applier *a, const char *fmt, ...)
  */
 static void note_busy(struct applier *a, const struct portrsv_store_entry *e)
 {
-	char line[1024];
+	char line[1024], b[BLOCK_LEN];
 	struct portrsv_holders h;
 	size_t len = 0;
 	int err = portrsv_port_holders(e->proto, e->start, e->count, &h);
 
 	line[0] = '\0';
-	for (size_t i = 0; !err && i < h.n && len < sizeof(line) - 64; i++) {
-		const struct portrsv_holder_proc *pr = h.v[i].nprocs ? &h.v[i].procs[0] : NULL;
-		char comm[6 * PORTRSV_COMM_LEN + 1];
+	for (size_t i = 0; !err && i < h.n && len < sizeof(line) - 128; i++) {
+		char who[6 * PORTRSV_COMM_LEN + 96];
 
-		/* A comm is text from outside: escaped, no control character reaches a terminal. */
-		if (pr) {
-			portrsv_escape(pr->comm, comm, sizeof(comm));
-			len += snprintf(line + len, sizeof(line) - len, "%s%u by pid %u (%s)",
-					i ? ", " : "", h.v[i].port, pr->pid, comm);
-		} else {
-			len += snprintf(line + len, sizeof(line) - len, "%s%u by no process",
-					i ? ", " : "", h.v[i].port);
-		}
+		portrsv_holder_format(&h.v[i], who, sizeof(who));
+		len += snprintf(line + len, sizeof(line) - len, "%s%u by %s", i ? ", " : "",
+				h.v[i].port, who);
 	}
-	note(a, "applied %s %u+%u in netns %s over ports in use (their sockets keep them, "
-	     "everyone else is refused): %s", portrsv_proto_name(e->proto), e->start, e->count,
-	     ns_label(e), err ? strerror(-err) : h.n ? line : "sockets gone since");
+	note(a, "applied %s %s in netns %s over ports in use (their sockets keep them, "
+	     "everyone else is refused): %s", portrsv_proto_name(e->proto),
+	     blk(e->start, e->count, b), ns_label(e),
+	     err ? strerror(-err) : h.n ? line : "sockets gone since");
 	if (!err)
 		portrsv_holders_free(&h);
 }
@@ -106,6 +108,8 @@ struct resolved {
 	uint32_t owner; /* slot in portrsv_owners */
 	bool ok;       /* the netns exists and the owner has a slot */
 	bool present;  /* the kernel has it exactly */
+	bool reported; /* a failure of it was reported (and counted): never a second line */
+	char *owner_why; /* its owner cannot be followed: why (reported by add_netns) */
 };
 
 static const char *ns_label(const struct portrsv_store_entry *e)
@@ -115,6 +119,7 @@ static const char *ns_label(const struct portrsv_store_entry *e)
 
 static void resolve(struct applier *a, const struct portrsv_store_entry *e, struct resolved *r)
 {
+	char b[BLOCK_LEN];
 	uint64_t ino, cookie;
 	bool has_cookie;
 	int err, saved;
@@ -133,18 +138,18 @@ static void resolve(struct applier *a, const struct portrsv_store_entry *e, stru
 		portrsv_netns_leave(saved);
 	}
 	if (err == -ENOENT && portrsv_netns_run_name(e->netns)) {
-		note(a, "waiting: %s %u+%u: netns %s not present yet", portrsv_proto_name(e->proto),
-			e->start, e->count, portrsv_netns_run_name(e->netns));
+		note(a, "waiting: %s %s: netns %s not present yet", portrsv_proto_name(e->proto),
+		     blk(e->start, e->count, b), portrsv_netns_run_name(e->netns));
 		return;
 	}
 	if (err == -ENOENT && !portrsv_netns_parse_ino(e->netns, &ino, &cookie, &has_cookie)) {
-		note(a, "not applied: %s %u+%u: netns %s is gone for good (portrsv gc drops it)",
-		     portrsv_proto_name(e->proto), e->start, e->count, e->netns);
+		note(a, "not applied: %s %s: netns %s is gone for good (portrsv gc drops it)",
+		     portrsv_proto_name(e->proto), blk(e->start, e->count, b), e->netns);
 		return;
 	}
 	if (err) {
-		skip(a, "skipped %s %u+%u: netns %s: %s", portrsv_proto_name(e->proto), e->start,
-		     e->count, ns_label(e), strerror(-err));
+		skip(a, "skipped %s %s: netns %s: %s", portrsv_proto_name(e->proto),
+		     blk(e->start, e->count, b), ns_label(e), strerror(-err));
 		return;
 	}
 	if (e->owner) {
@@ -153,19 +158,19 @@ static void resolve(struct applier *a, const struct portrsv_store_entry *e, stru
 		err = portrsv_owner_slot(a->p, e->owner, &r->owner, &present);
 		if (err) {
 			/* Fail closed: applied with no owner at all, refused to everyone; a
-			 * failure all the same, the operator must fix the path (status says). */
-			skip(a, "%s %u+%u: owner cgroup %s cannot be followed (%s): applied with no "
-			     "owner, refused to everyone", portrsv_proto_name(e->proto), e->start,
-			     e->count, e->owner, portrsv_errmsg()[0] ? portrsv_errmsg()
-								: portrsv_strerror(err));
+			 * failure all the same, the operator must fix the path (status says).
+			 * Reported once the apply is known (add_netns): one line whatever
+			 * else goes wrong with the reservation. */
+			r->owner_why = strdup(portrsv_errmsg()[0] ? portrsv_errmsg()
+							   : portrsv_strerror(err));
 			r->owner = 0;
 			present = true;
 		}
 		/* Fail closed: in force for everyone until the owner is made (the tracepoint). */
 		if (!present)
-			note(a, "waiting: %s %u+%u: owner %s not present yet (the block is refused "
-				"to everyone until it appears)", portrsv_proto_name(e->proto), e->start,
-				e->count, e->owner);
+			note(a, "waiting: %s %s: owner %s not present yet (the block is refused "
+				"to everyone until it appears)", portrsv_proto_name(e->proto),
+				blk(e->start, e->count, b), e->owner);
 	}
 	r->ok = true;
 }
@@ -252,12 +257,13 @@ static void remove_extra(struct applier *a, const struct portrsv_store *s,
 static bool pool_held(struct applier *a, const struct kresv *x)
 {
 	struct portrsv_pool_use u;
+	char b[BLOCK_LEN];
 
 	if (portrsv_pool_use(a->p, &x->k, &u) || !u.runtime)
 		return false;
-	skip(a, "kept pool %s %u+%u that the store does not have: %u runtime reservation%s "
+	skip(a, "kept pool %s %s that the store does not have: %u runtime reservation%s "
 	     "(%u port%s) live in it; restore again once they end",
-	     portrsv_proto_name(x->k.proto), x->k.port, x->r.count, u.runtime,
+	     portrsv_proto_name(x->k.proto), blk(x->k.port, x->r.count, b), u.runtime,
 	     u.runtime == 1 ? "" : "s", u.ports, u.ports == 1 ? "" : "s");
 	return true;
 }
@@ -267,9 +273,10 @@ static bool pool_held(struct applier *a, const struct kresv *x)
  * the ports of those it has into the netns's sysctl (reset when the netns was renewed).
  * Entries with another netns are left for their own call; done[] marks what was handled.
  */
-static void add_netns(struct applier *a, const struct portrsv_store *s,
-		      const struct resolved *rs, bool *done, size_t first)
+static void add_netns(struct applier *a, const struct portrsv_store *s, struct resolved *rs,
+		      bool *done, size_t first)
 {
+	char b[BLOCK_LEN];
 	const struct portrsv_store_entry *e0 = &s->v[first];
 	struct portrsv_item *items = calloc(s->n, sizeof(*items));
 	size_t *idx = calloc(s->n, sizeof(*idx)), n = 0;
@@ -328,16 +335,32 @@ static void add_netns(struct applier *a, const struct portrsv_store *s,
 		if (done[i] || !rs[i].ok || rs[i].netns != rs[first].netns)
 			continue;
 		done[i] = true;
-		if (err && !rs[i].present)
-			skip(a, "skipped %s %u+%u in netns %s: %s", portrsv_proto_name(s->v[i].proto),
-			     s->v[i].start, s->v[i].count, ns_label(&s->v[i]), portrsv_strerror(err));
+		if (err && !rs[i].present && !rs[i].reported) {
+			rs[i].reported = true;
+			skip(a, "skipped %s %s in netns %s: %s", portrsv_proto_name(s->v[i].proto),
+			     blk(s->v[i].start, s->v[i].count, b), ns_label(&s->v[i]),
+			     portrsv_strerror(err));
+		}
 	}
 	for (size_t j = 0; !err && j < n; j++) {
 		const struct portrsv_store_entry *e = &s->v[idx[j]];
 
-		if (items[j].err)
-			skip(a, "skipped %s %u+%u in netns %s: %s", portrsv_proto_name(e->proto),
-			     e->start, e->count, ns_label(e), portrsv_strerror(items[j].err));
+		if (items[j].err && !rs[idx[j]].reported) {
+			rs[idx[j]].reported = true;
+			skip(a, "skipped %s %s in netns %s: %s", portrsv_proto_name(e->proto),
+			     blk(e->start, e->count, b), ns_label(e), portrsv_strerror(items[j].err));
+		}
+	}
+	/* Applied (or kept) without the owner it names: one line, after the failures above. */
+	for (size_t i = first; i < s->n; i++) {
+		const struct portrsv_store_entry *e = &s->v[i];
+
+		if (!rs[i].owner_why || rs[i].reported || rs[i].netns != rs[first].netns)
+			continue;
+		rs[i].reported = true;
+		skip(a, "%s %s: owner cgroup %s cannot be followed (%s): applied with no owner, "
+		     "refused to everyone", portrsv_proto_name(e->proto), blk(e->start, e->count, b),
+		     e->owner, rs[i].owner_why);
 	}
 	/* Applied, enforced for binds, but the kernel's own choice may hand the ports out. */
 	if (!err && serr)
@@ -480,8 +503,13 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 			if (keep && rs[i].ok)
 				rs[i].present = true;
 		}
-		if (!keep && (x->r.flags & PORTRSV_F_POOL) && pool_held(a, x))
-			continue; /* reported: kept while its runtime reservations live */
+		if (!keep && (x->r.flags & PORTRSV_F_POOL) && pool_held(a, x)) {
+			/* Reported: kept while its runtime reservations live. The stored entry
+			 * of its token, which cannot be applied over it, is that same failure. */
+			if (f)
+				rs[f->i].reported = true;
+			continue;
+		}
 		if (!keep)
 			remove_extra(a, s, rs, x);
 	}
@@ -505,6 +533,8 @@ static int apply(struct applier *a, const struct portrsv_store *s)
 		portrsv_owner_sweep(a->p); /* slots of removed or failed reservations */
 	free(done);
 	free(kv);
+	for (size_t i = 0; i < s->n; i++)
+		free(rs[i].owner_why);
 	free(rs);
 	return n < 0 ? n : a->skipped;
 }
@@ -569,11 +599,15 @@ int portrsv_load(const struct portrsv_load_opts *opts)
 	int lock, err = 0, n_live;
 	bool first;
 
-	if (!OPTS_VALID(opts, portrsv_load_opts) || (n_cgroups && !cgroups))
-		return -EINVAL;
+	portrsv_set_errmsg(NULL);
+	err = portrsv_check_opts(opts, portrsv_load_opts);
+	if (err)
+		return err;
+	if (n_cgroups && !cgroups)
+		return portrsv_fail(-EINVAL, "n_cgroups is %zu but cgroups is NULL", n_cgroups);
 	/* Refuse a bad cgroup before anything is pinned: a failed load leaves nothing behind. */
 	for (size_t i = 0; i < n_cgroups && !err; i++)
-		err = portrsv_cgroup_id(cgroups[i], NULL, NULL);
+		err = portrsv_cgroup_check("cgroup", cgroups[i]);
 	if (err)
 		return err;
 	lock = begin(state_dir, &s);
@@ -619,8 +653,10 @@ int portrsv_restore(const struct portrsv_restore_opts *opts)
 	struct portrsv_store s;
 	int lock, err = 0, n_live = 0;
 
-	if (!OPTS_VALID(opts, portrsv_restore_opts))
-		return -EINVAL;
+	portrsv_set_errmsg(NULL);
+	err = portrsv_check_opts(opts, portrsv_restore_opts);
+	if (err)
+		return err;
 	lock = begin(state_dir, &s);
 	if (lock < 0)
 		return lock;
@@ -663,6 +699,18 @@ out:
 	return err;
 }
 
+/* attach, detach: a failure that is the directory's, named (nothing set otherwise). */
+static void cgroup_why(const char *dir, int err)
+{
+	int cerr;
+
+	if ((err != -EINVAL && err != -ENOENT && err != -ENOTDIR) || portrsv_errmsg()[0])
+		return;
+	cerr = portrsv_cgroup_id(dir, NULL, NULL);
+	if (cerr)
+		portrsv_cgroup_fail("cgroup", dir, cerr);
+}
+
 int portrsv_attach(const char *pin_dir, const char *cgroup_dir)
 {
 	const char *state_dir = portrsv_state_dir(NULL);
@@ -670,11 +718,12 @@ int portrsv_attach(const char *pin_dir, const char *cgroup_dir)
 	int lock, err;
 
 	if (!cgroup_dir)
-		return -EINVAL;
+		return portrsv_fail(-EINVAL, "cgroup_dir is NULL");
 	lock = begin(state_dir, &s);
 	if (lock < 0)
 		return lock;
 	err = portrsv_attach_progs(portrsv_pin_dir(pin_dir), cgroup_dir);
+	cgroup_why(cgroup_dir, err);
 	if (!err)
 		err = record_cgroup(&s, cgroup_dir);
 	if (!err)
@@ -691,11 +740,18 @@ int portrsv_detach(const char *pin_dir, const char *cgroup_dir)
 	int lock, err;
 
 	if (!cgroup_dir)
-		return -EINVAL;
+		return portrsv_fail(-EINVAL, "cgroup_dir is NULL");
 	lock = begin(state_dir, &s);
 	if (lock < 0)
 		return lock;
 	err = portrsv_detach_cgroup(portrsv_pin_dir(pin_dir), cgroup_dir);
+	cgroup_why(cgroup_dir, err);
+	if (err == -ENOENT && !portrsv_errmsg()[0]) {
+		char edir[4 * 256];
+
+		portrsv_escape(cgroup_dir, edir, sizeof(edir));
+		portrsv_set_errmsg("portrsv is not attached to cgroup '%s'", edir);
+	}
 	if (!err && realpath(cgroup_dir, path)) {
 		portrsv_store_remove_cgroup(&s, path);
 		err = portrsv_store_commit(state_dir, &s);

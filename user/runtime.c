@@ -23,6 +23,57 @@ static int random_token(uint64_t *token)
 	return 0;
 }
 
+void portrsv_sock_not_ours(int sockfd)
+{
+	int v[3] = { -1, -1, -1 };
+	const int opt[3] = { SO_DOMAIN, SO_TYPE, SO_PROTOCOL };
+
+	for (int i = 0; i < 3; i++) {
+		socklen_t len = sizeof(v[i]);
+
+		if (getsockopt(sockfd, SOL_SOCKET, opt[i], &v[i], &len))
+			v[i] = -1;
+	}
+	portrsv_set_errmsg("the socket is neither TCP nor UDP (domain %d, type %d, protocol %d): "
+			   "it has no port space", v[0], v[1], v[2]);
+}
+
+/* The detail of an acquire the kernel refused. */
+static void acquire_why(int sockfd, uint16_t start, uint16_t count, int err)
+{
+	char block[16];
+
+	portrsv_block_format(start, count, block, sizeof(block));
+	switch (-err) {
+	case EOPNOTSUPP:
+		portrsv_sock_not_ours(sockfd);
+		break;
+	case EADDRINUSE:
+		if (start)
+			portrsv_set_errmsg("a port of %s is taken by another runtime reservation",
+					   block);
+		else
+			portrsv_set_errmsg("no block of %u free port%s is left in the pools of the "
+					   "socket's network namespace and protocol", count,
+					   count == 1 ? "" : "s");
+		break;
+	case ENOENT:
+		if (start)
+			portrsv_set_errmsg("no pool of the socket's network namespace and protocol "
+					   "covers %s", block);
+		else
+			portrsv_set_errmsg("no pool in the socket's network namespace and protocol");
+		break;
+	case EDQUOT:
+		portrsv_set_errmsg("%u more port%s would pass the pool's limit for the socket's "
+				   "cgroup", count, count == 1 ? "" : "s");
+		break;
+	case EPERM:
+		portrsv_set_errmsg("the pool has no limit: only uid 0 may acquire from it");
+		break;
+	}
+}
+
 int portrsv_acquire(int sockfd, uint16_t start, uint16_t count, struct portrsv_runtime *out)
 {
 	struct portrsv_acquire_req req = { .start = start, .count = count };
@@ -30,8 +81,14 @@ int portrsv_acquire(int sockfd, uint16_t start, uint16_t count, struct portrsv_r
 	uint64_t token;
 	int err = -EEXIST;
 
-	if (!out || !count || (uint32_t)start + count - 1 > PORTRSV_PORT_MAX)
-		return -EINVAL;
+	portrsv_set_errmsg(NULL);
+	if (!out)
+		return portrsv_fail(-EINVAL, "out is NULL");
+	if (!count)
+		return portrsv_fail(-EINVAL, "count 0: a block has at least one port");
+	if ((uint32_t)start + count - 1 > PORTRSV_PORT_MAX)
+		return portrsv_fail(-EINVAL, "block %u-%u passes port %d", start,
+				    (uint32_t)start + count - 1, PORTRSV_PORT_MAX);
 	/* The program refuses a token some reservation has (EEXIST): draw again. */
 	for (int tries = 0; tries < 8 && err == -EEXIST; tries++) {
 		err = random_token(&token);
@@ -40,8 +97,10 @@ int portrsv_acquire(int sockfd, uint16_t start, uint16_t count, struct portrsv_r
 		req.token = token;
 		err = setsockopt(sockfd, SOL_PORTRSV, PORTRSV_SO_ACQUIRE, &req, sizeof(req)) ? -errno : 0;
 	}
-	if (err)
+	if (err) {
+		acquire_why(sockfd, start, count, err);
 		return err;
+	}
 	if (getsockopt(sockfd, SOL_PORTRSV, PORTRSV_SO_ACQUIRED, &req, &len))
 		return -errno;
 	if (len != sizeof(req) || !req.count)
@@ -54,9 +113,18 @@ int portrsv_acquire(int sockfd, uint16_t start, uint16_t count, struct portrsv_r
 
 int portrsv_release(int sockfd, uint64_t token)
 {
+	int err;
+
+	portrsv_set_errmsg(NULL);
 	if (token == PORTRSV_TOKEN_INVALID)
-		return -EINVAL;
-	if (setsockopt(sockfd, SOL_PORTRSV, PORTRSV_SO_RELEASE, &token, sizeof(token)))
-		return -errno;
-	return 0;
+		return portrsv_fail(-EINVAL, "token 0 is INVALID_PORT_RESERVATION_TOKEN");
+	if (!setsockopt(sockfd, SOL_PORTRSV, PORTRSV_SO_RELEASE, &token, sizeof(token)))
+		return 0;
+	err = -errno;
+	/* Never the token itself in the detail: it is a secret. */
+	if (err == -ENOENT)
+		portrsv_set_errmsg("no runtime reservation has this token");
+	else if (err == -EPERM)
+		portrsv_set_errmsg("another socket acquired the runtime reservation of this token");
+	return err;
 }

@@ -289,6 +289,7 @@ struct seen {
 	enum portrsv_proto proto;
 	uint16_t start;
 	uint16_t count;
+	size_t line; /* where it was read, for the message of a repeat */
 };
 
 struct parser {
@@ -432,7 +433,7 @@ static int remember(struct parser *p, const struct portrsv_store_entry *e)
 
 	if (!k)
 		return -ENOMEM;
-	*k = (struct seen){ e->token, e->netns, e->proto, e->start, e->count };
+	*k = (struct seen){ e->token, e->netns, e->proto, e->start, e->count, p->line };
 	if (!tsearch(k, &p->tokens, cmp_token)) {
 		free(k);
 		return -ENOMEM;
@@ -551,7 +552,7 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 {
 	struct portrsv_store_entry e = { 0 };
 	struct seen k, *const *o;
-	char *comment;
+	char *comment, b[2][16];
 	int err;
 
 	if (n < RESV_FIELDS)
@@ -566,10 +567,12 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 	if (portrsv_parse_count(f[3], &e.count))
 		return bad(p, "count '%s' is not a number from 1 to %d", shown(f[3]),
 			   PORTRSV_PORT_MAX);
-	if (portrsv_block_valid(e.start, e.count))
-		return bad(p, "block %u+%u passes port %d", e.start, e.count, PORTRSV_PORT_MAX);
+	if (portrsv_block_valid(e.start, e.count)) {
+		portrsv_block_format(e.start, e.count, b[0], sizeof(b[0]));
+		return bad(p, "block %s passes port %d", b[0], PORTRSV_PORT_MAX);
+	}
 	if (strncmp(f[4], "0x", 2) || strlen(f[4]) != 18 || portrsv_parse_u64(f[4], &e.token))
-		return bad(p, "token '%s' is not 0x and 16 hex digits", shown(f[4]));
+		return bad(p, "token is not 0x and 16 hex digits (not shown: a token is a secret)");
 	if (e.token == PORTRSV_TOKEN_INVALID)
 		return bad(p, "token is 0 (INVALID_PORT_RESERVATION_TOKEN)");
 	err = text_field(p, f[5], "netns", NETNS, &e.netns);
@@ -583,10 +586,12 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 		return err;
 	if (comment) {
 		if (strlen(comment) >= sizeof(e.comment))
-			return bad(p, "comment longer than %d bytes", PORTRSV_COMMENT_LEN - 1);
+			return bad(p, "comment is %zu bytes, at most %d", strlen(comment),
+				   PORTRSV_COMMENT_LEN - 1);
 		for (const char *c = comment; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				return bad(p, "comment has a control character");
+				return bad(p, "comment has a control byte 0x%02x at offset %td",
+					   (unsigned char)*c, c - comment);
 		strcpy(e.comment, comment);
 	}
 	for (int i = RESV_FIELDS; i < n; i++) {
@@ -595,12 +600,15 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 			return err;
 	}
 	k = (struct seen){ e.token, e.netns, e.proto, e.start, e.count };
-	if (tfind(&k, &p->tokens, cmp_token))
-		return bad(p, "token 0x%016" PRIx64 " appears twice", e.token);
+	o = tfind(&k, &p->tokens, cmp_token);
+	if (o) /* the token itself is a secret: never in a message */
+		return bad(p, "the token of line %zu appears again", (*o)->line);
 	o = tfind(&k, &p->blocks, cmp_block);
-	if (o)
-		return bad(p, "%s %u+%u overlaps %u+%u", f[1], e.start, e.count, (*o)->start,
-			   (*o)->count);
+	if (o) {
+		portrsv_block_format(e.start, e.count, b[0], sizeof(b[0]));
+		portrsv_block_format((*o)->start, (*o)->count, b[1], sizeof(b[1]));
+		return bad(p, "%s %s overlaps %s of line %zu", f[1], b[0], b[1], (*o)->line);
+	}
 	if (append(p, s, &e) || remember(p, &s->v[s->n - 1]))
 		return no_memory(p);
 	return 0;
