@@ -733,31 +733,70 @@ struct ncreate_row {
 	uint16_t count;
 	enum pre pre; /* with the row's proto; PRE_BLOCK is tcp PSTART+PCOUNT */
 	int want;
+	/* in portrsv_errmsg(); -EADDRINUSE rows: the holder's state in "tcp 7005 is in use by
+	 * COMM[PID] (STATE)", this process being the holder */
+	char msg[80];
 };
+
+/* This process as portrsv_errmsg() names a holder: "COMM[PID]". */
+static void self_holder(char *buf, size_t len)
+{
+	char comm[32] = "";
+	FILE *f = fopen("/proc/self/comm", "re");
+
+	cr_assert(f && fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(buf, len, "%s[%d]", comm, (int)getpid());
+}
+
+/* A failed call's detail: one line, naming the cause (want a substring), never a token. */
+static void assert_errmsg(const char *what, const char *want, uint64_t token)
+{
+	const char *m = portrsv_errmsg();
+	char hex[24];
+
+	snprintf(hex, sizeof(hex), "%016" PRIx64, token);
+	cr_assert(strstr(m, want), "%s: errmsg [%s], want [%s]", what, m, want);
+	cr_assert(!strchr(m, '\n'), "%s: errmsg of two lines [%s]", what, m);
+	cr_assert(!token || !strstr(m, hex), "%s: a token in errmsg [%s]", what, m);
+}
 
 ParameterizedTestParameters(native, create)
 {
 	static struct ncreate_row rows[] = {
-		{ "tcp", PORTRSV_TCP, PSTART, PCOUNT, PRE_NONE, 0 },
-		{ "udp", PORTRSV_UDP, PSTART, PCOUNT, PRE_NONE, 0 },
-		{ "port 65535", PORTRSV_TCP, 65535, 1, PRE_NONE, 0 },
-		{ "proto 0", 0, PSTART, PCOUNT, PRE_NONE, -EINVAL },
-		{ "proto icmp", 1, PSTART, PCOUNT, PRE_NONE, -EINVAL },
-		{ "proto sctp", 132, PSTART, PCOUNT, PRE_NONE, -EINVAL },
-		{ "proto mptcp", PORTRSV_IPPROTO_MPTCP, PSTART, PCOUNT, PRE_NONE, -EINVAL },
-		{ "proto -1", -1, PSTART, PCOUNT, PRE_NONE, -EINVAL },
-		{ "start 0", PORTRSV_TCP, 0, PCOUNT, PRE_NONE, -EINVAL },
-		{ "count 0", PORTRSV_UDP, PSTART, 0, PRE_NONE, -EINVAL },
-		{ "65535+2", PORTRSV_TCP, 65535, 2, PRE_NONE, -ERANGE },
-		{ "65000+1000", PORTRSV_UDP, 65000, 1000, PRE_NONE, -ERANGE },
-		{ "duplicate", PORTRSV_TCP, PSTART, PCOUNT, PRE_BLOCK, -EEXIST },
-		{ "overlap", PORTRSV_TCP, PSTART + 9, 5, PRE_BLOCK, -EEXIST },
-		{ "containing", PORTRSV_TCP, PSTART - 1, PCOUNT + 2, PRE_BLOCK, -EEXIST },
-		{ "tcp listener", PORTRSV_TCP, PSTART, PCOUNT, PRE_TCP_LISTEN, -EADDRINUSE },
-		{ "tcp6 listener", PORTRSV_TCP, PSTART, PCOUNT, PRE_TCP6_LISTEN, -EADDRINUSE },
-		{ "bound tcp", PORTRSV_TCP, PSTART, PCOUNT, PRE_TCP_BOUND, -EADDRINUSE },
-		{ "bound udp", PORTRSV_UDP, PSTART, PCOUNT, PRE_UDP_BOUND, -EADDRINUSE },
-		{ "bound udp6", PORTRSV_UDP, PSTART, PCOUNT, PRE_UDP6_BOUND, -EADDRINUSE },
+		{ "tcp", PORTRSV_TCP, PSTART, PCOUNT, PRE_NONE, 0, "" },
+		{ "udp", PORTRSV_UDP, PSTART, PCOUNT, PRE_NONE, 0, "" },
+		{ "port 65535", PORTRSV_TCP, 65535, 1, PRE_NONE, 0, "" },
+		{ "proto 0", 0, PSTART, PCOUNT, PRE_NONE, -EINVAL,
+		  "protocol 0 is neither tcp (PORTRSV_TCP, 6) nor udp (PORTRSV_UDP, 17)" },
+		{ "proto icmp", 1, PSTART, PCOUNT, PRE_NONE, -EINVAL, "protocol 1 is neither tcp" },
+		{ "proto sctp", 132, PSTART, PCOUNT, PRE_NONE, -EINVAL, "protocol 132 is neither" },
+		{ "proto mptcp", PORTRSV_IPPROTO_MPTCP, PSTART, PCOUNT, PRE_NONE, -EINVAL,
+		  "protocol 262 is neither tcp" },
+		{ "proto -1", -1, PSTART, PCOUNT, PRE_NONE, -EINVAL, "protocol -1 is neither tcp" },
+		{ "start 0", PORTRSV_TCP, 0, PCOUNT, PRE_NONE, -EINVAL,
+		  "port 0 is no port: ports are 1-65535" },
+		{ "count 0", PORTRSV_UDP, PSTART, 0, PRE_NONE, -EINVAL,
+		  "count 0: a block has at least one port" },
+		{ "65535+2", PORTRSV_TCP, 65535, 2, PRE_NONE, -ERANGE,
+		  "block 65535-65536 passes port 65535" },
+		{ "65000+1000", PORTRSV_UDP, 65000, 1000, PRE_NONE, -ERANGE,
+		  "block 65000-65999 passes port 65535" },
+		{ "duplicate", PORTRSV_TCP, PSTART, PCOUNT, PRE_BLOCK, -EEXIST,
+		  "tcp 7000-7009 overlaps the reservation tcp 7000-7009" },
+		{ "overlap", PORTRSV_TCP, PSTART + 9, 5, PRE_BLOCK, -EEXIST,
+		  "tcp 7009-7013 overlaps the reservation tcp 7000-7009" },
+		{ "containing", PORTRSV_TCP, PSTART - 1, PCOUNT + 2, PRE_BLOCK, -EEXIST,
+		  "tcp 6999-7010 overlaps the reservation tcp 7000-7009" },
+		{ "one port overlaps", PORTRSV_TCP, PSTART + 9, 1, PRE_BLOCK, -EEXIST,
+		  "tcp 7009 overlaps the reservation tcp 7000-7009" },
+		{ "tcp listener", PORTRSV_TCP, PSTART, PCOUNT, PRE_TCP_LISTEN, -EADDRINUSE, "LISTEN" },
+		{ "tcp6 listener", PORTRSV_TCP, PSTART, PCOUNT, PRE_TCP6_LISTEN, -EADDRINUSE,
+		  "LISTEN" },
+		{ "bound tcp", PORTRSV_TCP, PSTART, PCOUNT, PRE_TCP_BOUND, -EADDRINUSE, "UNCONN" },
+		{ "bound udp", PORTRSV_UDP, PSTART, PCOUNT, PRE_UDP_BOUND, -EADDRINUSE, "UNCONN" },
+		{ "bound udp6", PORTRSV_UDP, PSTART, PCOUNT, PRE_UDP6_BOUND, -EADDRINUSE, "UNCONN" },
 	};
 
 	return cr_make_param_array(struct ncreate_row, rows, ARRAY_LEN(rows));
@@ -774,6 +813,19 @@ ParameterizedTest(struct ncreate_row *row, native, create, .init = kt_setup,
 	err = portrsv_create(kt.p, row->proto, row->start, row->count, NULL, &tok);
 	cr_assert_eq(err, row->want, "%s: create %d (%s), want %d", row->name, err,
 		     strerror(-err), row->want);
+	if (err == -EADDRINUSE) {
+		char self[64], want[160];
+
+		self_holder(self, sizeof(self));
+		snprintf(want, sizeof(want), "%s %d is in use by %s (%s)", pname(row->proto),
+			 BUSY_PORT, self, row->msg);
+		assert_errmsg(row->name, want, pre_tok);
+	} else if (err) {
+		assert_errmsg(row->name, row->msg, pre_tok);
+	} else {
+		cr_assert_str_empty(portrsv_errmsg(), "%s: errmsg [%s] on success", row->name,
+				    portrsv_errmsg());
+	}
 	if (!err) {
 		cr_assert(tok != 0 && tok != SENTINEL);
 		cr_assert_eq(portrsv_lookup(kt.p, row->proto, row->start, row->count, NULL, &t2), 0);
@@ -821,9 +873,13 @@ KT_TEST(native, create_null_args)
 	uint64_t tok;
 
 	cr_assert_eq(portrsv_create(kt.p, PORTRSV_TCP, PSTART, PCOUNT, NULL, NULL), -EINVAL);
+	assert_errmsg("create, NULL token", "token is NULL", 0);
 	cr_assert_eq(portrsv_create(NULL, PORTRSV_TCP, PSTART, PCOUNT, NULL, &tok), -EINVAL);
+	assert_errmsg("create, NULL handle", "the handle is NULL", 0);
 	cr_assert_eq(portrsv_lookup(kt.p, PORTRSV_TCP, PSTART, PCOUNT, NULL, NULL), -EINVAL);
+	assert_errmsg("lookup, NULL token", "token is NULL", 0);
 	cr_assert_eq(portrsv_list(kt.p, NULL), -EINVAL);
+	assert_errmsg("list, NULL out", "out is NULL", 0);
 	cr_assert_eq(list_count(), 0);
 	cr_assert_eq(try_bind(PORTRSV_TCP, PSTART), 0);
 }
@@ -835,6 +891,7 @@ struct nfind_row {
 	uint16_t start;
 	uint16_t count;
 	int want;
+	char msg[64]; /* in portrsv_errmsg() for -EINVAL and -ERANGE */
 };
 
 ParameterizedTestParameters(native, delete_lookup)
@@ -842,13 +899,15 @@ ParameterizedTestParameters(native, delete_lookup)
 	static struct nfind_row rows[] = {
 		{ "lookup", false, PORTRSV_TCP, PSTART, PCOUNT, 0 },
 		{ "delete", true, PORTRSV_TCP, PSTART, PCOUNT, 0 },
-		{ "lookup proto 0", false, 0, PSTART, PCOUNT, -EINVAL },
-		{ "delete proto 0", true, 0, PSTART, PCOUNT, -EINVAL },
-		{ "delete proto icmp", true, 1, PSTART, PCOUNT, -EINVAL },
-		{ "lookup start 0", false, PORTRSV_TCP, 0, PCOUNT, -EINVAL },
-		{ "delete count 0", true, PORTRSV_TCP, PSTART, 0, -EINVAL },
-		{ "lookup 65535+2", false, PORTRSV_TCP, 65535, 2, -ERANGE },
-		{ "delete 65000+1000", true, PORTRSV_TCP, 65000, 1000, -ERANGE },
+		{ "lookup proto 0", false, 0, PSTART, PCOUNT, -EINVAL, "protocol 0 is neither tcp" },
+		{ "delete proto 0", true, 0, PSTART, PCOUNT, -EINVAL, "protocol 0 is neither tcp" },
+		{ "delete proto icmp", true, 1, PSTART, PCOUNT, -EINVAL, "protocol 1 is neither" },
+		{ "lookup start 0", false, PORTRSV_TCP, 0, PCOUNT, -EINVAL, "port 0 is no port" },
+		{ "delete count 0", true, PORTRSV_TCP, PSTART, 0, -EINVAL, "count 0: a block" },
+		{ "lookup 65535+2", false, PORTRSV_TCP, 65535, 2, -ERANGE,
+		  "block 65535-65536 passes port 65535" },
+		{ "delete 65000+1000", true, PORTRSV_TCP, 65000, 1000, -ERANGE,
+		  "block 65000-65999 passes port 65535" },
 		{ "lookup other count", false, PORTRSV_TCP, PSTART, PCOUNT - 1, -ENOENT },
 		{ "delete other count", true, PORTRSV_TCP, PSTART, PCOUNT + 1, -ENOENT },
 		{ "lookup other start", false, PORTRSV_TCP, PSTART + 1, PCOUNT, -ENOENT },
@@ -874,6 +933,8 @@ ParameterizedTest(struct nfind_row *row, native, delete_lookup, .init = kt_setup
 		err = portrsv_lookup(kt.p, row->proto, row->start, row->count, NULL, &t);
 	cr_assert_eq(err, row->want, "%s: %d (%s), want %d", row->name, err, strerror(-err),
 		     row->want);
+	if (err == -EINVAL || err == -ERANGE)
+		assert_errmsg(row->name, row->msg, tok);
 	if (!err && !row->del)
 		cr_assert_eq(t, tok);
 	if (err && !row->del)
@@ -896,6 +957,7 @@ struct comment_row {
 	char name[32];
 	char comment[100];
 	int want;
+	char msg[48]; /* in portrsv_errmsg() when refused */
 };
 
 ParameterizedTestParameters(native, comment)
@@ -905,14 +967,14 @@ ParameterizedTestParameters(native, comment)
 		{ "words", "web server, do not touch", 0 },
 		{ "utf-8", "r\xc3\xa9serv\xc3\xa9 pour nginx", 0 },
 		{ "63 bytes", "", 0 },
-		{ "64 bytes", "", -EINVAL },
-		{ "99 bytes", "", -EINVAL },
-		{ "newline", "two\nlines", -EINVAL },
-		{ "trailing newline", "line\n", -EINVAL },
-		{ "carriage return", "a\rb", -EINVAL },
-		{ "tab", "a\tb", -EINVAL },
-		{ "escape", "a\x1b[31mred", -EINVAL },
-		{ "del", "a\x7f", -EINVAL },
+		{ "64 bytes", "", -EINVAL, "comment is 64 bytes, at most 63" },
+		{ "99 bytes", "", -EINVAL, "comment is 99 bytes, at most 63" },
+		{ "newline", "two\nlines", -EINVAL, "comment has a control byte 0x0a at offset 3" },
+		{ "trailing newline", "line\n", -EINVAL, "control byte 0x0a at offset 4" },
+		{ "carriage return", "a\rb", -EINVAL, "control byte 0x0d at offset 1" },
+		{ "tab", "a\tb", -EINVAL, "control byte 0x09 at offset 1" },
+		{ "escape", "a\x1b[31mred", -EINVAL, "control byte 0x1b at offset 1" },
+		{ "del", "a\x7f", -EINVAL, "control byte 0x7f at offset 1" },
 	};
 
 	memset(rows[3].comment, 'a', 63);
@@ -932,6 +994,8 @@ ParameterizedTest(struct comment_row *row, native, comment, .init = kt_setup,
 	err = portrsv_create(kt.p, PORTRSV_UDP, PSTART, PCOUNT, &o, &tok);
 	cr_assert_eq(err, row->want, "%s (%zu bytes): create %d, want %d", row->name,
 		     strlen(row->comment), err, row->want);
+	if (err)
+		assert_errmsg(row->name, row->msg, 0);
 	n = list_all(&v);
 	if (!err) {
 		cr_assert_eq(n, 1);
@@ -1009,6 +1073,13 @@ ParameterizedTest(struct sz_row *row, native, create_opts_sz, .init = kt_setup,
 	err = portrsv_create(kt.p, PORTRSV_TCP, PSTART, PCOUNT, &w.o, &tok);
 	cr_assert_eq(err, row->want, "%s: sz %zu: %d, want %d", row->name, row->sz, err,
 		     row->want);
+	if (err) {
+		char want[96];
+
+		snprintf(want, sizeof(want), "struct portrsv_create_opts: sz %zu is too small, or "
+			 "sets fields this library does not know", row->sz);
+		assert_errmsg(row->name, want, 0);
+	}
 	n = list_all(&v);
 	if (!err) {
 		cr_assert_eq(n, 1);
@@ -1375,17 +1446,18 @@ struct owner_err_row {
 	char name[32];
 	char dir[64]; /* "@" + name: relative to kt.cgroup */
 	int want;
+	char msg[64]; /* in portrsv_errmsg(), after "owner '" + dir + "'" */
 };
 
 ParameterizedTestParameters(owner, errors)
 {
 	static struct owner_err_row rows[] = {
-		{ "missing dir", "/nonexistent/portrsv-owner", -ENOENT },
-		{ "missing cgroup", "@no-such-cgroup", -ENOENT },
-		{ "tmp", "/tmp", -EINVAL },
-		{ "proc", "/proc", -EINVAL },
-		{ "a cgroup file", "@cgroup.procs", -EINVAL },
-		{ "the test cgroup", "@", 0 },
+		{ "missing dir", "/nonexistent/portrsv-owner", -ENOENT, ": no such directory" },
+		{ "missing cgroup", "@no-such-cgroup", -ENOENT, ": no such directory" },
+		{ "tmp", "/tmp", -EINVAL, " is not a cgroup v2 directory (cgroup2 is mounted at /" },
+		{ "proc", "/proc", -EINVAL, " is not a cgroup v2 directory" },
+		{ "a cgroup file", "@cgroup.procs", -EINVAL, " is not a cgroup v2 directory" },
+		{ "the test cgroup", "@", 0, "" },
 	};
 
 	return cr_make_param_array(struct owner_err_row, rows, ARRAY_LEN(rows));
@@ -1406,6 +1478,12 @@ ParameterizedTest(struct owner_err_row *row, owner, errors, .init = kt_setup,
 	err = portrsv_create(kt.p, PORTRSV_TCP, PSTART, PCOUNT, &o, &tok);
 	cr_assert_eq(err, row->want, "%s (%s): %d (%s), want %d", row->name, dir, err,
 		     strerror(-err), row->want);
+	if (err) {
+		char want[PATH_MAX + 128];
+
+		snprintf(want, sizeof(want), "owner '%s'%s", dir, row->msg);
+		assert_errmsg(row->name, want, 0);
+	}
 	cr_assert_eq(list_count(), err ? 0 : 1);
 	/* With the test cgroup as owner the test process binds freely; otherwise no block. */
 	cr_assert_eq(try_bind(PORTRSV_TCP, PSTART), 0);
@@ -1593,6 +1671,7 @@ ParameterizedTestParameters(netns, bad_paths)
 		{ "missing", "/run/netns/portrsv-test-no-such-netns", -ENOENT },
 		{ "a directory", "/tmp", -EINVAL },
 		{ "a regular file", "/proc/self/status", -EINVAL },
+		{ "/etc/passwd", "/etc/passwd", -EINVAL },
 		{ "a device", "/dev/null", -EINVAL },
 		{ "a pid namespace", "/proc/self/ns/pid", -EINVAL },
 		{ "own netns", "/proc/self/ns/net", 0 },
@@ -1608,16 +1687,26 @@ ParameterizedTest(struct ns_err_row *row, netns, bad_paths, .init = kt_setup,
 	PORTRSV_OPTS(portrsv_ns_opts, ns, .netns = row->path);
 	uint64_t tok = SENTINEL, t;
 	struct portrsv_reservation r;
+	char want[160];
 	int err;
 
+	if (row->want == -EINVAL)
+		snprintf(want, sizeof(want), "'%s' is not a network namespace (give "
+			 "/run/netns/NAME, NAME of 'ip netns', or /proc/PID/ns/net)", row->path);
+	else
+		snprintf(want, sizeof(want), "network namespace '%s': no such file", row->path);
 	err = portrsv_create(kt.p, PORTRSV_UDP, PSTART, PCOUNT, &o, &tok);
 	cr_assert_eq(err, row->want, "%s: create %d (%s), want %d", row->name, err,
 		     strerror(-err), row->want);
+	if (err)
+		assert_errmsg(row->name, want, 0);
 	cr_assert_eq(list_count(), err ? 0 : 1);
 	if (err) {
 		cr_assert_eq(portrsv_lookup(kt.p, PORTRSV_UDP, PSTART, PCOUNT, &ns, &t), row->want);
-		cr_assert_eq(portrsv_delete(kt.p, PORTRSV_UDP, PSTART, PCOUNT, &ns), row->want);
+		assert_errmsg(row->name, want, 0);
 		cr_assert_eq(portrsv_query(kt.p, PORTRSV_UDP, PSTART, &ns, &r), row->want);
+		assert_errmsg(row->name, want, 0);
+		cr_assert_eq(portrsv_delete(kt.p, PORTRSV_UDP, PSTART, PCOUNT, &ns), row->want);
 		cr_assert_eq(try_bind(PORTRSV_UDP, PSTART), 0);
 	} else {
 		/* Our own netns named by path: the same as no .netns. */

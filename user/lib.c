@@ -687,13 +687,15 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 
 		if (o->proto == proto && portrsv_blocks_overlap(o->start, o->count, start, count) &&
 		    same_netns(o->netns, nsname, netns)) {
-			char b[2][16];
+			char b[2][16], ec[6 * PORTRSV_COMMENT_LEN + 1];
 
 			portrsv_block_format(start, count, b[0], sizeof(b[0]));
 			portrsv_block_format(o->start, o->count, b[1], sizeof(b[1]));
-			err = portrsv_fail(-EEXIST, "%s %s overlaps the reservation %s %s%s",
-					   portrsv_proto_name(proto), b[0], portrsv_proto_name(proto),
-					   b[1], o->pool ? " (a pool)" : "");
+			portrsv_escape(o->comment, ec, sizeof(ec));
+			err = portrsv_fail(-EEXIST, "%s %s overlaps the %s %s %s%s%s%s",
+					   portrsv_proto_name(proto), b[0],
+					   o->pool ? "pool" : "reservation", portrsv_proto_name(proto),
+					   b[1], ec[0] ? " '" : "", ec, ec[0] ? "'" : "");
 		}
 	}
 	if (!err) {
