@@ -1038,8 +1038,8 @@ static __always_inline int associate(struct bpf_sockopt *ctx, struct bpf_sock *s
 	token = *val;
 	if (token == PORTRSV_TOKEN_INVALID)
 		return sockopt_fail(ctx, PORTRSV_EINVAL);
-	if (!proto)
-		return sockopt_fail(ctx, PORTRSV_ENOENT);
+	if (!proto) /* neither TCP nor UDP: no port space, a wrong argument (WSAEINVAL) */
+		return sockopt_fail(ctx, PORTRSV_EINVAL);
 	netns = bpf_get_netns_cookie(ctx);
 	t = bpf_map_lookup_elem(&portrsv_tokens, &token);
 	if (t) {

@@ -10,7 +10,8 @@
  *   -PORTRSV_ENOTLOADED  portrsv's programs are not loaded (ENOPKG)
  *   -EINVAL              an argument is invalid (port or count 0, bad options, NULL output)
  *   -ERANGE              the block passes port 65535
- * The mapping from these errno values to Windows codes and to the command's exit status is
+ * Every failure of these, and of the errors each function lists, sets portrsv_errmsg() to a
+ * line naming the cause (never a token). The mapping from these errno values to Windows codes and to the command's exit status is
  * PORTRSV_ERRNO_MAP in <portrsv/abi.h>.
  */
 #ifndef PORTRSV_H
@@ -74,9 +75,11 @@ struct portrsv_create_opts {
  * Reserve count ports from start in the port space proto. On success stores the new token
  * in *token and returns 0. Errors: -EINVAL (start or count 0, bad proto, comment too long
  * or not one printable line, owner not a cgroup v2 directory, netns path not a network
- * namespace, NULL token), -ERANGE (block passes 65535), -EEXIST (overlaps a reservation),
- * -EADDRINUSE (a port of the block is in use), -ENOENT (owner cgroup or netns does not
- * exist), -ENOSPC (maps full).
+ * namespace, a limit without pool or above count, a pool with an owner, NULL token),
+ * -ERANGE (block passes 65535), -EEXIST (overlaps a reservation: portrsv_errmsg() names
+ * it), -EADDRINUSE (a port of the block is in use: portrsv_errmsg() names the port and the
+ * pid and command holding it), -ENOENT (owner cgroup or netns does not exist), -ENOSPC
+ * (maps full).
  */
 PORTRSV_API int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start,
 			       uint16_t count, const struct portrsv_create_opts *opts,
@@ -185,9 +188,11 @@ PORTRSV_API int portrsv_last_denial(struct portrsv *p, enum portrsv_proto proto,
 
 /*
  * Associate a socket with a reservation's token, before bind(). Needs no privilege. Errors:
- * -EINVAL (token 0, not a TCP/UDP socket), -ENOENT (no reservation with this token in the
- * socket's netns and port space), -ENOPROTOOPT (portrsv does not enforce the socket's
- * cgroup), -EBADF / -ENOTSOCK (bad fd).
+ * -EINVAL (token 0; a socket of an enforced cgroup that is neither TCP nor UDP), -ENOENT
+ * (no reservation with this token in the socket's netns and port space), -EACCES (a
+ * runtime reservation of another process), -ENOPROTOOPT (portrsv does not enforce the
+ * socket's cgroup; a socket that is neither TCP nor UDP there gets the kernel's own answer,
+ * e.g. -EOPNOTSUPP for AF_UNIX), -EBADF / -ENOTSOCK (bad fd).
  */
 PORTRSV_API int portrsv_associate(int sockfd, uint64_t token);
 
@@ -261,7 +266,7 @@ typedef void (*portrsv_report_fn)(const char *msg, void *ctx);
 
 struct portrsv_load_opts {
 	size_t sz;
-	const char *const *cgroups; /* directories to attach to; NULL/0 = cgroup v2 root */
+	const char *const *cgroups; /* directories to attach to; NULL/0: see portrsv_load */
 	size_t n_cgroups;
 	const char *pin_dir;        /* as in portrsv_open_opts */
 	const char *state_dir;
@@ -272,7 +277,9 @@ struct portrsv_load_opts {
 
 /*
  * Load and pin the programs and maps, attach them to each cgroup and record the cgroups in
- * the store, then apply the store. When already loaded, the maps and their contents are kept
+ * the store, then apply the store. Without cgroups, a first load (no cgroup recorded in the
+ * store, nothing attached) attaches to the cgroup v2 root and records it; a later one only
+ * re-attaches what is recorded (as it does with cgroups too). When already loaded, the maps and their contents are kept
  * and every existing attachment is switched to the new programs atomically. Mounts bpffs at
  * /sys/fs/bpf when it is missing. Returns the number of stored items that could not be
  * applied (each reported), or a negative errno (-EBADMSG: the store is corrupt, see
@@ -290,14 +297,16 @@ struct portrsv_restore_opts {
 #define portrsv_restore_opts__last_field ctx
 
 /*
- * What boot runs: load if needed (attached to the stored cgroups, or to the cgroup v2 root
- * when the store records none), attach every stored cgroup, and make the kernel's persistent
- * reservations equal to the store's, tokens included: stored ones missing from the kernel
- * are added, kernel ones the store does not have are removed. Idempotent. A stored netns
- * or cgroup that no longer exists is reported and skipped, and stays in the store. A
- * reservation whose owner cgroup does not exist yet is applied (refused to everyone until a
- * cgroup is made at the owner's path) and reported, not counted. Returns the number of
- * skipped items, or a negative errno as portrsv_load.
+ * What boot runs: load if needed, attach every stored cgroup, and make the kernel's
+ * persistent reservations equal to the store's, tokens included: stored ones missing from
+ * the kernel are added, kernel ones the store does not have are removed. Idempotent. Only
+ * the stored cgroups are attached, never the cgroup v2 root by default: a store that
+ * records no cgroup (its last one detached) enforces nowhere, which is reported, not
+ * counted. A stored netns or cgroup that no longer exists is reported and skipped, and
+ * stays in the store. A reservation whose owner cgroup does not exist yet is applied
+ * (refused to everyone until a cgroup is made at the owner's path) and reported, not
+ * counted. Each item that cannot be applied is reported once, in one line, and counted
+ * once. Returns the number of skipped items, or a negative errno as portrsv_load.
  */
 PORTRSV_API int portrsv_restore(const struct portrsv_restore_opts *opts);
 
@@ -369,8 +378,9 @@ PORTRSV_API int portrsv_monitor(const struct portrsv_monitor_opts *opts);
 PORTRSV_API uint64_t portrsv_event_realtime_ns(const struct portrsv_event *e);
 
 /*
- * Detail of the last failure in the calling thread, or "": e.g. the file and line of a
- * corrupt store. Valid until the next call into the library from this thread.
+ * Detail of the last failure in the calling thread, or "": one line naming the cause, e.g.
+ * the file and line of a corrupt store, the reservation a block overlaps, the process that
+ * holds a port. Never a token. Valid until the next call into the library from this thread.
  */
 PORTRSV_API const char *portrsv_errmsg(void);
 

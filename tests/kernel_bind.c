@@ -228,6 +228,62 @@ ParameterizedTest(struct assoc_row *row, binds, associate_errors, .init = kt_set
 	close(fd);
 }
 
+/*
+ * A socket that is neither TCP nor UDP has no port space: EINVAL (Windows' WSAEINVAL), with
+ * the detail naming the socket, through the library and through the raw option alike. An
+ * unknown token on a TCP socket is ENOENT, with its detail and never the token.
+ */
+struct sock_row {
+	char name[24];
+	int domain, type, protocol;
+	int want;
+	char msg[64];
+};
+
+ParameterizedTestParameters(binds, associate_socket_kinds)
+{
+	static struct sock_row rows[] = {
+		{ "AF_UNIX stream", AF_UNIX, SOCK_STREAM, 0, -EINVAL,
+		  "neither TCP nor UDP (domain 1, type 1, protocol 0)" },
+		{ "AF_UNIX dgram", AF_UNIX, SOCK_DGRAM, 0, -EINVAL,
+		  "neither TCP nor UDP (domain 1, type 2, protocol 0)" },
+		{ "raw tcp", AF_INET, SOCK_RAW, IPPROTO_TCP, -EINVAL,
+		  "neither TCP nor UDP (domain 2, type 3, protocol 6)" },
+		{ "tcp, unknown token", AF_INET, SOCK_STREAM, 0, -ENOENT,
+		  "no reservation of the socket's network namespace and protocol" },
+		{ "tcp6, right token", AF_INET6, SOCK_STREAM, 0, 0, "" },
+	};
+
+	return cr_make_param_array(struct sock_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct sock_row *row, binds, associate_socket_kinds, .init = kt_setup,
+		  .fini = kt_teardown)
+{
+	uint64_t token = kt_reserve(PORTRSV_TCP, START, COUNT);
+	uint64_t use = row->want == -ENOENT ? ~token : token;
+	int fd = socket(row->domain, row->type | SOCK_CLOEXEC, row->protocol), err;
+	char hex[24];
+
+	cr_assert(fd >= 0, "%s: socket: %s", row->name, strerror(errno));
+	err = portrsv_associate(fd, use);
+	cr_assert_eq(err, row->want, "%s: associate %d (%s), want %d", row->name, err,
+		     strerror(-err), row->want);
+	snprintf(hex, sizeof(hex), "%016" PRIx64, use);
+	if (err) {
+		cr_assert(strstr(portrsv_errmsg(), row->msg), "%s: errmsg [%s], want [%s]",
+			  row->name, portrsv_errmsg(), row->msg);
+		cr_assert(!strstr(portrsv_errmsg(), hex), "%s: a token in [%s]", row->name,
+			  portrsv_errmsg());
+	} else {
+		cr_assert_str_empty(portrsv_errmsg());
+	}
+	err = setsockopt(fd, SOL_PORTRSV, PORTRSV_SO_ASSOCIATE, &use, sizeof(use)) ? -errno : 0;
+	cr_assert_eq(err, row->want, "%s: the raw option gave %d, want %d", row->name, err,
+		     row->want);
+	close(fd);
+}
+
 /* Outside an enforced cgroup the option level does not exist: ENOPROTOOPT. */
 Test(binds, associate_unenforced, .init = kt_setup, .fini = kt_teardown)
 {

@@ -90,6 +90,7 @@ struct acq_row {
 	uint16_t start, count;
 	int err;                  /* expected, positive errno; 0 = success */
 	uint16_t got;             /* expected start on success */
+	char msg[72];             /* in portrsv_errmsg() on failure */
 };
 
 static struct acq_row acq_rows[] = {
@@ -102,38 +103,50 @@ static struct acq_row acq_rows[] = {
 	{ "udp", SK_UDP, POOL, POOL_N, 20, .udp_pool = true, .start = 0, .count = 2, .got = POOL },
 	{ "whole_pool_as_root", SK_TCP, POOL, 10, 0, .root = true, .start = 0, .count = 10,
 	  .got = POOL },
-	{ "count_0", SK_TCP, POOL, POOL_N, 20, .start = 7000, .count = 0, .err = EINVAL },
-	{ "past_65535", SK_TCP, POOL, POOL_N, 20, .start = 65530, .count = 7, .err = EINVAL },
-	{ "wildcard_past_65535", SK_TCP, POOL, POOL_N, 20, .start = 0, .count = 0, .err = EINVAL },
-	{ "unix_socket", SK_UNIX, POOL, POOL_N, 20, .start = 0, .count = 1, .err = EOPNOTSUPP },
+	{ "count_0", SK_TCP, POOL, POOL_N, 20, .start = 7000, .count = 0, .err = EINVAL,
+	  .msg = "count 0: a block has at least one port" },
+	{ "past_65535", SK_TCP, POOL, POOL_N, 20, .start = 65530, .count = 7, .err = EINVAL,
+	  .msg = "block 65530-65536 passes port 65535" },
+	{ "wildcard_past_65535", SK_TCP, POOL, POOL_N, 20, .start = 0, .count = 0, .err = EINVAL,
+	  .msg = "count 0: a block has at least one port" },
+	{ "unix_socket", SK_UNIX, POOL, POOL_N, 20, .start = 0, .count = 1, .err = EOPNOTSUPP,
+	  .msg = "the socket is neither TCP nor UDP (domain 1, type 1, protocol 0)" },
 	{ "raw_socket", SK_RAW, POOL, POOL_N, 20, .root = true, .start = 0, .count = 1,
-	  .err = EOPNOTSUPP },
+	  .err = EOPNOTSUPP,
+	  .msg = "the socket is neither TCP nor UDP (domain 2, type 3, protocol 6)" },
 	{ "not_enforced", SK_TCP, POOL, POOL_N, 20, .outside = true, .start = 0, .count = 1,
-	  .err = ENOPROTOOPT },
+	  .err = ENOPROTOOPT, .msg = "portrsv does not enforce this cgroup" },
 	{ "outside_every_pool", SK_TCP, POOL, POOL_N, 20, .start = 8000, .count = 1,
-	  .err = ENOENT },
+	  .err = ENOENT,
+	  .msg = "no pool of the socket's network namespace and protocol covers 8000" },
 	{ "straddles_pool_end", SK_TCP, POOL, POOL_N, 20, .start = 7095, .count = 10,
-	  .err = ENOENT },
+	  .err = ENOENT,
+	  .msg = "no pool of the socket's network namespace and protocol covers 7095-7104" },
 	{ "straddles_pool_start", SK_TCP, POOL, POOL_N, 20, .start = 6999, .count = 2,
-	  .err = ENOENT },
+	  .err = ENOENT, .msg = "covers 6999-7000" },
 	{ "persistent_not_pool", SK_TCP, POOL, POOL_N, 20, .plain = true, .start = 8100,
-	  .count = 2, .err = ENOENT },
-	{ "no_pool_in_netns", SK_TCP, 0, 0, 0, .start = 0, .count = 1, .err = ENOENT },
+	  .count = 2, .err = ENOENT, .msg = "covers 8100-8101" },
+	{ "no_pool_in_netns", SK_TCP, 0, 0, 0, .start = 0, .count = 1, .err = ENOENT,
+	  .msg = "no pool in the socket's network namespace and protocol" },
 	{ "no_pool_of_protocol", SK_UDP, POOL, POOL_N, 20, .start = 0, .count = 1,
-	  .err = ENOENT },
+	  .err = ENOENT, .msg = "no pool in the socket's network namespace and protocol" },
 	{ "block_taken", SK_TCP, POOL, POOL_N, 20, .pre_start = 7000, .pre_count = 10,
-	  .start = 7009, .count = 2, .err = EADDRINUSE },
+	  .start = 7009, .count = 2, .err = EADDRINUSE,
+	  .msg = "a port of 7009-7010 is taken by another runtime reservation" },
 	{ "no_free_block", SK_TCP, POOL, 20, 20, .pre_start = 7005, .pre_count = 10,
-	  .start = 0, .count = 6, .err = EADDRINUSE },
+	  .start = 0, .count = 6, .err = EADDRINUSE,
+	  .msg = "no block of 6 free ports is left in the pools" },
 	{ "wildcard_larger_than_pool", SK_TCP, POOL, 10, 0, .root = true, .start = 0,
-	  .count = 11, .err = EADDRINUSE },
+	  .count = 11, .err = EADDRINUSE, .msg = "no block of 11 free ports is left" },
 	{ "limit", SK_TCP, POOL, POOL_N, 20, .pre_start = 7050, .pre_count = 15, .start = 0,
-	  .count = 6, .err = EDQUOT },
+	  .count = 6, .err = EDQUOT,
+	  .msg = "6 more ports would pass the pool's limit for the socket's cgroup" },
 	{ "limit_exactly", SK_TCP, POOL, POOL_N, 20, .pre_start = 7050, .pre_count = 15,
 	  .start = 0, .count = 5, .got = POOL },
 	{ "limit_larger_than_block", SK_TCP, POOL, POOL_N, 5, .start = 7000, .count = 6,
-	  .err = EDQUOT },
-	{ "no_limit_not_root", SK_TCP, POOL, POOL_N, 0, .start = 0, .count = 1, .err = EPERM },
+	  .err = EDQUOT, .msg = "6 more ports would pass the pool's limit" },
+	{ "no_limit_not_root", SK_TCP, POOL, POOL_N, 0, .start = 0, .count = 1, .err = EPERM,
+	  .msg = "the pool has no limit: only uid 0 may acquire from it" },
 	{ "no_limit_root", SK_TCP, POOL, POOL_N, 0, .root = true, .start = 7020, .count = 30,
 	  .got = 7020 },
 };
@@ -198,8 +211,8 @@ static int acq_child(const struct acq_row *row)
 	if (row->pre_count && portrsv_acquire(pre_fd, row->pre_start, row->pre_count, &pre))
 		return 105;
 	err = portrsv_acquire(fd, row->start, row->count, &rt);
-	if (err)
-		return -err;
+	if (err) /* the detail names the cause: 120 when it does not */
+		return strstr(portrsv_errmsg(), row->msg) ? -err : 120;
 	if (rt.start != row->got || rt.count != row->count || rt.token == PORTRSV_TOKEN_INVALID)
 		return 106;
 	if (row->sock == SK_UNIX || row->sock == SK_RAW)
@@ -237,7 +250,8 @@ ParameterizedTest(struct acq_row *row, runtime, acquire, .init = kt_setup, .fini
 	cr_assert(WIFEXITED(status), "%s: child died", row->name);
 	cr_assert_eq(WEXITSTATUS(status), row->err, "%s: exit %d (%s), want %d (%s)", row->name,
 		     WEXITSTATUS(status), WEXITSTATUS(status) < 100 ? strerror(WEXITSTATUS(status))
-		     : "a check failed", row->err, strerror(row->err));
+		     : WEXITSTATUS(status) == 120 ? "errmsg lacks the row's msg" : "a check failed",
+		     row->err, strerror(row->err));
 	/* The child's sockets are closed: whatever it acquired is back in the pool. */
 	assert_no_runtime();
 }

@@ -159,6 +159,7 @@ enum scenario {
 	RELEASE_OTHER_SOCK, /* release on another socket than the acquiring one */
 	NOT_ENFORCED,       /* a socket of a cgroup portrsv does not enforce */
 	UNIX_SOCKET,        /* AF_UNIX */
+	ASSOC_UNIX,         /* associate an AF_UNIX socket with a persistent reservation's token */
 	NO_POOL_HERE,       /* a block outside every pool */
 	NO_UDP_POOL,        /* a UDP socket: no UDP pool in the netns */
 	TAKEN,              /* a block overlapping one acquired */
@@ -190,6 +191,7 @@ static struct wsa_case wsa_cases[] = {
 	{ "release on another socket", RELEASE_OTHER_SOCK, WSAEACCES },
 	{ "cgroup not enforced", NOT_ENFORCED, WSAENOPROTOOPT },
 	{ "AF_UNIX socket", UNIX_SOCKET, WSAEOPNOTSUPP },
+	{ "associate AF_UNIX socket", ASSOC_UNIX, WSAEINVAL },
 	{ "block outside every pool", NO_POOL_HERE, WSAEADDRNOTAVAIL },
 	{ "no udp pool", NO_UDP_POOL, WSAEADDRNOTAVAIL },
 	{ "block overlaps one taken", TAKEN, WSAEADDRINUSE },
@@ -297,6 +299,13 @@ ParameterizedTest(struct wsa_case *c, runtime_win, wsaioctl, .init = pools, .fin
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		cr_assert(fd >= 0);
 		got = acquire(fd, 0, 2, NULL);
+		close(fd);
+		break;
+	case ASSOC_UNIX:
+		token = kt_reserve(PORTRSV_TCP, 6000, 4);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cr_assert(fd >= 0);
+		got = token_ioctl(fd, SIO_ASSOCIATE_PORT_RESERVATION, token);
 		close(fd);
 		break;
 	case NO_POOL_HERE:

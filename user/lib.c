@@ -1318,5 +1318,7 @@ int portrsv_associate(int sockfd, uint64_t token)
 	else if (err == -EACCES)
 		portrsv_set_errmsg("the runtime reservation of this token belongs to another "
 				   "process");
+	else if (err == -ENOPROTOOPT)
+		portrsv_set_errmsg("%s", portrsv_strerror(err));
 	return err;
 }

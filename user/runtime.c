@@ -71,6 +71,13 @@ static void acquire_why(int sockfd, uint16_t start, uint16_t count, int err)
 	case EPERM:
 		portrsv_set_errmsg("the pool has no limit: only uid 0 may acquire from it");
 		break;
+	case ENOSPC:
+		portrsv_set_errmsg("the socket holds %d runtime reservations already, or the maps "
+				   "are full", PORTRSV_RT_PER_SOCKET);
+		break;
+	case ENOPROTOOPT:
+		portrsv_set_errmsg("%s", portrsv_strerror(err));
+		break;
 	}
 }
 
@@ -124,6 +131,8 @@ int portrsv_release(int sockfd, uint64_t token)
 	/* Never the token itself in the detail: it is a secret. */
 	if (err == -ENOENT)
 		portrsv_set_errmsg("no runtime reservation has this token");
+	else if (err == -ENOPROTOOPT)
+		portrsv_set_errmsg("%s", portrsv_strerror(err));
 	else if (err == -EPERM)
 		portrsv_set_errmsg("another socket acquired the runtime reservation of this token");
 	return err;
