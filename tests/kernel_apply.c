@@ -243,9 +243,9 @@ ParameterizedTest(struct inuse_row *row, apply, in_use, .init = kt_setup, .fini 
 	cr_assert_str_empty(R.out, "%s: [%s]", row->name, R.out);
 	/* One note, naming each holder. */
 	cr_assert(one_line(R.err) && strstr(R.err, "in use"), "%s: the note [%s]", row->name, R.err);
-	snprintf(want, sizeof(want), "%u by pid %d (squatter)", SQUAT_PORT, (int)squat);
+	snprintf(want, sizeof(want), "%u by squatter[%d] (LISTEN)", SQUAT_PORT, (int)squat);
 	cr_assert(strstr(R.err, want), "%s: [%s] must name [%s]", row->name, R.err, want);
-	snprintf(want, sizeof(want), "%u by pid %d (ownersvc)", OWNER_PORT, (int)owner);
+	snprintf(want, sizeof(want), "%u by ownersvc[%d] (LISTEN)", OWNER_PORT, (int)owner);
 	cr_assert(strstr(R.err, want), "%s: [%s] must name [%s]", row->name, R.err, want);
 
 	/* In force: the free ports are refused to everyone without the token. */

@@ -765,6 +765,74 @@ TEST(restore_keeps_held_pool)
 	close(fd);
 }
 
+/* What restore reported, a line each. */
+struct lines {
+	int n;
+	char v[8][512];
+};
+
+static void collect(const char *msg, void *ctx)
+{
+	struct lines *l = ctx;
+
+	cr_assert(!strchr(msg, '\n'), "a report of two lines: [%s]", msg);
+	if (l->n < 8)
+		snprintf(l->v[l->n], sizeof(l->v[0]), "%s", msg);
+	l->n++;
+}
+
+/*
+ * One failure, one line, one count. A stored reservation whose owner cannot be followed
+ * (outside today's cgroup v2 mount) and whose block cannot be applied either (a pool the
+ * store lost is kept over it, a runtime reservation living in it) is one item that could not
+ * be applied: one "skipped" line, not also an "applied with no owner" one that the skip
+ * contradicts. Blocks are written one way (7000-7009), never 7000+10.
+ */
+TEST(restore_reports_a_failure_once)
+{
+	struct portrsv_store s;
+	struct portrsv_store_entry e;
+	struct lines l = { 0 };
+	char owner[] = "/sys/fs/cgroup-gone/system.slice/own";
+	uint64_t t;
+	int fd, err;
+
+	create_pool(POOL, POOL_N, 5, &t);
+	fd = rt_map();
+	rt_put(fd, 77, POOL + 5, 2);
+	read_store(&s);
+	e = s.v[0];
+	e.pool = false;
+	e.limit = 0;
+	e.count = 5;
+	e.token = 0xb1;
+	e.owner = owner;
+	cr_assert_eq(portrsv_store_add(&s, &e), 0);
+	portrsv_store_remove(&s, 0);
+	cr_assert_eq(portrsv_store_write(kt.state_dir, &s), 0);
+	portrsv_store_free(&s);
+	PORTRSV_OPTS(portrsv_restore_opts, o, .report = collect, .ctx = &l);
+	err = portrsv_restore(&o);
+	cr_assert_eq(l.n, 2, "want the kept pool and the skipped block, %d lines: [%s] [%s] [%s]",
+		     l.n, l.v[0], l.v[1], l.v[2]);
+	cr_assert_eq(err, 2, "restore = %d: two items could not be applied", err);
+	cr_assert(strstr(l.v[0], "kept pool tcp 7000-7009 that the store does not have") ||
+		  strstr(l.v[1], "kept pool tcp 7000-7009 that the store does not have"),
+		  "[%s] [%s]", l.v[0], l.v[1]);
+	cr_assert(strstr(l.v[0], "skipped tcp 7000-7004") || strstr(l.v[1], "skipped tcp 7000-7004"),
+		  "[%s] [%s]", l.v[0], l.v[1]);
+	for (int i = 0; i < 2; i++) {
+		cr_assert(!strstr(l.v[i], "cannot be followed"), "a second line: [%s]", l.v[i]);
+		cr_assert(!strchr(l.v[i], '+'), "a block not written 7000-7009: [%s]", l.v[i]);
+		cr_assert(!strstr(l.v[i], "0x"), "a token: [%s]", l.v[i]);
+	}
+	/* The kept pool still refuses the block to everyone else. */
+	reopen();
+	cr_assert_eq(find(PORTRSV_TCP, POOL).token, t);
+	cr_assert_eq(bpf_map_delete_elem(fd, &(uint64_t){ 77 }), 0);
+	close(fd);
+}
+
 /* ---- With the kernel's acquire (portrsv_acquire) -------------------------------------- */
 
 /* A runtime reservation of count ports from the pool at POOL, on a new TCP socket. */
