@@ -868,6 +868,131 @@ KT_TEST(native, diag_bound_probe)
 	close(busy);
 }
 
+/* The other calls of portrsv.h: each refusal with its errno and the detail naming why. */
+enum other_op { O_POOL_INFO, O_CREATOR_SZ, O_MONITOR_NO_FN, O_MONITOR_SZ, O_ATTACH_TMP,
+		O_DETACH_MISSING, O_LOAD_FILE, O_OPEN_SZ, O_QUERY_PORT0, O_RELEASE_0,
+		O_ASSOCIATE_0, O_ACQUIRE_NULL, O_CGROUP_PATH_NULL, O_DELETE_BAD_NS_NAME };
+
+struct other_row {
+	char name[32];
+	enum other_op op;
+	int want;
+	char msg[80];
+};
+
+ParameterizedTestParameters(native, other_rejections)
+{
+	static struct other_row rows[] = {
+		{ "pool_info of no pool", O_POOL_INFO, -EINVAL, "tcp 7000-7009 is not a pool" },
+		{ "creator, sz too small", O_CREATOR_SZ, -EINVAL,
+		  "out->sz 8 is smaller than struct portrsv_creator_info" },
+		{ "monitor without fn", O_MONITOR_NO_FN, -EINVAL, "opts->fn is NULL" },
+		{ "monitor, sz 0", O_MONITOR_SZ, -EINVAL, "struct portrsv_monitor_opts: sz 0" },
+		{ "attach /tmp", O_ATTACH_TMP, -EINVAL,
+		  "cgroup '/tmp' is not a cgroup v2 directory (cgroup2 is mounted at " },
+		{ "detach a missing dir", O_DETACH_MISSING, -ENOENT,
+		  "cgroup '/nonexistent/portrsv-cg': no such directory" },
+		{ "load --cgroup a file", O_LOAD_FILE, -EINVAL,
+		  "cgroup '/etc/passwd' is not a cgroup v2 directory" },
+		{ "open, sz 4", O_OPEN_SZ, -EINVAL, "struct portrsv_open_opts: sz 4 is too small" },
+		{ "query port 0", O_QUERY_PORT0, -EINVAL, "port 0 is no port" },
+		{ "release token 0", O_RELEASE_0, -EINVAL, "token 0 is INVALID_PORT_RESERVATION_TOKEN" },
+		{ "associate token 0", O_ASSOCIATE_0, -EINVAL, "token 0 is INVALID_PORT_RESERVATION" },
+		{ "acquire, NULL out", O_ACQUIRE_NULL, -EINVAL, "out is NULL" },
+		{ "cgroup_path, NULL buf", O_CGROUP_PATH_NULL, -EINVAL, "buf is NULL" },
+		{ "delete net:[x]", O_DELETE_BAD_NS_NAME, -EINVAL,
+		  "netns 'net:[x]' is neither a path nor net:[INO] or net:[INO]:COOKIE" },
+	};
+
+	return cr_make_param_array(struct other_row, rows, ARRAY_LEN(rows));
+}
+
+static int no_event(const struct portrsv_event *e, void *ctx)
+{
+	(void)e;
+	(void)ctx;
+	return -ECANCELED;
+}
+
+ParameterizedTest(struct other_row *row, native, other_rejections, .init = kt_setup,
+		  .fini = kt_teardown)
+{
+	uint64_t tok = kt_reserve(PORTRSV_TCP, PSTART, PCOUNT);
+	struct portrsv_reservation r;
+	struct portrsv_creator_info ci = { .sz = 8 };
+	struct portrsv_pool_info pi;
+	struct portrsv *h;
+	const char *bad_cg[] = { "/etc/passwd" };
+	int fd = kt_socket(KT_V4, IPPROTO_TCP), err = 0;
+
+	cr_assert_eq(portrsv_query(kt.p, PORTRSV_TCP, PSTART, NULL, &r), 0);
+	switch (row->op) {
+	case O_POOL_INFO:
+		err = portrsv_pool_info(kt.p, &r, &pi);
+		break;
+	case O_CREATOR_SZ:
+		err = portrsv_creator(kt.p, &r, &ci);
+		break;
+	case O_MONITOR_NO_FN: {
+		PORTRSV_OPTS(portrsv_monitor_opts, mo, .fn = NULL);
+		err = portrsv_monitor(&mo);
+		break;
+	}
+	case O_MONITOR_SZ: {
+		PORTRSV_OPTS(portrsv_monitor_opts, mo, .fn = no_event);
+		mo.sz = 0;
+		err = portrsv_monitor(&mo);
+		break;
+	}
+	case O_ATTACH_TMP:
+		err = portrsv_attach(NULL, "/tmp");
+		break;
+	case O_DETACH_MISSING:
+		err = portrsv_detach(NULL, "/nonexistent/portrsv-cg");
+		break;
+	case O_LOAD_FILE: {
+		PORTRSV_OPTS(portrsv_load_opts, lo, .cgroups = bad_cg, .n_cgroups = 1);
+		err = portrsv_load(&lo);
+		break;
+	}
+	case O_OPEN_SZ: {
+		struct portrsv_open_opts oo = { .sz = 4 };
+
+		h = portrsv_open(&oo);
+		err = h ? 0 : -errno;
+		portrsv_close(h);
+		break;
+	}
+	case O_QUERY_PORT0:
+		err = portrsv_query(kt.p, PORTRSV_TCP, 0, NULL, &r);
+		break;
+	case O_RELEASE_0:
+		err = portrsv_release(fd, 0);
+		break;
+	case O_ASSOCIATE_0:
+		err = portrsv_associate(fd, 0);
+		break;
+	case O_ACQUIRE_NULL:
+		err = portrsv_acquire(fd, 0, 1, NULL);
+		break;
+	case O_CGROUP_PATH_NULL:
+		err = portrsv_cgroup_path(1, NULL, 0);
+		break;
+	case O_DELETE_BAD_NS_NAME: {
+		PORTRSV_OPTS(portrsv_ns_opts, no, .netns = "net:[x]");
+		err = portrsv_delete(kt.p, PORTRSV_TCP, PSTART, PCOUNT, &no);
+		break;
+	}
+	}
+	cr_assert_eq(err, row->want, "%s: %d (%s), want %d", row->name, err, strerror(-err),
+		     row->want);
+	assert_errmsg(row->name, row->msg, tok);
+	close(fd);
+	/* Nothing changed: the reservation is there and in force. */
+	cr_assert_eq(list_count(), 1);
+	cr_assert_eq(try_bind(PORTRSV_TCP, PSTART), -EACCES);
+}
+
 KT_TEST(native, create_null_args)
 {
 	uint64_t tok;

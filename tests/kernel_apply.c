@@ -318,9 +318,14 @@ Test(apply, held_port_handed_out_last, .init = kt_setup, .fini = teardown)
 /* add still refuses a block in use (only re-applying the store may apply over one). */
 Test(apply, add_refuses_in_use, .init = kt_setup, .fini = teardown)
 {
-	hold_port("squatter", NULL, SQUAT_PORT);
+	char want[64];
+	pid_t squat = hold_port("squatter", NULL, SQUAT_PORT);
+
 	cli("add", "tcp", "7000", "4", NULL);
-	assert_failed(3, "add over a listener", "7000-7003");
+	/* The library's detail: the port, and who holds it. */
+	snprintf(want, sizeof(want), "tcp %u is in use by squatter[%d] (LISTEN)", SQUAT_PORT,
+		 (int)squat);
+	assert_failed(3, "add over a listener", want);
 	cr_assert_eq(try_bind(IPPROTO_TCP, START), 0, "a refused add left the block in force");
 }
 

@@ -121,8 +121,8 @@ int portrsv_cgroup_path(uint64_t cgid, char *buf, size_t len)
 	int mfd, fd, err;
 	ssize_t n;
 
-	if (!buf || !len)
-		return -EINVAL;
+	if (!buf || !len) /* no clearing of the detail: the library's own flows call this */
+		return portrsv_fail(-EINVAL, "%s", buf ? "len is 0" : "buf is NULL");
 	err = portrsv_cgroup2_mount(mnt, sizeof(mnt));
 	if (err)
 		return err;

@@ -243,8 +243,11 @@ int portrsv_creator(struct portrsv *p, const struct portrsv_reservation *r,
 	int err;
 
 	portrsv_set_errmsg(NULL);
-	if (!p || !r || !out || out->sz < known)
-		return -EINVAL;
+	if (!p || !r || !out)
+		return portrsv_fail(-EINVAL, "%s is NULL", !p ? "the handle" : !r ? "r" : "out");
+	if (out->sz < known)
+		return portrsv_fail(-EINVAL, "out->sz %zu is smaller than struct "
+				    "portrsv_creator_info (%zu)", out->sz, known);
 	sz = out->sz;
 	if (!(r->flags & PORTRSV_F_PERSISTENT))
 		return -ENOENT; /* runtime reservations: portrsv_list_runtime names the process */

@@ -46,7 +46,8 @@ struct portrsv *portrsv_open(const struct portrsv_open_opts *opts)
 	struct portrsv *p;
 	int *fds[7], err = 0;
 
-	if (!OPTS_VALID(opts, portrsv_open_opts)) {
+	portrsv_set_errmsg(NULL);
+	if (portrsv_check_opts(opts, portrsv_open_opts)) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -90,7 +90,10 @@ static int ensure_bpffs(const char *pin_dir)
 	if (!on_bpffs(BPFFS_DEFAULT) &&
 	    mount("bpf", BPFFS_DEFAULT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700"))
 		return errno == EPERM ? -EPERM : -errno;
-	return on_bpffs(dir) ? 0 : -EINVAL;
+	if (on_bpffs(dir))
+		return 0;
+	return portrsv_fail(-EINVAL, "pin directory %s is not on a bpf filesystem (mount one: "
+			    "mount -t bpf bpf %s)", pin_dir, dir);
 }
 
 static int mkdir_parents(const char *path)
@@ -240,8 +243,10 @@ int portrsv_attached(const char *pin_dir, uint64_t **out)
 	DIR *d;
 
 	pin_dir = portrsv_pin_dir(pin_dir);
-	if (!out || path_fmt(ldir, sizeof(ldir), "%s/links", pin_dir))
-		return -EINVAL;
+	if (!out)
+		return portrsv_fail(-EINVAL, "out is NULL");
+	if (path_fmt(ldir, sizeof(ldir), "%s/links", pin_dir))
+		return portrsv_fail(-EINVAL, "pin directory %s: path too long", pin_dir);
 	d = opendir(ldir);
 	if (!d)
 		return portrsv_pin_errno(pin_dir, errno);

@@ -122,8 +122,14 @@ int portrsv_monitor(const struct portrsv_monitor_opts *opts)
 	uint64_t reported = 0;
 	__u32 slot;
 
-	if (!opts || !OPTS_VALID(opts, portrsv_monitor_opts) || !m.fn)
-		return -EINVAL;
+	portrsv_set_errmsg(NULL);
+	if (!opts)
+		return portrsv_fail(-EINVAL, "opts is NULL (fn is required)");
+	err = portrsv_check_opts(opts, portrsv_monitor_opts);
+	if (err)
+		return err;
+	if (!m.fn)
+		return portrsv_fail(-EINVAL, "opts->fn is NULL");
 	outer = portrsv_obj_get(pin_dir, PORTRSV_PIN_MONITORS);
 	if (outer < 0)
 		return outer;

@@ -110,8 +110,19 @@ int portrsv_pool_info(struct portrsv *p, const struct portrsv_reservation *r,
 	struct portrsv_key k;
 	int err;
 
-	if (!p || !r || !out || !portrsv_proto_valid(r->proto) || !(r->flags & PORTRSV_F_POOL))
-		return -EINVAL;
+	portrsv_set_errmsg(NULL);
+	if (!p || !r || !out)
+		return portrsv_fail(-EINVAL, "%s is NULL", !p ? "the handle" : !r ? "r" : "out");
+	err = portrsv_check_proto(r->proto);
+	if (err)
+		return err;
+	if (!(r->flags & PORTRSV_F_POOL)) {
+		char block[16];
+
+		portrsv_block_format(r->start, r->count, block, sizeof(block));
+		return portrsv_fail(-EINVAL, "%s %s is not a pool", portrsv_proto_name(r->proto),
+				    block);
+	}
 	k = pool_key(r->netns_cookie, r->proto, r->start);
 	err = bpf_map_lookup_elem(p->resv_fd, &k, &kr);
 	if (err)
@@ -195,8 +206,9 @@ int portrsv_list_runtime(struct portrsv *p, struct portrsv_runtime_info **out)
 	struct list_ctx c = { .p = p };
 	int err;
 
+	portrsv_set_errmsg(NULL);
 	if (!p || !out)
-		return -EINVAL;
+		return portrsv_fail(-EINVAL, "%s is NULL", p ? "out" : "the handle");
 	err = rt_each(p, add_info, &c);
 	if (err) {
 		free(c.v);
