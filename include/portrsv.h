@@ -337,7 +337,8 @@ PORTRSV_API int portrsv_unload(const char *pin_dir);
  * record it in the store ($PORTRSV_STATE_DIR), so that restore attaches it again. */
 PORTRSV_API int portrsv_attach(const char *pin_dir, const char *cgroup_dir);
 /* Detach from a cgroup v2 directory and drop it from the store. -ENOENT if portrsv is
- * not attached there. */
+ * not attached there or the directory does not exist (portrsv_errmsg() says which),
+ * -EINVAL if it is no cgroup v2 directory. */
 PORTRSV_API int portrsv_detach(const char *pin_dir, const char *cgroup_dir);
 
 /* The cgroup v2 ids portrsv is attached to. Returns their count; *out is malloc'ed. */
