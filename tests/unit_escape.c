@@ -79,3 +79,38 @@ Test(escape, cut_whole)
 		cr_assert_str_eq(out, cuts[i].out, "cut %zu", i);
 	}
 }
+
+/* A holder as an error or a note names it: COMM[PID] (STATE), the comm escaped. */
+Test(escape, holder_format)
+{
+	static const struct {
+		uint32_t pid;    /* 0: no process has the socket */
+		size_t nprocs;
+		char comm[16];
+		uint8_t state;
+		const char *out;
+	} rows[] = {
+		{ 1234, 1, "nginx", 10, "nginx[1234] (LISTEN)" },
+		{ 7, 1, "ng\x1b[31m", 1, "ng\\u001b[31m[7] (ESTAB)" },
+		{ 9, 1, "a\\b", 7, "a\\\\b[9] (UNCONN)" },
+		{ 0, 0, "", 6, "no process (TIME-WAIT)" },
+		{ 3, 1, "x", 200, "x[3] (UNKNOWN)" },
+		{ 42, 2, "nginx", 10, "nginx[42] and 1 more process (LISTEN)" },
+		{ 42, 4, "nginx", 10, "nginx[42] and 3 more processes (LISTEN)" },
+	};
+	struct portrsv_holder_proc procs[4];
+	char out[128];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct portrsv_holder h = { .port = 8080, .state = rows[i].state, .procs = procs,
+					    .nprocs = rows[i].nprocs };
+
+		memset(procs, 0, sizeof(procs));
+		for (size_t j = 0; j < rows[i].nprocs; j++) {
+			procs[j].pid = rows[i].pid + (uint32_t)j;
+			memcpy(procs[j].comm, rows[i].comm, sizeof(rows[i].comm));
+		}
+		portrsv_holder_format(&h, out, sizeof(out));
+		cr_expect_str_eq(out, rows[i].out, "row %zu", i);
+	}
+}

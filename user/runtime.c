@@ -93,9 +93,12 @@ int portrsv_acquire(int sockfd, uint16_t start, uint16_t count, struct portrsv_r
 		return portrsv_fail(-EINVAL, "out is NULL");
 	if (!count)
 		return portrsv_fail(-EINVAL, "count 0: a block has at least one port");
-	if ((uint32_t)start + count - 1 > PORTRSV_PORT_MAX)
-		return portrsv_fail(-EINVAL, "block %u-%u passes port %d", start,
-				    (uint32_t)start + count - 1, PORTRSV_PORT_MAX);
+	if ((uint32_t)start + count - 1 > PORTRSV_PORT_MAX) {
+		char block[16];
+
+		portrsv_block_format(start, count, block, sizeof(block));
+		return portrsv_fail(-EINVAL, "block %s passes port %d", block, PORTRSV_PORT_MAX);
+	}
 	/* The program refuses a token some reservation has (EEXIST): draw again. */
 	for (int tries = 0; tries < 8 && err == -EEXIST; tries++) {
 		err = random_token(&token);
