@@ -308,18 +308,20 @@ int portrsv_diagnose(struct portrsv *p, enum portrsv_proto proto, uint16_t port,
 
 	portrsv_set_errmsg(NULL);
 	if (!w)
-		return -EINVAL;
+		return portrsv_fail(-EINVAL, "w is NULL");
 	memset(w, 0, sizeof(*w));
-	if (!p || !portrsv_proto_valid(proto) || port < PORTRSV_PORT_MIN)
-		return -EINVAL;
+	if (!p)
+		return portrsv_fail(-EINVAL, "the handle is NULL");
+	err = portrsv_check_proto(proto);
+	if (!err)
+		err = portrsv_check_block(port, 1);
+	if (err)
+		return err;
 	w->proto = proto;
 	w->port = port;
-	err = portrsv_netns_enter(netns, &saved);
-	if (err) {
-		portrsv_set_errmsg("%s: %s", netns,
-				   err == -EINVAL ? "not a network namespace" : strerror(-err));
+	err = portrsv_netns_enter_arg(netns, &saved);
+	if (err)
 		return err;
-	}
 	err = portrsv_netns_self(&w->netns_cookie, &w->netns_ino);
 	if (!err)
 		err = reservation(p, w);
