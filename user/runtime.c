@@ -38,6 +38,9 @@ void portrsv_sock_not_ours(int sockfd)
 			   "it has no port space", v[0], v[1], v[2]);
 }
 
+/* Tokens drawn before an acquire gives up on EEXIST (a token some reservation has). */
+#define ACQUIRE_TRIES 8
+
 /* The detail of an acquire the kernel refused. */
 static void acquire_why(int sockfd, uint16_t start, uint16_t count, int err)
 {
@@ -78,6 +81,9 @@ static void acquire_why(int sockfd, uint16_t start, uint16_t count, int err)
 	case ENOPROTOOPT:
 		portrsv_set_errmsg("%s", portrsv_strerror(err));
 		break;
+	case EEXIST: /* every token drawn was some reservation's already: never in practice */
+		portrsv_set_errmsg("no unused token in %d draws from getrandom()", ACQUIRE_TRIES);
+		break;
 	}
 }
 
@@ -100,7 +106,7 @@ int portrsv_acquire(int sockfd, uint16_t start, uint16_t count, struct portrsv_r
 		return portrsv_fail(-EINVAL, "block %s passes port %d", block, PORTRSV_PORT_MAX);
 	}
 	/* The program refuses a token some reservation has (EEXIST): draw again. */
-	for (int tries = 0; tries < 8 && err == -EEXIST; tries++) {
+	for (int tries = 0; tries < ACQUIRE_TRIES && err == -EEXIST; tries++) {
 		err = random_token(&token);
 		if (err)
 			return err;
