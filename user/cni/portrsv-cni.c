@@ -261,21 +261,25 @@ static int fail_reserve(struct portrsv *p, const struct block *b, int err, struc
 	if (err == -EEXIST) {
 		PORTRSV_OPTS(portrsv_ns_opts, o);
 		struct portrsv_reservation r;
+		char why[256], blk[16];
 
+		/* The create's own message, before the queries below clear it. */
+		snprintf(why, sizeof(why), "%s", portrsv_errmsg());
 		/* The first port of the run that a reservation covers. */
 		for (uint32_t q = b->start; q < (uint32_t)b->start + b->count; q++) {
 			if (portrsv_query(p, b->proto, (uint16_t)q, &o, &r))
 				continue;
 			port = q;
 			container_of(p, r.token, who, sizeof(who));
+			portrsv_block_format(r.start, r.count, blk, sizeof(blk));
 			if (who[0])
 				snprintf(d, sizeof(d), "published by container %s", who);
 			else
-				snprintf(d, sizeof(d), "reserved by portrsv as %s %u+%u, not for a container",
-					 proto, r.start, r.count);
+				snprintf(d, sizeof(d), "reserved by portrsv as %s %s, not for a container",
+					 proto, blk);
 			break;
 		}
-		return cni_fail(e, CNI_ERR_PORT_RESERVED, d[0] ? d : portrsv_errmsg(),
+		return cni_fail(e, CNI_ERR_PORT_RESERVED, d[0] ? d : why,
 				"host port %s/%u is already reserved", proto, port);
 	}
 	if (err == -ENOENT || err == -EINVAL)
@@ -284,8 +288,10 @@ static int fail_reserve(struct portrsv *p, const struct block *b, int err, struc
 	{
 		char what[64];
 
-		snprintf(what, sizeof(what), "reserve %s/%u-%u", proto, b->start,
-			 b->start + b->count - 1);
+		char blk[16];
+
+		portrsv_block_format(b->start, b->count, blk, sizeof(blk));
+		snprintf(what, sizeof(what), "reserve %s/%s", proto, blk);
 		return fail_errno(e, err, what);
 	}
 }
