@@ -102,7 +102,7 @@ static int jparse(const char *text)
 	return root;
 }
 
-static int jcount(int node)
+static inline int jcount(int node)
 {
 	int n = 0;
 
@@ -111,7 +111,7 @@ static int jcount(int node)
 	return n;
 }
 
-static int jchild(int node, int idx)
+static inline int jchild(int node, int idx)
 {
 	for (int i = node + 1; i < NJ; i++)
 		if (J[i].parent == node && idx-- == 0)

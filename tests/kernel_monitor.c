@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include "testlib.h"
+#include "json.h"
 #include <bpf/bpf.h>
 #include <criterion/parameterized.h> /* after criterion.h, which it would break */
 
@@ -179,6 +180,19 @@ KT_TEST(monitor, command_json)
 	cr_assert(strstr(out, "\"error\": \"EACCES\""), "%s", out);
 	cr_assert(!strstr(out, tok), "monitor printed the token, a secret: %s", out);
 	cr_assert_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "one line per event: %s", out);
+	/* Parsed: the netns named as show names it (the test's own, unnamed: net:[INO]). */
+	{
+		struct stat st;
+		char ns[64];
+		int o = jparse(out);
+
+		cr_assert_eq(stat("/proc/self/ns/net", &st), 0);
+		snprintf(ns, sizeof(ns), "net:[%" PRIu64 "]", (uint64_t)st.st_ino);
+		cr_assert_str_eq(J[jget(o, "netns", J_STR)].str, ns, "%s", out);
+		cr_assert_str_eq(J[jget(o, "block", J_STR)].str, "7300-7301", "%s", out);
+		cr_assert_str_eq(J[jget(o, "family", J_STR)].str, "ipv4", "%s", out);
+		cr_assert_eq(J[jget(o, "port", J_NUM)].num, 7300);
+	}
 }
 
 /* why remembers each port's last refusal: who, where, how many times. */
