@@ -1,6 +1,7 @@
 # portrsv: persistent port reservations for Linux, enforced by cgroup BPF programs.
 #   make            build/portrsv, build/libportrsv.so, build/libportrsv.a
 #   make test       build and run every test (kernel tests need root)
+#   make check-deploy  the Kubernetes deployment (deploy/kubernetes), no cluster needed
 #   make unit-test-asan   the unit tests built with ASan and UBSan (build/asan/)
 #   make fuzz       libFuzzer on the store parser, argument parsers and the JSON/text escaper,
 #                   FUZZ_SECONDS each
@@ -69,7 +70,7 @@ FUZZ_SRCS    := user/parse.c user/errors.c user/fault.c user/dirs.c user/escape.
 FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args $(FUZZ_OUT)/fuzz_json
 
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test kernel-test check-unit check-man deps clean install examples
+.PHONY: all test unit-test kernel-test check-unit check-man check-deploy deps clean install examples
 .PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke bench bench-quick
 
 all: $(OUT)/portrsv $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
@@ -172,7 +173,12 @@ check-unit: $(OUT)/portrsv
 check-man:
 	$(Q)tests/check-man.sh
 
-test: all unit-test kernel-test check-unit check-man check-install check-completion
+# deploy/kubernetes without a cluster: the manifests parsed (python3-yaml) and the fields the
+# DaemonSet relies on checked, the conflist editor and the init step run on samples.
+check-deploy:
+	$(Q)tests/deploy.sh
+
+test: all unit-test kernel-test check-unit check-man check-deploy check-install check-completion
 
 $(ASAN_OUT)/lib $(ASAN_OUT)/tests $(FUZZ_OUT):
 	$(Q)mkdir -p $@
