@@ -10,12 +10,12 @@
 #             commands of both containers naming scripts that the Containerfile installs
 #   conflist  cni-conflist.py on sample conflists, each result read back with json: after
 #             portmap; no portmap (refused, or at the end with --append); present already
-#             (byte for byte unchanged); --owner; refusals (malformed JSON, duplicate keys,
+#             (byte for byte unchanged); --owner; --remove; refusals (malformed JSON, duplicate keys,
 #             no plugins, a .conf, cniVersion 0.4.0, none): exit 1, a message naming the
 #             cause, the file unchanged
 #   install   install-cni.sh in scratch directories: the plugin copied (mode 0755), the first
 #             configuration in byte order edited, a second run idempotent, a missing
-#             directory or configuration refused
+#             directory or configuration refused, --remove
 # Prints one line per check; exits 1 if any failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -224,6 +224,29 @@ out=$($edit "$c" 2>&1) && [ "$(md5sum <"$c")" = "$sum" ] && [ "$(stat -c %i "$c"
 	ok "conflist present already: exit 0, file not rewritten ($out)" ||
 	fail "conflist present already: $out"
 
+# --remove: back to the chain it was, the rest kept; not there: unchanged; version no bar.
+c=$tmp/remove.conflist
+conf "$c" 1.0.0 bridge portmap tuning
+cp "$c" "$c.orig"
+$edit "$c" >/dev/null 2>&1
+out=$($edit --remove "$c" 2>&1) && echo "$out" | grep -q "taken out" &&
+	ok "conflist --remove: exit 0 ($out)" || fail "conflist --remove: $out"
+want_types "--remove" "$c" '["bridge", "portmap", "tuning"]'
+[ "$(jget "$c" 'c')" = "$(jget "$c.orig" 'c')" ] && ok "conflist --remove: the configuration as before" ||
+	fail "conflist --remove: $(jget "$c" 'c')"
+sum=$(md5sum <"$c") ino=$(stat -c %i "$c")
+out=$($edit --remove "$c" 2>&1) && [ "$(md5sum <"$c")" = "$sum" ] && [ "$(stat -c %i "$c")" = "$ino" ] &&
+	echo "$out" | grep -q "not in the chain" && ok "conflist --remove again: exit 0, not rewritten" ||
+	fail "conflist --remove again: $out"
+printf '{"cniVersion": "0.4.0", "name": "x", "plugins": [{"type": "portmap"}, {"type": "portrsv-cni"}]}' >"$c"
+out=$($edit --remove "$c" 2>&1) && [ "$(jget "$c" '[p["type"] for p in c["plugins"]]')" = '["portmap"]' ] &&
+	ok "conflist --remove under cniVersion 0.4.0: taken out" || fail "conflist --remove 0.4.0: $out"
+printf '{"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": "portrsv-cni"}]}' >"$c"
+cp "$c" "$c.orig"
+out=$($edit --remove "$c" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "nothing would be left" && cmp -s "$c" "$c.orig" &&
+	ok "conflist --remove of the whole chain: refused, unchanged" || fail "conflist --remove whole chain: $out"
+
 c=$tmp/owner.conflist
 conf "$c" 1.1.0 bridge portmap
 $edit --owner /sys/fs/cgroup/system.slice/containerd.service "$c" >/dev/null 2>&1
@@ -275,7 +298,8 @@ refuse "not UTF-8" "not UTF-8" "$(printf '{"name": "\377"}')"
 out=$($edit "$tmp/absent.conflist" 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q "cannot read" && [ ! -e "$tmp/absent.conflist" ] &&
 	ok "conflist absent: refused ($out)" || fail "conflist absent: $out"
-for args in "" "a b" "--owner" "--owner relative/path $tmp/x" "--bogus $tmp/x"; do
+for args in "" "a b" "--owner" "--owner relative/path $tmp/x" "--bogus $tmp/x" \
+	"--remove --append $tmp/x" "--remove --owner /x $tmp/x"; do
 	# shellcheck disable=SC2086 # the words are the arguments
 	out=$($edit $args 2>&1)
 	[ $? -eq 2 ] && echo "$out" | grep -q usage && ok "conflist usage '$args': exit 2" ||
@@ -313,6 +337,11 @@ out=$(CNI_CONFLIST=20-second.conflist PORTRSV_CNI_OWNER=/sys/fs/cgroup/x run_ins
 	[ "$(jget "$net/20-second.conflist" 'c["plugins"][2].get("owner")')" = '"/sys/fs/cgroup/x"' ] &&
 	ok "install CNI_CONFLIST, PORTRSV_CNI_OWNER: that file, with the owner" ||
 	fail "install CNI_CONFLIST: $out"
+out=$(run_install --remove) &&
+	[ "$(jget "$net/10-first.conflist" '[p["type"] for p in c["plugins"]]')" = '["bridge", "portmap"]' ] &&
+	ok "install --remove: taken out of the chain ($out)" || fail "install --remove: $out"
+out=$(run_install --bogus)
+[ $? -eq 2 ] && echo "$out" | grep -q usage && ok "install --bogus: exit 2" || fail "install --bogus: $out"
 out=$(CNI_CONFLIST=../x run_install)
 [ $? -eq 1 ] && echo "$out" | grep -q "a file name" && ok "install CNI_CONFLIST=../x: refused" ||
 	fail "install CNI_CONFLIST=../x: $out"

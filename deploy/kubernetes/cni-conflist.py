@@ -3,14 +3,18 @@
 """cni-conflist.py: chain portrsv-cni into a node's CNI network configuration.
 
     cni-conflist.py [--owner CGROUP_DIR] [--append] FILE
+    cni-conflist.py --remove FILE
 
 Inserts {"type": "portrsv-cni", "capabilities": {"portMappings": true}} right after the
 "portmap" plugin of the conflist FILE (portrsv-cni(8)), so that the runtime hands it the
 same runtimeConfig.portMappings it hands portmap. --owner adds the plugin's "owner" key;
 without it the plugin's default applies (the cgroup of the runtime that runs it).
+--remove takes every portrsv-cni entry out of the chain again (the reservations stay until
+their containers' DEL or GC, or `portrsv delete`).
 
 Exit status:
-  0  added, or portrsv-cni is in the chain already (FILE is then not written at all)
+  0  added, or portrsv-cni is in the chain already (FILE is then not written at all);
+     --remove: taken out, or not in the chain (not written)
   1  refused, FILE untouched: unreadable, not JSON, not a conflist, a cniVersion that
      portrsv-cni does not speak (1.0.0 and 1.1.0: with any other, every ADD would fail and
      no pod of the node would start), or no portmap plugin and no --append
@@ -45,7 +49,7 @@ def no_duplicates(pairs):
     return obj
 
 
-def load(path):
+def load(path, check_version=True):
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -66,7 +70,7 @@ def load(path):
         if not isinstance(p, dict) or not isinstance(p.get("type"), str) or not p["type"]:
             raise Refused(f'plugins[{i}] is not an object with a "type" string')
     version = conf.get("cniVersion")
-    if version not in VERSIONS:
+    if check_version and version not in VERSIONS:
         raise Refused(f"cniVersion {version!r}: {PLUGIN} speaks {' and '.join(VERSIONS)} only,"
                       " and would fail every ADD of this network")
     return conf
@@ -95,11 +99,13 @@ def write(path, conf):
 
 
 def main(argv):
-    owner, append, files = None, False, []
+    owner, append, remove, files = None, False, False, []
     args = iter(argv)
     for a in args:
         if a == "--append":
             append = True
+        elif a == "--remove":
+            remove = True
         elif a == "--owner":
             owner = next(args, None)
             if owner is None:
@@ -115,10 +121,24 @@ def main(argv):
         return usage("one conflist file, please")
     if owner is not None and (not owner.startswith("/") or "\n" in owner):
         return usage(f"--owner {owner!r}: an absolute cgroup v2 path")
+    if remove and (append or owner is not None):
+        return usage("--remove takes no other option")
     path = files[0]
     try:
-        conf = load(path)
+        # Taking the plugin out is right whatever the version: it is never refused for that.
+        conf = load(path, check_version=not remove)
         plugins = conf["plugins"]
+        if remove:
+            kept = [p for p in plugins if p["type"] != PLUGIN]
+            if len(kept) == len(plugins):
+                print(f"cni-conflist: {path}: {PLUGIN} is not in the chain; unchanged")
+                return 0
+            if not kept:
+                raise Refused(f"{PLUGIN} is the whole chain: nothing would be left")
+            conf["plugins"] = kept
+            write(path, conf)
+            print(f"cni-conflist: {path}: {PLUGIN} taken out")
+            return 0
         if any(p["type"] == PLUGIN for p in plugins):
             print(f"cni-conflist: {path}: {PLUGIN} is in the chain already; unchanged")
             return 0
@@ -147,7 +167,8 @@ def main(argv):
 
 
 def usage(msg):
-    print(f"cni-conflist: {msg}\nusage: cni-conflist.py [--owner CGROUP_DIR] [--append] FILE",
+    print(f"cni-conflist: {msg}\nusage: cni-conflist.py [--owner CGROUP_DIR] [--append] FILE\n"
+          "       cni-conflist.py --remove FILE",
           file=sys.stderr)
     return 2
 

@@ -5,6 +5,9 @@
 # (cni-conflist.py does the JSON, with python3's json module). Idempotent: run at every
 # start of the pod, it replaces the binary (an upgrade) and leaves a chain that has the
 # plugin as it is.
+#   install-cni.sh            install and chain
+#   install-cni.sh --remove   take the plugin out of the chain (on a node, to uninstall; the
+#                             binary stays, harmless once no chain names it)
 #
 # Environment (the DaemonSet sets the first three to where it mounts the node's paths):
 #   CNI_BIN_DIR        the node's plugin directory            (/host/opt/cni/bin)
@@ -28,7 +31,16 @@ plugin=${PORTRSV_CNI_PLUGIN:-/usr/lib/portrsv/node/portrsv-cni}
 
 die() { echo "install-cni: $*" >&2; exit 1; }
 
-[ -f "$plugin" ] && [ -x "$plugin" ] || die "$plugin: no plugin to install"
+remove=false
+case ${1:-} in
+--remove) remove=true ;;
+"") ;;
+*) echo "usage: install-cni.sh [--remove]" >&2; exit 2 ;;
+esac
+
+if ! $remove && ! { [ -f "$plugin" ] && [ -x "$plugin" ]; }; then
+	die "$plugin: no plugin to install"
+fi
 [ -d "$bin_dir" ] || die "$bin_dir: no such directory (mount the node's CNI plugin directory)"
 [ -d "$net_dir" ] || die "$net_dir: no such directory (mount the node's /etc/cni/net.d)"
 
@@ -47,6 +59,10 @@ else
 		esac
 	done
 	[ -n "$conf" ] || die "$net_dir: no network configuration yet (is the pod network installed?)"
+fi
+
+if $remove; then
+	exec python3 "$here/cni-conflist.py" --remove "$conf"
 fi
 
 # Into the directory under a name no runtime runs, then renamed over the old one: a runtime
