@@ -17,8 +17,10 @@
 #             configuration in byte order edited, a second run idempotent, a missing
 #             directory or configuration refused, --remove
 # Prints one line per check; exits 1 if any failed.
+# ok and fail always succeed: `A && ok || fail` is the if-then-else it reads as.
+# shellcheck disable=SC2015
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 dir=deploy/kubernetes
 
