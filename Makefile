@@ -1,6 +1,7 @@
 # portrsv: persistent port reservations for Linux, enforced by cgroup BPF programs.
 #   make            build/portrsv, build/portrsv-cni, build/libportrsv.so, build/libportrsv.a
 #   make test       build and run every test (kernel tests need root)
+#   make check-deploy  the Kubernetes deployment (deploy/kubernetes), no cluster needed
 #   make unit-test-asan   the unit tests built with ASan and UBSan (build/asan/)
 #   make fuzz       libFuzzer on the store parser, argument parsers, the JSON/text escaper and
 #                   the CNI plugin's config parser,
@@ -8,7 +9,6 @@
 #   make fuzz-smoke the same for 10 seconds each (what CI runs)
 #   make podman-test  portrsv-cni under a real podman (root; podman, runc, busybox-static and
 #                   containernetworking-plugins installed, else it skips)
-#   make check-deploy  deploy/'s CNI installer and DaemonSet manifest (no cluster needed)
 #   make bench      the benchmarks (root): table, CSV and chart in build/bench-results/
 #   make deps       install the Debian packages the build and tests need (scripts/deps.sh --test)
 #   make install    PREFIX=/usr/local DESTDIR= (CNIDIR=PREFIX/lib/cni for portrsv-cni)
@@ -74,7 +74,7 @@ FUZZERS      := $(FUZZ_OUT)/fuzz_store $(FUZZ_OUT)/fuzz_args $(FUZZ_OUT)/fuzz_js
 		$(FUZZ_OUT)/fuzz_cni
 
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test kernel-test check-unit check-man deps clean install examples
+.PHONY: all test unit-test kernel-test check-unit check-man check-deploy deps clean install examples
 .PHONY: unit-test-asan fuzz fuzz-build fuzz-smoke bench bench-quick
 
 all: $(OUT)/portrsv $(OUT)/portrsv-cni $(OUT)/libportrsv.so $(OUT)/libportrsv.a $(EXAMPLES)
@@ -184,7 +184,12 @@ check-unit: $(OUT)/portrsv
 check-man:
 	$(Q)tests/check-man.sh
 
-test: all unit-test kernel-test check-unit check-man check-install check-completion
+# deploy/kubernetes without a cluster: the manifests parsed (python3-yaml) and the fields the
+# DaemonSet relies on checked, the conflist editor and the init step run on samples.
+check-deploy:
+	$(Q)tests/deploy.sh
+
+test: all unit-test kernel-test check-unit check-man check-deploy check-install check-completion
 
 $(ASAN_OUT)/lib $(ASAN_OUT)/tests $(FUZZ_OUT):
 	$(Q)mkdir -p $@
@@ -342,11 +347,6 @@ check-install: all
 
 check-completion:
 	$(Q)tests/completion.sh
-
-# deploy/: install-cni.sh on scratch CNI directories and the DaemonSet read as YAML (jq, python3-yaml).
-.PHONY: check-deploy
-check-deploy:
-	$(Q)tests/deploy.sh
 
 # portrsv-cni end to end under rootful podman (CNI backend), in private namespaces (issue 11).
 .PHONY: podman-test

@@ -17,16 +17,16 @@ build="make gcc libc6-dev clang libbpf-dev bpftool libelf-dev zlib1g-dev libjson
 iproute2"
 # make test: Criterion; systemd for `systemd-analyze verify` of the unit; man-db, groff and
 # mandoc to lint the man pages; clang's runtimes for libFuzzer (make fuzz), which clang only
-# recommends.
-test="libcriterion-dev systemd man-db groff-base mandoc libclang-rt-dev"
+# recommends; python3 and python3-yaml to check deploy/kubernetes (make check-deploy).
+test="libcriterion-dev systemd man-db groff-base mandoc libclang-rt-dev python3 python3-yaml"
 # make bench: the chart.
 bench="gnuplot-nox"
 # .ci/run beyond the tests: QEMU and busybox for the kernel matrix, the Debian packaging tools
 # and lintian, debootstrap for the fresh tree, git to copy the checkout.
 # podman, runc and the CNI plugins for portrsv-cni under a real runtime (make podman-test); jq
-# and PyYAML for deploy/ (make check-deploy) and the installed plugin's check (pkg-test).
+# for the installed plugin's check (pkg-test).
 ci="qemu-system-x86 busybox-static cpio kmod dpkg-dev debhelper fakeroot lintian
-bash-completion debootstrap git podman runc containernetworking-plugins jq python3-yaml"
+bash-completion debootstrap git podman runc containernetworking-plugins jq"
 
 pkgs=$build
 for arg in "$@"; do
