@@ -24,7 +24,9 @@ static int print_json(struct portrsv *p, enum portrsv_proto proto, uint16_t star
 
 static void print_token(uint64_t token)
 {
-	printf("0x%016" PRIx64 "\n", token);
+	char tok[TOKEN_LEN];
+
+	puts(token_string(token, tok));
 }
 
 int cmd_add(int argc, char **argv)
