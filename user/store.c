@@ -395,8 +395,22 @@ struct parser {
 	size_t ntok, tcap;
 	void *blocks;     /* owns the struct seen */
 	const char *last_netns; /* the netns copy of the last entry: runs share one pointer */
+	/*
+	 * Until a line breaks the order, blocks come in runs of one (netns, proto) each, every
+	 * run new and rising: nothing can overlap, and no tree is built (a store written in
+	 * that order reads without one). At the first line out of order the tree is built from
+	 * every entry so far, in file order, as if it had been kept all along.
+	 */
+	bool tree;
+	struct {
+		const char *netns; /* text compared, the parser's copy */
+		enum portrsv_proto proto;
+	} runs[8];
+	size_t nruns;
+	uint32_t run_end; /* past the last block of the current run */
 	size_t cap;   /* of s->v: a store is read in one go, so it grows geometrically */
 	size_t want;  /* the first capacity: lines that may be reservations (at most) */
+	size_t *lines; /* of each entry of s->v, for a tree built late (in_order) */
 };
 
 /*
@@ -540,12 +554,19 @@ static int append(struct parser *p, struct portrsv_store *s, const struct portrs
 	if (s->n == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : p->want ? p->want : 16;
 
+		size_t *nl;
+
 		nv = realloc(s->v, cap * sizeof(*nv));
 		if (!nv)
 			return -ENOMEM;
 		s->v = nv;
+		nl = realloc(p->lines, cap * sizeof(*nl));
+		if (!nl)
+			return -ENOMEM;
+		p->lines = nl;
 		p->cap = cap;
 	}
+	p->lines[s->n] = p->line;
 	if (entry_dup(e, &s->v[s->n]))
 		return -ENOMEM;
 	s->n++;
@@ -553,13 +574,13 @@ static int append(struct parser *p, struct portrsv_store *s, const struct portrs
 }
 
 /* Remember the entry just appended to s, for the duplicate and overlap checks. */
-static int remember(struct parser *p, const struct portrsv_store_entry *e)
+static int remember(struct parser *p, const struct portrsv_store_entry *e, size_t line)
 {
 	struct seen *k = malloc(sizeof(*k));
 
 	if (!k)
 		return -ENOMEM;
-	*k = (struct seen){ e->token, e->netns, e->proto, e->start, e->count, p->line };
+	*k = (struct seen){ e->token, e->netns, e->proto, e->start, e->count, line };
 	if (e->netns && p->last_netns && !strcmp(e->netns, p->last_netns))
 		k->netns = p->last_netns;
 	p->last_netns = k->netns;
@@ -718,6 +739,32 @@ static int parse_extra(struct parser *p, char *f, struct portrsv_store_entry *e)
 	return bad(p, "unknown field '%.32s' (written by a newer portrsv?)", shown(f));
 }
 
+static bool same_netns_text(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Does e keep the order that needs no tree (struct parser)? */
+static bool in_order(struct parser *p, const struct portrsv_store_entry *e)
+{
+	if (p->nruns && p->runs[p->nruns - 1].proto == e->proto &&
+	    same_netns_text(p->runs[p->nruns - 1].netns, e->netns)) {
+		if (e->start < p->run_end)
+			return false;
+		p->run_end = (uint32_t)e->start + e->count;
+		return true;
+	}
+	for (size_t i = 0; i < p->nruns; i++)
+		if (p->runs[i].proto == e->proto && same_netns_text(p->runs[i].netns, e->netns))
+			return false; /* back to an earlier run */
+	if (p->nruns == sizeof(p->runs) / sizeof(p->runs[0]))
+		return false;
+	p->runs[p->nruns].netns = e->netns;
+	p->runs[p->nruns++].proto = e->proto;
+	p->run_end = (uint32_t)e->start + e->count;
+	return true;
+}
+
 static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s)
 {
 	struct portrsv_store_entry e = { 0 };
@@ -778,13 +825,20 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 		return bad(p, "the token of line %zu appears again", first);
 	if (err)
 		return no_memory(p);
-	o = tfind(&k, &p->blocks, cmp_block);
+	o = p->tree ? tfind(&k, &p->blocks, cmp_block) : NULL;
+	if (!o && !p->tree && !in_order(p, &e)) {
+		p->tree = true;
+		for (size_t i = 0; i < s->n; i++)
+			if (remember(p, &s->v[i], p->lines[i]))
+				return no_memory(p);
+		o = tfind(&k, &p->blocks, cmp_block);
+	}
 	if (o) {
 		portrsv_block_format(e.start, e.count, b[0], sizeof(b[0]));
 		portrsv_block_format((*o)->start, (*o)->count, b[1], sizeof(b[1]));
 		return bad(p, "%s %s overlaps %s of line %zu", f[1], b[0], b[1], (*o)->line);
 	}
-	if (append(p, s, &e) || remember(p, &s->v[s->n - 1]))
+	if (append(p, s, &e) || (p->tree && remember(p, &s->v[s->n - 1], p->line)))
 		return no_memory(p);
 	return 0;
 }
@@ -872,6 +926,7 @@ int portrsv_store_parse(const char *buf, size_t len, const char *file,
 	}
 	tdestroy(p.blocks, free);
 	free(p.tokens);
+	free(p.lines);
 	free(copy);
 	if (ret)
 		portrsv_store_free(s);
