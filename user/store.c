@@ -871,8 +871,9 @@ int portrsv_store_parse(const char *buf, size_t len, const char *file,
 			p.line += *c == '\n';
 		return bad(&p, "NUL byte: not a text file");
 	}
-	/* Sized once: growing a 10,000-entry array by doubling copied megabytes per read. */
-	p.want = buf[0] == 'r';
+	/* Sized once: growing a 10,000-entry array by doubling copied megabytes per read. One
+	 * more: the change that follows (portrsv_store_add) then reallocs in place. */
+	p.want = 1 + (buf[0] == 'r');
 	for (const char *c = buf; (c = memchr(c, '\n', buf + len - c)) && ++c < buf + len;)
 		p.want += *c == 'r';
 	copy = malloc(len + 1);
