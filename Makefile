@@ -254,11 +254,11 @@ $(OUT)/bench: tests/bench/bench.c $(OUT)/libportrsv.a $(HDRS)
 	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -o $@ $< $(OUT)/libportrsv.a $(LIBBPF_LIBS) -lm
 
 # The full run: prints the table, keeps it with the CSV and the chart in build/bench-results/.
-bench: $(OUT)/bench
+bench: $(OUT)/bench $(OUT)/portrsv-cni
 	$(Q)BENCH=$(OUT)/bench tests/bench/run.sh
 
 # What CI runs: proves the benchmark works in seconds; its figures are too noisy to read.
-bench-quick: $(OUT)/bench
+bench-quick: $(OUT)/bench $(OUT)/portrsv-cni
 	$(Q)$(OUT)/bench --quick
 
 deps:

@@ -35,9 +35,9 @@ static int check_id(const char *container)
 int portrsv_list_container(struct portrsv *p, const char *container,
 			   struct portrsv_reservation **out)
 {
-	struct portrsv_reservation *all = NULL, *v = NULL;
+	struct portrsv_reservation *v = NULL;
 	struct portrsv_store s;
-	int n, err, got = 0;
+	int err, got = 0;
 
 	portrsv_set_errmsg(NULL);
 	if (!p || !out)
@@ -49,33 +49,28 @@ int portrsv_list_container(struct portrsv *p, const char *container,
 	err = read_store(p, &s);
 	if (err)
 		return err;
-	n = portrsv_list(p, &all);
-	if (n < 0) {
-		err = n;
-		goto out;
-	}
 	v = calloc(s.n ? s.n : 1, sizeof(*v));
 	if (!v) {
 		err = -ENOMEM;
 		goto out;
 	}
-	/* Tokens are unique across the store and the kernel: one match at most each. */
-	for (size_t i = 0; i < s.n; i++) {
+	/* By token, not by listing the kernel's reservations: a container has a few among
+	 * thousands. Tokens are unique across the store and the kernel: one match at most. */
+	for (size_t i = 0; i < s.n && !err; i++) {
 		if (strcmp(s.v[i].container, container))
 			continue;
-		for (int j = 0; j < n; j++)
-			if (all[j].token == s.v[i].token) {
-				v[got++] = all[j];
-				break;
-			}
+		err = portrsv_by_token(p, s.v[i].token, &v[got]);
+		if (!err)
+			got++;
+		else if (err == -ENOENT)
+			err = 0; /* stored only: restore could not apply it */
 	}
-	if (got) {
+	if (got && !err) {
 		*out = v;
 		v = NULL;
 	}
 out:
 	free(v);
-	free(all);
 	portrsv_store_free(&s);
 	return err ? err : got;
 }

@@ -88,6 +88,7 @@ struct portrsv_store;
 /* The store's lock and contents for one change: returns the lock fd, or -errno. */
 int portrsv_store_begin(const char *state_dir, struct portrsv_store *s);
 int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s);
+int portrsv_by_token(struct portrsv *p, uint64_t token, struct portrsv_reservation *out);
 void portrsv_store_end(int lock, struct portrsv_store *s);
 
 /* pool.c: the runtime reservations of the pool at k (netns, proto, start): how many, how

@@ -184,10 +184,29 @@ int portrsv_owner_slot(struct portrsv *p, const char *dir, uint32_t *slot, bool 
 /* Does any reservation use the slot? */
 static bool slot_used(struct portrsv *p, uint32_t slot)
 {
-	struct portrsv_key k, next;
-	struct portrsv_resv r;
+	struct portrsv_key k, next, keys[256];
+	struct portrsv_resv r, vals[256];
+	__u32 batch = 0;
 	int err;
 
+	/*
+	 * In batches: a walk key by key was two syscalls per reservation, 7 ms of a CNI DEL
+	 * with 10,000 stored. A bucket larger than a batch (-ENOSPC) falls back to the walk.
+	 */
+	for (bool first = true, last = false; !last; first = false) {
+		__u32 got = sizeof(keys) / sizeof(keys[0]);
+
+		err = bpf_map_lookup_batch(p->resv_fd, first ? NULL : &batch, &batch, keys, vals,
+					   &got, NULL);
+		if (err && err != -ENOENT)
+			break;
+		last = err == -ENOENT;
+		for (__u32 i = 0; i < got; i++)
+			if (vals[i].owner == slot)
+				return true;
+	}
+	if (err == -ENOENT)
+		return false;
 	for (err = bpf_map_get_next_key(p->resv_fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(p->resv_fd, &k, &next)) {
 		k = next;
