@@ -10,7 +10,7 @@
 # them it skips (exit 77), and under CI=true it fails instead. Everything runs inside a
 # private network and mount namespace (unshare -n -m), with podman's config, storage, /run
 # and /var/lib/cni of its own: nothing of the host's podman or network is touched.
-# Facts behind the setup: /work/shared/notes/podman-cni.md.
+# Facts behind the setup: the project notes shared/notes/podman-cni.md (beside SPEC.md).
 #   tests/podman_cni.sh     (build first: make all)
 # ok and bad always succeed: `A && ok || bad` is the if-then-else it reads as.
 # shellcheck disable=SC2015
