@@ -50,26 +50,44 @@ static const char *kind_of(const struct portrsv_reservation *r)
 	return r->flags & PORTRSV_F_POOL ? "pool" : "persistent";
 }
 
-json_object *resv_json(struct portrsv *p, const struct portrsv_reservation *r)
+/* What a persistent and a runtime reservation both have: the block and its token... */
+static json_object *block_json(enum portrsv_proto proto, uint16_t start, uint16_t count,
+			       uint64_t token)
 {
 	json_object *o = json_object_new_object();
-	char owner[PATH_MAX], when[32], netns[NETNS_LEN], tok[TOKEN_LEN];
+	char tok[TOKEN_LEN];
+
+	jset(o, "proto", jstr(portrsv_proto_name(proto)));
+	jset(o, "start", jint(start));
+	jset(o, "count", jint(count));
+	jset(o, "end", jint(start + count - 1));
+	jset(o, "token", jstr(token_string(token, tok)));
+	return o;
+}
+
+/* ... and its netns, by name, inode and cookie. */
+static void netns_json(json_object *o, uint64_t ino, uint64_t cookie)
+{
+	char netns[NETNS_LEN];
+
+	netns_label(ino, cookie, netns, sizeof(netns));
+	jset(o, "netns", jstr(netns));
+	jset(o, "netns_ino", jint((int64_t)ino));
+	jset(o, "netns_cookie", jint((int64_t)cookie));
+}
+
+json_object *resv_json(struct portrsv *p, const struct portrsv_reservation *r)
+{
+	json_object *o = block_json(r->proto, r->start, r->count, r->token);
+	char owner[PATH_MAX], when[32];
 	bool present;
 
 	owner_path(p, r, owner, sizeof(owner), &present);
 	iso8601(r->created, -1, when, sizeof(when));
-	netns_label(r->netns_ino, r->netns_cookie, netns, sizeof(netns));
-	jset(o, "proto", jstr(portrsv_proto_name(r->proto)));
-	jset(o, "start", jint(r->start));
-	jset(o, "count", jint(r->count));
-	jset(o, "end", jint(r->start + r->count - 1));
-	jset(o, "token", jstr(token_string(r->token, tok)));
 	jset(o, "owner", jstr(owner[0] ? owner : NULL));
 	if (owner[0])
 		jset(o, "owner_present", jbool(present));
-	jset(o, "netns", jstr(netns));
-	jset(o, "netns_ino", jint((int64_t)r->netns_ino));
-	jset(o, "netns_cookie", jint((int64_t)r->netns_cookie));
+	netns_json(o, r->netns_ino, r->netns_cookie);
 	jset(o, "comment", jstr(r->comment));
 	jset(o, "created", jstr(when));
 	jset(o, "denied", jint((int64_t)r->denied));
@@ -88,22 +106,14 @@ json_object *resv_json(struct portrsv *p, const struct portrsv_reservation *r)
 
 static json_object *runtime_json(const struct portrsv_runtime_info *rt)
 {
-	json_object *o = json_object_new_object();
-	char comm[17], cg[PATH_MAX], when[32], netns[NETNS_LEN], tok[TOKEN_LEN];
+	json_object *o = block_json(rt->proto, rt->start, rt->count, rt->token);
+	char comm[17], cg[PATH_MAX], when[32];
 
 	comm_string(rt->comm, comm);
 	cgroup_label(rt->cgid, cg, sizeof(cg));
 	iso8601(rt->created, -1, when, sizeof(when));
-	netns_label(rt->netns_ino, rt->netns_cookie, netns, sizeof(netns));
-	jset(o, "proto", jstr(portrsv_proto_name(rt->proto)));
-	jset(o, "start", jint(rt->start));
-	jset(o, "count", jint(rt->count));
-	jset(o, "end", jint(rt->start + rt->count - 1));
-	jset(o, "token", jstr(token_string(rt->token, tok)));
 	jset(o, "owner", NULL);
-	jset(o, "netns", jstr(netns));
-	jset(o, "netns_ino", jint((int64_t)rt->netns_ino));
-	jset(o, "netns_cookie", jint((int64_t)rt->netns_cookie));
+	netns_json(o, rt->netns_ino, rt->netns_cookie);
 	jset(o, "comment", jstr(""));
 	jset(o, "created", jstr(when));
 	jset(o, "denied", jint(0));
