@@ -23,14 +23,6 @@ static int read_store(struct portrsv *p, struct portrsv_store *s)
 	return err;
 }
 
-static int check_id(const char *container)
-{
-	if (portrsv_container_valid(container))
-		return 0;
-	portrsv_set_errmsg("container id is not [A-Za-z0-9][A-Za-z0-9_.-]{0,%d}",
-			   PORTRSV_CONTAINER_LEN - 2);
-	return -EINVAL;
-}
 
 int portrsv_list_container(struct portrsv *p, const char *container,
 			   struct portrsv_reservation **out)
@@ -43,7 +35,7 @@ int portrsv_list_container(struct portrsv *p, const char *container,
 	if (!p || !out)
 		return -EINVAL;
 	*out = NULL;
-	err = check_id(container);
+	err = portrsv_check_container(container);
 	if (err)
 		return err;
 	err = read_store(p, &s);
@@ -83,7 +75,7 @@ int portrsv_delete_container(struct portrsv *p, const char *container)
 	portrsv_set_errmsg(NULL);
 	if (!p)
 		return -EINVAL;
-	err = check_id(container);
+	err = portrsv_check_container(container);
 	if (err)
 		return err;
 	err = read_store(p, &s);

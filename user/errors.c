@@ -130,6 +130,15 @@ int portrsv_check_block(uint32_t start, uint32_t count)
 	return 0;
 }
 
+int portrsv_check_container(const char *id)
+{
+	if (portrsv_container_valid(id))
+		return 0;
+	/* Not quoted: it may be anything, control bytes too. */
+	return portrsv_fail(-EINVAL, "container id is not [A-Za-z0-9][A-Za-z0-9_.-]{0,%d}",
+			    PORTRSV_CONTAINER_LEN - 2);
+}
+
 const char *portrsv_errmsg(void)
 {
 	return errmsg;

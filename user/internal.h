@@ -48,6 +48,7 @@ int portrsv_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2,
 /* The common argument checks of the API, each failure with its detail set: 0 or -errno. */
 int portrsv_check_proto(int proto);
 int portrsv_check_block(uint32_t start, uint32_t count);
+int portrsv_check_container(const char *id); /* a container id the store takes */
 /* runtime.c: the detail for a socket that has no port space (neither TCP nor UDP). */
 void portrsv_sock_not_ours(int sockfd);
 #define portrsv_check_opts(opts, type) \

@@ -517,6 +517,21 @@ static bool same_netns(const char *stored, const char *name, uint64_t cookie)
 	return c == cookie;
 }
 
+/* The detail of a new block overlapping a reservation or pool (o_*), in the kernel or stored. */
+static void overlaps(int proto, uint16_t start, uint16_t count, uint16_t o_start,
+		     uint16_t o_count, bool pool, const char *comment)
+{
+	const char *pn = portrsv_proto_name(proto);
+	char b[2][16], ec[6 * PORTRSV_COMMENT_LEN + 1];
+
+	portrsv_block_format(start, count, b[0], sizeof(b[0]));
+	portrsv_block_format(o_start, o_count, b[1], sizeof(b[1]));
+	portrsv_escape(comment, ec, sizeof(ec));
+	portrsv_set_errmsg("%s %s overlaps the %s %s %s%s%s%s", pn, b[0],
+			   pool ? "pool" : "reservation", pn, b[1], ec[0] ? " '" : "", ec,
+			   ec[0] ? "'" : "");
+}
+
 /*
  * Why a new block (proto, start, count) of the calling thread's netns could not be reserved:
  * -EEXIST, the reservation of the kernel it overlaps; -EADDRINUSE, the socket and process
@@ -526,10 +541,10 @@ static void why_taken(struct portrsv *p, uint64_t netns, int proto, uint16_t sta
 		      uint16_t count, int err)
 {
 	const char *pn = portrsv_proto_name(proto);
-	char b[2][16], who[6 * PORTRSV_COMM_LEN + 96], ec[6 * PORTRSV_COMMENT_LEN + 1];
+	char b[16], who[6 * PORTRSV_COMM_LEN + 96];
 	struct portrsv_holders h;
 
-	portrsv_block_format(start, count, b[0], sizeof(b[0]));
+	portrsv_block_format(start, count, b, sizeof(b));
 	if (err == -EEXIST) {
 		for (uint32_t port = start; port < (uint32_t)start + count; port++) {
 			struct portrsv_key k = key_of(netns, proto, port);
@@ -541,23 +556,20 @@ static void why_taken(struct portrsv *p, uint64_t netns, int proto, uint16_t sta
 			k.port = pv.start;
 			if (bpf_map_lookup_elem(p->resv_fd, &k, &r)) {
 				portrsv_set_errmsg("%s %s overlaps a reservation of port %u being "
-						   "made or removed", pn, b[0], port);
+						   "made or removed", pn, b, port);
 				return;
 			}
-			portrsv_block_format(pv.start, r.count, b[1], sizeof(b[1]));
 			r.comment[sizeof(r.comment) - 1] = '\0'; /* map contents are input too */
-			portrsv_escape(r.comment, ec, sizeof(ec));
-			portrsv_set_errmsg("%s %s overlaps the %s %s %s%s%s%s", pn, b[0],
-					   r.flags & PORTRSV_F_POOL ? "pool" : "reservation", pn,
-					   b[1], ec[0] ? " '" : "", ec, ec[0] ? "'" : "");
+			overlaps(proto, start, count, pv.start, r.count, r.flags & PORTRSV_F_POOL,
+				 r.comment);
 			return;
 		}
-		portrsv_set_errmsg("%s %s overlaps a reservation being made or removed", pn, b[0]);
+		portrsv_set_errmsg("%s %s overlaps a reservation being made or removed", pn, b);
 		return;
 	}
 	if (portrsv_port_holders(proto, start, count, &h) || !h.n) {
 		portrsv_holders_free(&h);
-		portrsv_set_errmsg("a port of %s %s is in use (by a socket closed since)", pn, b[0]);
+		portrsv_set_errmsg("a port of %s %s is in use (by a socket closed since)", pn, b);
 		return;
 	}
 	portrsv_holder_format(&h.v[0], who, sizeof(who));
@@ -565,7 +577,7 @@ static void why_taken(struct portrsv *p, uint64_t netns, int proto, uint16_t sta
 		portrsv_set_errmsg("%s %u is in use by %s", pn, h.v[0].port, who);
 	else
 		portrsv_set_errmsg("%s %u is in use by %s, and %zu more socket%s on %s", pn,
-				   h.v[0].port, who, h.n - 1, h.n == 2 ? "" : "s", b[0]);
+				   h.v[0].port, who, h.n - 1, h.n == 2 ? "" : "s", b);
 	portrsv_holders_free(&h);
 }
 
@@ -611,12 +623,9 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		return -EINVAL;
 	}
 	if (container) {
-		if (!portrsv_container_valid(container)) {
-			/* Not quoted: it may be anything, control bytes too. */
-			portrsv_set_errmsg("container id is not [A-Za-z0-9][A-Za-z0-9_.-]{0,%d}",
-					   PORTRSV_CONTAINER_LEN - 2);
-			return -EINVAL;
-		}
+		err = portrsv_check_container(container);
+		if (err)
+			return err;
 		strcpy(e.container, container);
 	}
 	if (pool) {
@@ -688,15 +697,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 
 		if (o->proto == proto && portrsv_blocks_overlap(o->start, o->count, start, count) &&
 		    same_netns(o->netns, nsname, netns)) {
-			char b[2][16], ec[6 * PORTRSV_COMMENT_LEN + 1];
-
-			portrsv_block_format(start, count, b[0], sizeof(b[0]));
-			portrsv_block_format(o->start, o->count, b[1], sizeof(b[1]));
-			portrsv_escape(o->comment, ec, sizeof(ec));
-			err = portrsv_fail(-EEXIST, "%s %s overlaps the %s %s %s%s%s%s",
-					   portrsv_proto_name(proto), b[0],
-					   o->pool ? "pool" : "reservation", portrsv_proto_name(proto),
-					   b[1], ec[0] ? " '" : "", ec, ec[0] ? "'" : "");
+			overlaps(proto, start, count, o->start, o->count, o->pool, o->comment);
+			err = -EEXIST;
 		}
 	}
 	if (!err) {
