@@ -15,7 +15,7 @@
 #include <time.h>
 #include <criterion/criterion.h>
 
-#define OUT_MAX (256 * 1024)
+#define OUT_MAX (1024 * 1024) /* show --json of a thousand reservations */
 #define RUN_TIMEOUT_MS 60000
 #define NOBODY 65534
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1136,4 +1137,333 @@ Test(store, lock, .init = setup, .fini = teardown)
 	cr_assert_eq(stat(sub, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0700, "mode %o", st.st_mode & 07777);
 	close(fd);
+}
+
+/* ---- The journal (store.h): large stores take a change as one appended line ---------- */
+
+#define JBIG 1000 /* entries: about 90 KB, above PORTRSV_JOURNAL_MIN_BASE */
+static char jfile[160];
+
+/* A store of n one-port TCP reservations (ports 1000.., tokens 1..n), written whole. */
+static void write_big(struct portrsv_store *s, int n)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < n; i++) {
+		struct portrsv_store_entry e = { .proto = PORTRSV_TCP, .start = 1000 + i,
+						 .count = 1, .token = i + 1,
+						 .netns = "/run/netns/t", .created = 1 };
+
+		cr_assert_eq(portrsv_store_add(s, &e), 0);
+	}
+	cr_assert_eq(portrsv_store_write(dir, s), 0);
+	snprintf(jfile, sizeof(jfile), "%s/%s", dir, PORTRSV_JOURNAL_FILE);
+}
+
+static void add_logged(struct portrsv_store *s, uint16_t port, uint64_t token)
+{
+	struct portrsv_store_entry e = { .proto = PORTRSV_UDP, .start = port, .count = 1,
+					 .token = token, .created = 2, .comment = "j" };
+
+	cr_assert_eq(portrsv_store_add(s, &e), 0);
+	cr_assert_eq(portrsv_store_log(dir, s, &s->v[s->n - 1], 0), 0);
+}
+
+static void remove_logged(struct portrsv_store *s, uint64_t token)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].token == token) {
+			portrsv_store_remove(s, i);
+			cr_assert_eq(portrsv_store_log(dir, s, NULL, token), 0);
+			return;
+		}
+	cr_assert_fail("token %llu not in the store", (unsigned long long)token);
+}
+
+/* What is read back is what s holds. */
+static void assert_reads_as(const struct portrsv_store *s, const char *what)
+{
+	struct portrsv_store r;
+	char msg[512];
+
+	cr_assert_eq(portrsv_store_read(dir, &r, msg, sizeof(msg)), 0, "%s: %s", what, msg);
+	cr_assert_eq(r.n, s->n, "%s: %zu entries read, %zu held", what, r.n, s->n);
+	assert_stores_eq(s, &r);
+	portrsv_store_free(&r);
+}
+
+Test(journal, appends_and_reads_back, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s;
+	char *before, *after, *j;
+	size_t blen, alen, jlen;
+	struct stat st;
+
+	write_big(&s, JBIG);
+	before = get_file(file, &blen);
+	cr_assert_geq(blen, PORTRSV_JOURNAL_MIN_BASE);
+	cr_assert_eq(access(jfile, F_OK), -1, "a journal before any change");
+
+	add_logged(&s, 7000, 0xabc);        /* an addition */
+	remove_logged(&s, 5);               /* a removal of the store's */
+	add_logged(&s, 7001, 0xabd);
+	remove_logged(&s, 0xabd);           /* a removal of the journal's own */
+	assert_reads_as(&s, "after 4 changes");
+	cr_assert_eq(s.journal_ops, 4);
+
+	/* The store itself is untouched; the journal is what store.h says, mode 0600. */
+	after = get_file(file, &alen);
+	cr_assert(alen == blen && !memcmp(before, after, blen), "the store was rewritten");
+	j = get_file(jfile, &jlen);
+	cr_assert_eq(strncmp(j, "portrsv-journal 1 ", 18), 0, "%.60s", j);
+	{
+		char len_nl[32];
+
+		snprintf(len_nl, sizeof(len_nl), " %zu\n", blen);
+		cr_assert_eq(strcspn(j + 18, " "), 16, "hash: %.60s", j);
+		cr_assert_eq(strncmp(j + 34, len_nl, strlen(len_nl)), 0, "length: %.60s", j);
+	}
+	cr_assert_not_null(strstr(j, "\n+ resv udp 7000 1 0x0000000000000abc - - "
+				    "1970-01-01T00:00:02Z j\n"), "%s", j);
+	cr_assert_not_null(strstr(j, "\n- 0x0000000000000005\n"), "%s", j);
+	cr_assert_eq(stat(jfile, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
+
+	/* Another process's read (a copy of the files, new inodes and times) sees the same:
+	 * the journal names the store by its bytes. */
+	unlink(file);
+	put_file(file, after, alen);
+	assert_reads_as(&s, "copied");
+	free(before);
+	free(after);
+	free(j);
+	portrsv_store_free(&s);
+}
+
+Test(journal, small_store_is_rewritten, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s;
+
+	write_big(&s, 2);
+	add_logged(&s, 7000, 0xabc);
+	remove_logged(&s, 1);
+	cr_assert_eq(access(jfile, F_OK), -1, "a journal for a store of 2");
+	cr_assert_eq(s.journal_ops, 0);
+	assert_reads_as(&s, "small");
+	portrsv_store_free(&s);
+}
+
+Test(journal, folded_in_when_full, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s;
+	char *text;
+	size_t len;
+
+	write_big(&s, JBIG);
+	for (int i = 0; i < PORTRSV_JOURNAL_MAX_OPS; i++)
+		add_logged(&s, 20000 + i, 0x10000 + i);
+	cr_assert_eq(s.journal_ops, PORTRSV_JOURNAL_MAX_OPS);
+	cr_assert_eq(access(jfile, F_OK), 0);
+	add_logged(&s, 30000, 0x20000); /* one more: the store written whole */
+	cr_assert_eq(access(jfile, F_OK), -1, "the journal outlived the rewrite");
+	cr_assert_eq(s.journal_ops, 0);
+	text = get_file(file, &len);
+	cr_assert_not_null(strstr(text, "\nresv udp 30000 1 0x0000000000020000 "), "not folded in");
+	cr_assert_not_null(strstr(text, "\nresv udp 20000 1 0x0000000000010000 "), "not folded in");
+	free(text);
+	assert_reads_as(&s, "folded");
+	add_logged(&s, 30001, 0x20001); /* and a new journal starts */
+	cr_assert_eq(access(jfile, F_OK), 0);
+	assert_reads_as(&s, "new journal");
+	portrsv_store_free(&s);
+}
+
+/* Write s whole in a child killed right after the rename: the journal stays, stale. */
+static void write_killed_after_rename(struct portrsv_store *s)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (!pid) {
+		setenv("PORTRSV_FAULT", "store-after-rename", 1);
+		_exit(portrsv_store_write(dir, s) ? 1 : 0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %#x", status);
+}
+
+Test(journal, stale, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s, r;
+	char msg[512], want[256], *text;
+	size_t len;
+
+	/* A rewrite cut short after its rename: the journal names the old bytes, and what
+	 * it holds is all in the store. Ignored, and removed by the next write. */
+	write_big(&s, JBIG);
+	add_logged(&s, 7000, 0xabc);
+	remove_logged(&s, 7);
+	write_killed_after_rename(&s);
+	cr_assert_eq(access(jfile, F_OK), 0, "the journal is gone: the test proves nothing");
+	cr_assert_eq(portrsv_store_read(dir, &r, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert(r.journal_stale);
+	cr_assert_eq(r.journal_ops, 0);
+	assert_stores_eq(&s, &r);
+	add_logged(&r, 7002, 0xabe); /* the next change: a journal of its own in its place */
+	cr_assert_eq(r.journal_ops, 1);
+	cr_assert(!r.journal_stale);
+	portrsv_store_free(&s);
+	assert_reads_as(&r, "after the stale one");
+	write_killed_after_rename(&r);
+	cr_assert_eq(portrsv_store_read(dir, &s, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert(s.journal_stale);
+	cr_assert_eq(portrsv_store_write(dir, &s), 0); /* a whole write removes it first */
+	cr_assert_eq(access(jfile, F_OK), -1, "the stale journal stayed");
+	portrsv_store_free(&s);
+	portrsv_store_free(&r);
+
+	/* The store replaced by one without the journal's changes (a backup put back): not
+	 * silently dropped, but refused, the store and journal left as they are. */
+	write_big(&s, JBIG);
+	text = get_file(file, &len);
+	add_logged(&s, 7000, 0xabc);
+	unlink(file);
+	text[len - 2] = 'x'; /* the last comment, changed */
+	put_file(file, text, len);
+	cr_assert_eq(portrsv_store_read(dir, &r, msg, sizeof(msg)), -EBADMSG);
+	snprintf(want, sizeof(want), "%s:2: a change that %s lacks, in a journal of another store",
+		 jfile, file);
+	cr_assert_eq(strncmp(msg, want, strlen(want)), 0, "message \"%s\", want \"%s...\"", msg,
+		     want);
+	cr_assert_eq(r.n, 0);
+	cr_assert_eq(access(jfile, F_OK), 0);
+	/* Removing the journal is how to go on without them. */
+	cr_assert_eq(unlink(jfile), 0);
+	cr_assert_eq(portrsv_store_read(dir, &r, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_eq(r.n, JBIG);
+	free(text);
+	portrsv_store_free(&s);
+	portrsv_store_free(&r);
+}
+
+Test(journal, torn_last_line, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s;
+	int fd;
+
+	write_big(&s, JBIG);
+	add_logged(&s, 7000, 0xabc);
+	/* A crash in the middle of the next append: half a line, never reported done. */
+	fd = open(jfile, O_WRONLY | O_APPEND | O_CLOEXEC);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, "+ resv udp 7001 1 0x00", 22), 22);
+	close(fd);
+	assert_reads_as(&s, "torn");
+	/* The next change replaces the torn part rather than continue it. */
+	add_logged(&s, 7002, 0xabe);
+	assert_reads_as(&s, "after the torn line");
+	remove_logged(&s, 0xabc);
+	assert_reads_as(&s, "and a removal");
+	/* A journal whose header itself was cut short is none. */
+	portrsv_store_free(&s);
+	put_file(jfile, "portrsv-jour", 12);
+	cr_assert_eq(portrsv_store_read(dir, &s, (char[256]){ 0 }, 256), 0);
+	cr_assert_eq(s.n, JBIG);
+	portrsv_store_free(&s);
+}
+
+Test(journal, undone_changes_remove_it, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s;
+	char *before, *after;
+	size_t blen, alen;
+
+	pid_t pid;
+	int status;
+
+	write_big(&s, JBIG);
+	before = get_file(file, &blen);
+	add_logged(&s, 7000, 0xabc);
+	/* Removed again, and written whole: the same bytes as the store, so only the journal
+	 * goes. Were the store renamed into place instead, a crash right after the rename
+	 * would leave the journal naming those very bytes, and replayed: 7000 back. */
+	portrsv_store_remove(&s, s.n - 1);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (!pid) {
+		setenv("PORTRSV_FAULT", "store-after-rename", 1);
+		_exit(portrsv_store_write(dir, &s) ? 1 : 0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && !WEXITSTATUS(status), "the write crashed or failed: %#x",
+		  status);
+	cr_assert_eq(access(jfile, F_OK), -1);
+	after = get_file(file, &alen);
+	cr_assert(alen == blen && !memcmp(before, after, blen));
+	assert_reads_as(&s, "undone");
+	free(before);
+	free(after);
+	portrsv_store_free(&s);
+}
+
+struct journal_case {
+	char name[48];
+	char line[160]; /* appended to a journal of one change (+ udp 7000, token 0xabc) */
+	char msg[96];   /* the message after "DIR/" */
+};
+
+ParameterizedTestParameters(journal, refused)
+{
+	static struct journal_case rows[] = {
+		{ "unknown line", "x 1\n", "reservations.journal:3: not '+ LINE' nor '- TOKEN'" },
+		{ "empty line", "\n", "reservations.journal:3: not '+ LINE' nor '- TOKEN'" },
+		{ "short token", "- 0x123\n", "reservations.journal:3: not '+ LINE' nor '- TOKEN'" },
+		{ "bad token", "- 0x0123456789abcdeg\n",
+		  "reservations.journal:3: token is not 0x and 16 hex digits" },
+		{ "unknown token", "- 0x00000000000f0000\n",
+		  "reservations.journal:3: removes a reservation the store does not have" },
+		{ "removed twice", "- 0x0000000000000abc\n- 0x0000000000000abc\n",
+		  "reservations.journal:4: removes a reservation removed already" },
+		{ "not a reservation", "+ cgroup /x\n",
+		  "reservations.journal:3: adds what is not a reservation" },
+		{ "bad reservation", "+ resv tcp 0 1 0x0000000000000abd - - " T " -\n",
+		  "reservations.journal:3: start port '0' is not a number" },
+		{ "overlap", "+ resv tcp 1005 2 0x0000000000000abd /run/netns/t - " T " -\n",
+		  "reservations.journal:3: tcp 1005-1006 overlaps 1005 of line " },
+		{ "token again", "+ resv tcp 9 1 0x0000000000000001 - - " T " -\n",
+		  "reservations.journal:3: the token of line " },
+		{ "removed token again", "+ resv tcp 9 1 0x0000000000000005 - - " T " -\n"
+					 "- 0x0000000000000005\n",
+		  "reservations.journal:3: the token removed by line 4 of the journal appears " },
+		{ "NUL byte", "+ resv\0 tcp\n", "reservations.journal: NUL byte: not a text file" },
+	};
+
+	return PARAMS(struct journal_case, rows);
+}
+
+ParameterizedTest(struct journal_case *c, journal, refused, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s;
+	struct snapshot before, jbefore;
+	char msg[512], want[256];
+	int fd;
+
+	write_big(&s, JBIG);
+	add_logged(&s, 7000, 0xabc);
+	portrsv_store_free(&s);
+	fd = open(jfile, O_WRONLY | O_APPEND | O_CLOEXEC);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, c->line, strlen(c->line) + (strstr(c->name, "NUL") ? 8 : 0)),
+		     (ssize_t)(strlen(c->line) + (strstr(c->name, "NUL") ? 8 : 0)));
+	close(fd);
+	take(&before, file);
+	take(&jbefore, jfile);
+	cr_assert_eq(portrsv_store_read(dir, &s, msg, sizeof(msg)), -EBADMSG, "%s: read", c->name);
+	snprintf(want, sizeof(want), "%s/%s", dir, c->msg);
+	cr_assert_eq(strncmp(msg, want, strlen(want)), 0, "%s: message \"%s\", want \"%s...\"",
+		     c->name, msg, want);
+	assert_one_line(msg, c->name);
+	assert_unchanged(&before, file, c->name);
+	assert_unchanged(&jbefore, jfile, c->name);
+	cr_assert_eq(s.n, 0);
 }

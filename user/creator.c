@@ -155,11 +155,29 @@ struct by_token {
 struct portrsv_creator_cache {
 	struct portrsv_store s;
 	struct by_token *byt; /* s's entries sorted by token: a listing asks for each */
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
-	off_t size;
+	struct file_id {
+		dev_t dev;
+		ino_t ino;
+		struct timespec mtime;
+		off_t size;
+	} store, journal; /* as they were when read; a missing file is all 0 */
 };
+
+/* path's identity, all 0 when it is missing. */
+static struct file_id file_id(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return (struct file_id){ 0 };
+	return (struct file_id){ st.st_dev, st.st_ino, st.st_mtim, st.st_size };
+}
+
+static bool same_file(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
 
 void portrsv_creator_cache_free(struct portrsv *p)
 {
@@ -172,9 +190,10 @@ void portrsv_creator_cache_free(struct portrsv *p)
 }
 
 /*
- * The store, read again only when the file changed: every write renames a new file into
- * place, so a listing that asks for each reservation's creator reads it once, not N times.
- * The file is looked at before it is read: a change in between costs a read, never staleness.
+ * The store, read again only when its file or journal changed: every write renames a new
+ * file into place or appends to the journal, so a listing that asks for each reservation's
+ * creator reads it once, not N times. The files are looked at before they are read: a
+ * change in between costs a read, never staleness.
  */
 static int cmp_by_token(const void *a, const void *b)
 {
@@ -186,18 +205,18 @@ static int cmp_by_token(const void *a, const void *b)
 static int cached_store(struct portrsv *p, struct portrsv_creator_cache **out)
 {
 	struct portrsv_creator_cache *c = p->creator_cache;
-	char path[PATH_MAX], msg[512];
-	struct stat st;
+	char path[PATH_MAX], jpath[PATH_MAX], msg[512];
+	struct file_id store, journal;
 	int err;
 
 	if (snprintf(path, sizeof(path), "%s/%s", p->state_dir, PORTRSV_STORE_FILE) >=
-	    (int)sizeof(path))
+		    (int)sizeof(path) ||
+	    snprintf(jpath, sizeof(jpath), "%s/%s", p->state_dir, PORTRSV_JOURNAL_FILE) >=
+		    (int)sizeof(jpath))
 		return -ENAMETOOLONG;
-	if (stat(path, &st))
-		memset(&st, 0, sizeof(st)); /* missing: an empty store, read below */
-	if (c && c->dev == st.st_dev && c->ino == st.st_ino && c->size == st.st_size &&
-	    c->mtime.tv_sec == st.st_mtim.tv_sec && c->mtime.tv_nsec == st.st_mtim.tv_nsec &&
-	    st.st_ino) {
+	store = file_id(path); /* missing: an empty store, read below */
+	journal = file_id(jpath);
+	if (c && store.ino && same_file(&c->store, &store) && same_file(&c->journal, &journal)) {
 		*out = c;
 		return 0;
 	}
@@ -220,10 +239,8 @@ static int cached_store(struct portrsv *p, struct portrsv_creator_cache **out)
 	for (size_t i = 0; i < c->s.n; i++)
 		c->byt[i] = (struct by_token){ c->s.v[i].token, i };
 	qsort(c->byt, c->s.n, sizeof(*c->byt), cmp_by_token);
-	c->dev = st.st_dev;
-	c->ino = st.st_ino;
-	c->size = st.st_size;
-	c->mtime = st.st_mtim;
+	c->store = store;
+	c->journal = journal;
 	p->creator_cache = c;
 	*out = c;
 	return 0;

@@ -10,6 +10,18 @@
 #include <unistd.h>
 #include "internal.h"
 
+bool portrsv_faulting(const char *point)
+{
+#ifdef PORTRSV_FAULTS
+	const char *f = getenv("PORTRSV_FAULT");
+
+	return f && !strcmp(f, point);
+#else
+	(void)point;
+	return false;
+#endif
+}
+
 void portrsv_fault(const char *point)
 {
 #ifdef PORTRSV_FAULTS

@@ -31,9 +31,21 @@ struct portrsv {
 	int rt_fd;       /* portrsv_runtime; -1 where the loaded version has none */
 	int creators_fd; /* portrsv_creators; -1 where the loaded version has none */
 	struct portrsv_creator_cache *creator_cache; /* creator.c */
+	struct portrsv_store *held; /* portrsv_store_hold: read once, under held_lock */
+	int held_lock;
+	int held_err; /* the held copy could not be read again after a failed write */
 	char pin_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 };
+
+/*
+ * Hold the store's lock and one copy of it across several changes of one handle (the CNI
+ * plugin's ADD and DEL: a container's blocks, found and changed with one read of a store of
+ * thousands). portrsv_create and portrsv_delete then use the held copy and keep it equal
+ * to the file; no other process changes the store meanwhile. 0 or -errno (message set).
+ */
+int portrsv_store_hold(struct portrsv *p);
+void portrsv_store_unhold(struct portrsv *p);
 
 /* $PORTRSV_PIN_DIR / $PORTRSV_STATE_DIR with their defaults, when arg is NULL. */
 const char *portrsv_pin_dir(const char *arg);
@@ -88,7 +100,7 @@ int portrsv_any_recount(struct portrsv *p);
 struct portrsv_store;
 /* The store's lock and contents for one change: returns the lock fd, or -errno. */
 int portrsv_store_begin(const char *state_dir, struct portrsv_store *s);
-int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s);
+int portrsv_store_commit(const char *state_dir, struct portrsv_store *s);
 int portrsv_by_token(struct portrsv *p, uint64_t token, struct portrsv_reservation *out);
 void portrsv_store_end(int lock, struct portrsv_store *s);
 
@@ -156,6 +168,13 @@ int portrsv_ranges_format(const unsigned char *bits, char *buf, size_t cap);
  * once per load. */
 bool portrsv_sysctl_rewrites(struct portrsv *p);
 int portrsv_guard_sync(struct portrsv *p, uint64_t netns);
+/* The same after a change of the ports of one block only: the entry as it is, those ports
+ * set from the ports map (a walk of the whole map per add cost 2 ms with 10,000 stored).
+ * A block larger than PORTRSV_GUARD_CHANGE_MAX, or an entry that is missing or was cut
+ * short, gets portrsv_guard_sync. */
+#define PORTRSV_GUARD_CHANGE_MAX 256
+int portrsv_guard_change(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+			 uint32_t count);
 /* Ports other instances hold in netns, and those they know were the administrator's. */
 int portrsv_guard_others(struct portrsv *p, uint64_t netns, unsigned char *held,
 			 unsigned char *admin);
@@ -389,6 +408,8 @@ int portrsv_dir_check(const char *path);
 
 /* fault.c: PORTRSV_FAULT=point kills the process there; test builds only (crash tests). */
 void portrsv_fault(const char *point);
+/* Will portrsv_fault(point) kill? For a point that first leaves a half-done write. */
+bool portrsv_faulting(const char *point);
 
 /* load.c: the kernel side of load, attach and detach; restore.c adds the store. */
 int portrsv_load_progs(const char *pin_dir, const char *const *cgroups, size_t n_cgroups,

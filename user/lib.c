@@ -116,6 +116,7 @@ void portrsv_close(struct portrsv *p)
 	if (p->creators_fd >= 0)
 		close(p->creators_fd);
 	portrsv_creator_cache_free(p);
+	portrsv_store_unhold(p);
 	free(p);
 }
 
@@ -240,7 +241,7 @@ void portrsv_release_ports(struct portrsv *p, uint64_t netns, int proto, uint16_
 		if (!bpf_map_delete_elem(p->ports_fd, &k))
 			portrsv_any_add(p, proto, port, -1); /* after the entry is gone, never before */
 	}
-	if (portrsv_guard_sync(p, netns))
+	if (portrsv_guard_change(p, netns, proto, start, n))
 		return; /* the guard still has them: the sysctl keeps them too */
 	if (changed)
 		portrsv_sysctl_write(p, netns, bits);
@@ -358,7 +359,9 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 					   items[i].r.count, bits, others, others_admin,
 					   &items[i].claimed);
 	/* The guard before the sysctl: from here on no write can take the ports out. */
-	err = portrsv_guard_sync(p, netns);
+	err = n == 1 ? portrsv_guard_change(p, netns, items[0].proto, items[0].start,
+					    items[0].r.count)
+		     : portrsv_guard_sync(p, netns);
 	if (!err) {
 		err = portrsv_sysctl_write(p, netns, bits);
 		if (err == -E2BIG)
@@ -484,12 +487,91 @@ void portrsv_store_end(int lock, struct portrsv_store *s)
 		close(lock);
 }
 
-int portrsv_store_commit(const char *state_dir, const struct portrsv_store *s)
+int portrsv_store_commit(const char *state_dir, struct portrsv_store *s)
 {
 	int err = portrsv_store_write(state_dir, s);
 
 	if (err)
 		portrsv_set_errmsg("%s/%s: %s", state_dir, PORTRSV_STORE_FILE, strerror(-err));
+	return err;
+}
+
+int portrsv_store_hold(struct portrsv *p)
+{
+	struct portrsv_store *s;
+	int lock;
+
+	if (p->held)
+		return 0;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return portrsv_fail(-ENOMEM, "out of memory");
+	lock = portrsv_store_begin(p->state_dir, s);
+	if (lock < 0) {
+		free(s);
+		return lock;
+	}
+	p->held = s;
+	p->held_lock = lock;
+	p->held_err = 0;
+	return 0;
+}
+
+void portrsv_store_unhold(struct portrsv *p)
+{
+	if (!p->held)
+		return;
+	portrsv_store_end(p->held_lock, p->held);
+	free(p->held);
+	p->held = NULL;
+}
+
+/* The store a change works on: the held copy, or one read under a lock of its own (*lock,
+ * -1 for the held copy). NULL with *lock the error when neither can be had. */
+static struct portrsv_store *store_get(struct portrsv *p, struct portrsv_store *local, int *lock)
+{
+	if (p->held && p->held_err) {
+		*lock = p->held_err;
+		portrsv_set_errmsg("%s/%s could not be read again after a failed write",
+				   p->state_dir, PORTRSV_STORE_FILE);
+		return NULL;
+	}
+	if (p->held) {
+		*lock = -1;
+		return p->held;
+	}
+	*lock = portrsv_store_begin(p->state_dir, local);
+	return *lock < 0 ? NULL : local;
+}
+
+static void store_put(struct portrsv *p, int lock, struct portrsv_store *s)
+{
+	if (s != p->held)
+		portrsv_store_end(lock, s);
+}
+
+/*
+ * Make s durable after its one change: the entry added (its last) or the reservation of
+ * token removed (portrsv_store_log). A held copy that could not be written is read again,
+ * to stay what the file is.
+ */
+static int store_commit(struct portrsv *p, struct portrsv_store *s,
+			const struct portrsv_store_entry *added, uint64_t removed)
+{
+	struct portrsv_store fresh;
+	char msg[512];
+	int err = portrsv_store_log(p->state_dir, s, added, removed);
+
+	if (err)
+		portrsv_set_errmsg("%s/%s: %s", p->state_dir, PORTRSV_STORE_FILE, strerror(-err));
+	if (err && s == p->held) {
+		if (portrsv_store_read(p->state_dir, &fresh, msg, sizeof(msg)) == 0) {
+			portrsv_store_free(s);
+			*s = fresh;
+		} else {
+			p->held_err = -EIO;
+		}
+	}
 	return err;
 }
 
@@ -593,7 +675,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	struct portrsv_resv r = { .count = count, .flags = PORTRSV_F_PERSISTENT };
 	struct portrsv_store_entry e = { .proto = proto, .start = start, .count = count };
 	char nsname[PATH_MAX], owner_path[PATH_MAX], by_cgroup[PATH_MAX];
-	struct portrsv_store s;
+	struct portrsv_store local, *s;
 	uint64_t netns, ino, t = 0;
 	int err, saved, lock;
 
@@ -664,8 +746,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		return portrsv_fail(err, "the calling process's cgroup v2 path (/proc/self/cgroup) "
 				    "cannot be recorded as the creator's: %s", strerror(-err));
 
-	lock = portrsv_store_begin(p->state_dir, &s);
-	if (lock < 0)
+	s = store_get(p, &local, &lock);
+	if (!s)
 		return lock;
 	/*
 	 * Under the lock that load and unload take: a token for an instance that enforces
@@ -675,7 +757,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	 * warns; portrsv_enforcing tells).
 	 */
 	err = portrsv_enforcing_state(p->pin_dir);
-	if (err == PORTRSV_ATTACHED_NOWHERE && s.ncgroups)
+	if (err == PORTRSV_ATTACHED_NOWHERE && s->ncgroups)
 		err = -PORTRSV_ENOTLOADED;
 	else if (err == PORTRSV_ATTACHED_NOWHERE)
 		err = 0, portrsv_set_errmsg(NULL);
@@ -692,8 +774,8 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		err = portrsv_netns_name(ns, ino, netns, nsname, sizeof(nsname));
 	/* A stored block that restore could not apply (its owner was gone...) still owns its
 	 * ports: creating over it would leave a store that refuses itself. */
-	for (size_t i = 0; !err && i < s.n; i++) {
-		const struct portrsv_store_entry *o = &s.v[i];
+	for (size_t i = 0; !err && i < s->n; i++) {
+		const struct portrsv_store_entry *o = &s->v[i];
 
 		if (o->proto == proto && portrsv_blocks_overlap(o->start, o->count, start, count) &&
 		    same_netns(o->netns, nsname, netns)) {
@@ -714,10 +796,10 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		e.netns = nsname[0] ? nsname : NULL;
 		err = portrsv_creator_put(p, &k, t, &e.by);
 		if (!err)
-			err = portrsv_store_add(&s, &e);
+			err = portrsv_store_add(s, &e);
 		if (!err) {
 			portrsv_fault("create-before-store");
-			err = portrsv_store_commit(p->state_dir, &s);
+			err = store_commit(p, s, &s->v[s->n - 1], 0);
 		}
 		if (err) {
 			struct portrsv_key k = key_of(netns, proto, start);
@@ -731,7 +813,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 out:
 	if (err)
 		portrsv_owner_put(p, r.owner);
-	portrsv_store_end(lock, &s);
+	store_put(p, lock, s);
 	return err;
 }
 
@@ -881,6 +963,7 @@ static int delete_stored_only(struct portrsv *p, struct portrsv_store *s, int pr
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		const struct portrsv_store_entry *o = &s->v[i];
+		uint64_t token = o->token;
 
 		if ((int)o->proto != proto || o->start != start || o->count != count)
 			continue;
@@ -888,7 +971,7 @@ static int delete_stored_only(struct portrsv *p, struct portrsv_store *s, int pr
 		    !(live && same_netns(o->netns, name, cookie)))
 			continue;
 		portrsv_store_remove(s, i);
-		err = portrsv_store_commit(p->state_dir, s);
+		err = store_commit(p, s, NULL, token);
 		return err ? err : 1;
 	}
 	return -ENOENT;
@@ -969,8 +1052,10 @@ static int delete_by_ino(struct portrsv *p, struct portrsv_store *s, int proto, 
 		return err;
 	/* The store first, as portrsv_delete. */
 	if (idx >= 0) {
+		uint64_t token = s->v[idx].token;
+
 		portrsv_store_remove(s, idx);
-		err = portrsv_store_commit(p->state_dir, s);
+		err = store_commit(p, s, NULL, token);
 		if (err) {
 			if (nk)
 				pool_reopen(p, &fk, &fr);
@@ -988,7 +1073,7 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 {
 	const char *ns = OPTS_GET(opts, netns, NULL);
 	uint64_t ino, cookie;
-	struct portrsv_store s;
+	struct portrsv_store local, *s;
 	struct portrsv_resv r;
 	struct portrsv_key k;
 	bool has_cookie;
@@ -1012,16 +1097,16 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		return portrsv_fail(form, "netns '%s' is neither a path nor net:[INO] or "
 				    "net:[INO]:COOKIE", ens);
 	}
-	lock = portrsv_store_begin(p->state_dir, &s);
-	if (lock < 0)
+	s = store_get(p, &local, &lock);
+	if (!s)
 		return lock;
 	if (form == 0) {
-		err = delete_by_ino(p, &s, proto, start, count, ns, ino, cookie, has_cookie);
+		err = delete_by_ino(p, s, proto, start, count, ns, ino, cookie, has_cookie);
 		goto out;
 	}
 	err = find_exact(p, proto, start, count, opts, &k, &r);
 	if (err == -ENOENT)
-		err = delete_stored_only(p, &s, proto, start, count, OPTS_GET(opts, netns, NULL));
+		err = delete_stored_only(p, s, proto, start, count, OPTS_GET(opts, netns, NULL));
 	if (err)
 		goto out; /* 1: it lived in the store only, and is gone from there */
 	err = pool_close(p, &k, &r);
@@ -1030,11 +1115,11 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 	/* The store first: once the delete is durable the kernel follows; a crash in between
 	 * leaves an extra reservation in the kernel, which restore removes (a pool closed to
 	 * new runtime reservations, which is what restore finds then). */
-	for (size_t i = 0; i < s.n; i++) {
-		if (s.v[i].token != r.token)
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].token != r.token)
 			continue;
-		portrsv_store_remove(&s, i);
-		err = portrsv_store_commit(p->state_dir, &s);
+		portrsv_store_remove(s, i);
+		err = store_commit(p, s, NULL, r.token);
 		break;
 	}
 	if (err) {
@@ -1049,7 +1134,7 @@ int portrsv_delete(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		portrsv_owner_put(p, r.owner);
 	}
 out:
-	portrsv_store_end(lock, &s);
+	store_put(p, lock, s);
 	return err < 0 ? err : 0;
 }
 

@@ -22,6 +22,19 @@
  * [A-Za-z0-9][A-Za-z0-9_.-]{0,126} (nothing to encode). A line
  * with none is what version 1 always wrote and still means a plain persistent reservation
  * (of an unknown creator); an unknown trailing field is refused.
+ *
+ * The journal, $PORTRSV_STATE_DIR/reservations.journal, extends a large store (at least
+ * PORTRSV_JOURNAL_MIN_BASE bytes) by the changes made since it was written, so that one
+ * change appends a line and syncs it rather than rewrite megabytes:
+ *
+ *   portrsv-journal 1 HASH LEN          the store it extends: 16 hex digits, decimal bytes
+ *   + resv tcp 8080 1 0x... - ...       a reservation added (a store line)
+ *   - 0x0123456789abcdef                the reservation of that token removed
+ *
+ * A journal whose header does not name the store's bytes (a store written since, or
+ * copied in) is stale and ignored; a last line without its newline is a change that a
+ * crash cut short, never reported done, and ignored. Anything else wrong in it makes the
+ * whole store refused, as a bad line of the store does.
  */
 #ifndef PORTRSV_STORE_H
 #define PORTRSV_STORE_H
@@ -35,6 +48,10 @@
 #define PORTRSV_STORE_VERSION 1
 #define PORTRSV_STORE_MAX_BYTES (16 << 20) /* a larger file is refused, not read */
 #define PORTRSV_STORE_MAX_CGROUPS 1024
+#define PORTRSV_JOURNAL_FILE "reservations.journal"
+#define PORTRSV_JOURNAL_MIN_BASE (64 << 10) /* a smaller store is rewritten whole */
+#define PORTRSV_JOURNAL_MAX_OPS 128         /* then the store is written again, whole */
+#define PORTRSV_JOURNAL_MAX_BYTES (4 << 20) /* a larger journal is refused, not read */
 
 /* Who created a reservation (store.h, "by="). */
 struct portrsv_store_creator {
@@ -63,6 +80,12 @@ struct portrsv_store {
 	size_t n;
 	char **cgroups;
 	size_t ncgroups;
+	/* The files as read or last written (0: none): what a journaled change extends. */
+	uint64_t base_hash;
+	size_t base_len;
+	size_t journal_len;   /* bytes of whole lines in the journal, header included */
+	unsigned journal_ops; /* changes in it */
+	bool journal_stale;   /* a stale journal is there, to remove before the next write */
 };
 
 /*
@@ -73,8 +96,17 @@ int portrsv_store_parse(const char *buf, size_t len, const char *file,
 			struct portrsv_store *s, char *err, size_t errlen);
 /* Read $dir/reservations (a missing file is an empty store). -EBADMSG, -EFBIG, -errno. */
 int portrsv_store_read(const char *dir, struct portrsv_store *s, char *err, size_t errlen);
-/* Write the store durably: temp file, fsync, rename, fsync of the directory. Mode 0600. */
-int portrsv_store_write(const char *dir, const struct portrsv_store *s);
+/* Write the store durably: temp file, fsync, rename, fsync of the directory. Mode 0600.
+ * The journal goes: the new store holds what it held. */
+int portrsv_store_write(const char *dir, struct portrsv_store *s);
+/*
+ * Make one change of s durable, s holding it already: the entry added (added, the new
+ * last entry of s) or the reservation of token removed (added NULL). Appended to the
+ * journal and synced when s is large; written whole (portrsv_store_write) otherwise, or
+ * when the journal is full.
+ */
+int portrsv_store_log(const char *dir, struct portrsv_store *s,
+		      const struct portrsv_store_entry *added, uint64_t removed);
 /* Take the state directory's lock (creating the directory 0700); returns the fd to close. */
 int portrsv_store_lock(const char *dir);
 void portrsv_store_free(struct portrsv_store *s);

@@ -292,15 +292,42 @@ bool portrsv_sysctl_rewrites(struct portrsv *p)
 	return yes;
 }
 
+/* netns's entry of the guard (fd) from the ports this instance holds there (held) and
+ * those of them that were the administrator's (admin); none held: no entry. */
+static int guard_put(struct portrsv *p, int fd, uint64_t netns, const unsigned char *held,
+		     const unsigned char *admin, bool any)
+{
+	struct portrsv_sysctl_guard g;
+	int err, n;
+
+	if (!any) {
+		err = bpf_map_delete_elem(fd, &netns);
+		return err == -ENOENT ? 0 : err;
+	}
+	memset(&g, 0, sizeof(g));
+	n = portrsv_ranges_format(held, g.ranges, sizeof(g.ranges));
+	if (n < 0 || n > PORTRSV_SYSCTL_VALUE_MAX) {
+		g.flags |= PORTRSV_GUARD_TOO_LONG; /* every write in this netns is refused */
+		g.ranges[0] = '\0';
+		n = 0;
+	}
+	g.len = n;
+	g.flags |= rewrite_flags(p, fd);
+	if (portrsv_ranges_format(admin, g.admin, sizeof(g.admin)) < 0) {
+		g.flags |= PORTRSV_GUARD_ADMIN_TOO_LONG;
+		g.admin[0] = '\0';
+	}
+	return bpf_map_update_elem(fd, &netns, &g, BPF_ANY);
+}
+
 int portrsv_guard_sync(struct portrsv *p, uint64_t netns)
 {
 	unsigned char held[NPORTS / 8], admin[NPORTS / 8];
 	struct portrsv_key keys[BATCH];
 	struct portrsv_port vals[BATCH];
-	struct portrsv_sysctl_guard g;
 	bool any = false;
 	__u32 batch = 0;
-	int fd, err, n;
+	int fd, err;
 
 	fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_SYSCTL);
 	if (fd < 0) {
@@ -328,26 +355,57 @@ int portrsv_guard_sync(struct portrsv *p, uint64_t netns)
 			any = true;
 		}
 	}
-	if (!any) {
-		err = bpf_map_delete_elem(fd, &netns);
-		err = err == -ENOENT ? 0 : err;
-		goto out;
-	}
-	memset(&g, 0, sizeof(g));
-	n = portrsv_ranges_format(held, g.ranges, sizeof(g.ranges));
-	if (n < 0 || n > PORTRSV_SYSCTL_VALUE_MAX) {
-		g.flags |= PORTRSV_GUARD_TOO_LONG; /* every write in this netns is refused */
-		g.ranges[0] = '\0';
-		n = 0;
-	}
-	g.len = n;
-	g.flags |= rewrite_flags(p, fd);
-	if (portrsv_ranges_format(admin, g.admin, sizeof(g.admin)) < 0) {
-		g.flags |= PORTRSV_GUARD_ADMIN_TOO_LONG;
-		g.admin[0] = '\0';
-	}
-	err = bpf_map_update_elem(fd, &netns, &g, BPF_ANY);
+	err = guard_put(p, fd, netns, held, admin, any);
 out:
+	if (err)
+		portrsv_set_errmsg("%s/%s: %s", p->pin_dir, PORTRSV_PIN_SYSCTL, strerror(-err));
+	close(fd);
+	return err;
+}
+
+int portrsv_guard_change(struct portrsv *p, uint64_t netns, int proto, uint16_t start,
+			 uint32_t count)
+{
+	unsigned char held[NPORTS / 8] = { 0 }, admin[NPORTS / 8] = { 0 };
+	int other = proto == PORTRSV_TCP ? PORTRSV_UDP : PORTRSV_TCP;
+	struct portrsv_sysctl_guard g;
+	bool any = false;
+	int fd, err;
+
+	if (count > PORTRSV_GUARD_CHANGE_MAX)
+		return portrsv_guard_sync(p, netns);
+	fd = portrsv_obj_get(p->pin_dir, PORTRSV_PIN_SYSCTL);
+	if (fd < 0)
+		return portrsv_guard_sync(p, netns); /* which says why */
+	/* Only an exact entry is changed: none yet (the netns's first), or one that could
+	 * not hold everything, is built again from the ports map. */
+	if (bpf_map_lookup_elem(fd, &netns, &g) ||
+	    (g.flags & (PORTRSV_GUARD_TOO_LONG | PORTRSV_GUARD_ADMIN_TOO_LONG)) ||
+	    g.len >= sizeof(g.ranges) || !memchr(g.admin, '\0', sizeof(g.admin)) ||
+	    (g.ranges[g.len] = '\0', portrsv_ranges_parse(g.ranges, held)) ||
+	    portrsv_ranges_parse(g.admin, admin)) {
+		close(fd);
+		return portrsv_guard_sync(p, netns);
+	}
+	for (uint32_t port = start; port < (uint32_t)start + count; port++) {
+		struct portrsv_key k = { .netns = netns, .proto = proto, .port = port };
+		struct portrsv_key o = { .netns = netns, .proto = other, .port = port };
+		struct portrsv_port pv, ov;
+		bool has_k = !bpf_map_lookup_elem(p->ports_fd, &k, &pv);
+		bool has_o = !bpf_map_lookup_elem(p->ports_fd, &o, &ov);
+		unsigned char bit = 1 << (port % 8);
+
+		held[port / 8] &= ~bit;
+		admin[port / 8] &= ~bit;
+		if (has_k || has_o)
+			held[port / 8] |= bit;
+		if ((has_k && (pv.flags & PORTRSV_PORT_ADMIN)) ||
+		    (has_o && (ov.flags & PORTRSV_PORT_ADMIN)))
+			admin[port / 8] |= bit;
+	}
+	for (size_t i = 0; i < sizeof(held) && !any; i++)
+		any = held[i];
+	err = guard_put(p, fd, netns, held, admin, any);
 	if (err)
 		portrsv_set_errmsg("%s/%s: %s", p->pin_dir, PORTRSV_PIN_SYSCTL, strerror(-err));
 	close(fd);

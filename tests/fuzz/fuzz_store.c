@@ -4,7 +4,8 @@
  * 0, -EBADMSG or -ENOMEM, never crashes or leaks, and a refusal leaves an empty store and a
  * one-line "FILE:LINE: cause" message. What it accepts must survive a round trip: formatted
  * and parsed again it gives the same store, and formatted again the same bytes, so that no
- * write can produce a store that the next read refuses.
+ * write can produce a store that the next read refuses. An input that starts with 'J' is a
+ * store and a journal on it (parse_with_journal), held to the same.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,15 +28,49 @@
 
 static char *format(const struct portrsv_store *s, size_t *len)
 {
-	char *buf = NULL;
-	FILE *f = open_memstream(&buf, len);
-	int err;
+	struct out o = { 0 };
+	int err = store_format(&o, s);
 
-	check(f, "open_memstream");
-	err = store_format(f, s);
 	check(!err, "a parsed store does not format: %d", err);
-	check(!fclose(f), "fclose");
-	return buf;
+	check(out_room(&o, 1), "out of memory");
+	o.b[o.n] = '\0';
+	*len = o.n;
+	return o.b;
+}
+
+/*
+ * An input "J" BASE "\f" JOURNAL is a store and the lines of a journal on it (after its
+ * header, as the reader passes them: whole lines only). Its parse: 0 or -EBADMSG, as for
+ * a store alone.
+ */
+static int parse_with_journal(const uint8_t *data, size_t size, struct portrsv_store *s,
+			      char *msg, size_t msglen)
+{
+	const uint8_t *ff = memchr(data, '\f', size);
+	size_t blen = ff ? (size_t)(ff - data) : size, jlen = ff ? size - blen - 1 : 0;
+	char *base = malloc(blen + 1), *jt = malloc(jlen + 1);
+	struct journal j = { .text = jt, .file = "in.journal" };
+	int ret;
+
+	check(base && jt, "out of memory");
+	memcpy(base, data, blen);
+	base[blen] = '\0';
+	if (jlen)
+		memcpy(jt, ff + 1, jlen);
+	while (jlen && jt[jlen - 1] != '\n')
+		jlen--; /* a torn last line is the reader's to drop */
+	jt[jlen] = '\0';
+	j.len = jlen;
+	memset(s, 0, sizeof(*s));
+	msg[0] = '\0';
+	ret = memchr(jt, '\0', jlen) || memchr(base, '\0', blen)
+		      ? -EBADMSG /* the reader refuses NUL bytes before parsing */
+		      : parse_text(base, blen, "in", s, msg, msglen, &j);
+	if (ret == -EBADMSG && !msg[0])
+		snprintf(msg, msglen, "in: NUL byte");
+	free(base);
+	free(jt);
+	return ret;
 }
 
 static bool same_text(const char *a, const char *b)
@@ -119,11 +154,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, len2;
 	int ret;
 
-	ret = portrsv_store_parse((const char *)data, size, "in", &a, msg, sizeof(msg));
+	if (size && data[0] == 'J')
+		ret = parse_with_journal(data + 1, size - 1, &a, msg, sizeof(msg));
+	else
+		ret = portrsv_store_parse((const char *)data, size, "in", &a, msg, sizeof(msg));
 	check(ret == 0 || ret == -EBADMSG || ret == -ENOMEM, "returned %d", ret);
 	if (ret) {
 		check(!a.n && !a.v && !a.ncgroups && !a.cgroups, "a refused store is not empty");
-		check_one_line(msg, "in");
+		check_one_line(msg, strncmp(msg, "in.journal:", 11) ? "in" : "in.journal");
 		return 0;
 	}
 	check(!msg[0], "message on success: \"%s\"", msg);

@@ -391,7 +391,10 @@ static int do_add(const struct env *v, struct cni_config *c, struct cni_error *e
 		goto done; /* nothing published */
 	if (resolve_owner(c, owner, sizeof(owner), e) || open_portrsv(&p, e))
 		return -1;
-	err = portrsv_netns_self(&netns, NULL);
+	/* One read of the store, under its lock, for the look and every create below. */
+	err = portrsv_store_hold(p);
+	if (!err)
+		err = portrsv_netns_self(&netns, NULL);
 	if (!err) {
 		n = portrsv_list_container(p, v->container, &mine);
 		err = n < 0 ? n : 0;
@@ -484,7 +487,9 @@ static int do_gc(const struct cni_config *c, struct cni_error *e)
 		return 0; /* nothing enforced, nothing to collect */
 	if (!p)
 		return fail_errno(e, -errno, "portrsv");
-	n = portrsv_containers(p, &ids);
+	n = portrsv_store_hold(p); /* one read of the store for the whole collection */
+	if (!n)
+		n = portrsv_containers(p, &ids);
 	if (n < 0)
 		err = fail_errno(e, n, "the containers' reservations");
 	for (int i = 0; i < n; i++) {
