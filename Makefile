@@ -196,9 +196,10 @@ $(ASAN_OUT)/lib $(ASAN_OUT)/tests $(FUZZ_OUT):
 
 $(ASAN_OUT)/lib/load.o: $(OUT)/portrsv.skel.h
 
+# With fault injection, as the unit tests' library: they kill children at its points.
 $(ASAN_OUT)/lib/%.o: user/%.c $(HDRS) | $(ASAN_OUT)/lib
 	$(call msg,CC-ASAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(LIBCFLAGS) $(SANFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(LIBCFLAGS) $(SANFLAGS) -DPORTRSV_FAULTS -c $< -o $@
 
 $(ASAN_OUT)/libportrsv.a: $(ASAN_LIB_OBJS)
 	$(call msg,AR,$@)
