@@ -13,8 +13,6 @@ _Static_assert(PORTRSV_EINVAL == EINVAL, "PORTRSV_EINVAL differs from EINVAL");
 _Static_assert(PORTRSV_ENOENT == ENOENT, "PORTRSV_ENOENT differs from ENOENT");
 _Static_assert(PORTRSV_EADDRINUSE == EADDRINUSE, "PORTRSV_EADDRINUSE differs from EADDRINUSE");
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 /* INT_MIN has no positive counterpart; INT_MAX is no errno, so it stays unmapped. */
 static int errno_abs(int err)
@@ -71,13 +69,13 @@ PORTRSV_API const char *portrsv_strerror(int err)
 	case EACCES:
 		return "permission denied (portrsv needs root, or CAP_BPF and CAP_NET_ADMIN)";
 	case ERANGE:
-		return "block passes port " STR(PORTRSV_PORT_MAX);
+		return "block passes port " PORTRSV_STR(PORTRSV_PORT_MAX);
 	case EDQUOT:
 		return "the cgroup would hold more ports of the pool than its limit";
 	case ENOPROTOOPT:
 		return "portrsv does not enforce this cgroup (or is not loaded)";
 	case E2BIG: /* only the sysctl's value reports it (map updates give ENOSPC) */
-		return "ip_local_reserved_ports would pass " STR(PORTRSV_SYSCTL_VALUE_MAX)
+		return "ip_local_reserved_ports would pass " PORTRSV_STR(PORTRSV_SYSCTL_VALUE_MAX)
 		       " bytes: too many separate ranges";
 	}
 	return strerror(err);

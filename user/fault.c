@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Fault injection for the crash tests: PORTRSV_FAULT=NAME kills the process with SIGKILL
- * when it reaches the point NAME, as a power cut would. Only in test builds (PORTRSV_FAULTS,
- * set by the Makefile for the tests' library and command): what ships ignores the variable.
+ * when it reaches the point NAME, as a power cut would; one NAME is a switch instead,
+ * probe-unsure: a block is never probed by bind() (probe.c), its sockets are dumped. Only in
+ * test builds (PORTRSV_FAULTS, set by the Makefile for the tests' library and command):
+ * what ships ignores the variable.
  */
 #include <signal.h>
 #include <stdlib.h>

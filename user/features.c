@@ -15,6 +15,7 @@
 #include <linux/io_uring.h>
 #include "internal.h"
 
+
 const struct portrsv_feature portrsv_features[PORTRSV_FEAT_COUNT] = {
 	[PORTRSV_FEAT_IOURING_BIND] = {
 		.name = "io_uring_bind",
@@ -26,7 +27,9 @@ const struct portrsv_feature portrsv_features[PORTRSV_FEAT_COUNT] = {
 		.name = "sock_diag_bound_inactive",
 		.since = "6.8",
 		.lack = "sock_diag does not list TCP sockets that are bound but neither listening nor "
-			"connected: 'add' cannot see such a socket on a port of the new block",
+			"connected: 'add' of a block of more than "
+			PORTRSV_STR(PORTRSV_PROBE_MAX) " ports cannot see such a socket on one of its "
+			"ports",
 	},
 };
 

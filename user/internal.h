@@ -259,7 +259,7 @@ int portrsv_netns_enter_ino(uint64_t ino, uint64_t cookie, int *saved);
 /* Cookie and inode of the calling thread's netns. */
 int portrsv_netns_self(uint64_t *cookie, uint64_t *ino);
 
-/* sockdiag.c: asked of the kernel (TCP in any state, UDP; IPv4 and IPv6), never probed. */
+/* sockdiag.c: asked of the kernel's socket tables (TCP in any state, UDP; IPv4 and IPv6). */
 /* Every port in use by a socket of proto, as a 65536-bit map (one dump for many blocks). */
 int portrsv_ports_in_use_map(enum portrsv_proto proto, unsigned char *bits);
 /* Each socket of proto (IPv4 and IPv6) in the states of each pass (idiag_states bits;
@@ -269,6 +269,27 @@ struct inet_diag_msg;
 typedef int (*portrsv_diag_fn)(const struct inet_diag_msg *d, void *ctx);
 int portrsv_diag_each(enum portrsv_proto proto, const uint32_t *passes, size_t npasses,
 		      portrsv_diag_fn fn, void *ctx);
+
+/* A number macro as a string literal, for messages. */
+#define PORTRSV_STR_(x) #x
+#define PORTRSV_STR(x) PORTRSV_STR_(x)
+
+/* probe.c: whether a small block is free, asked of bind() (the comment there says how). */
+#define PORTRSV_PROBE_MAX 16   /* ports; a larger block is dumped for (sockdiag.c) */
+#define PORTRSV_PROBE_UNSURE 1 /* bind() cannot tell: dump the socket tables */
+struct portrsv_probe {
+	int fds[2 * PORTRSV_PROBE_MAX];
+	int n;
+	uint16_t busy; /* -EADDRINUSE: the port in use */
+};
+/*
+ * Bind every port of the block in the calling thread's netns and keep the sockets: 0, the
+ * block is free and held until portrsv_probe_release; -EADDRINUSE, pr->busy is in use;
+ * PORTRSV_PROBE_UNSURE, nothing is held and only a dump can tell. The caller makes sure no
+ * reservation covers a port (a refused bind would be logged as a denial).
+ */
+int portrsv_probe_hold(int proto, uint16_t start, uint16_t count, struct portrsv_probe *pr);
+void portrsv_probe_release(struct portrsv_probe *pr);
 
 /* proc.c: what /proc says about a process (pid 0: the caller), raw (escape to print). */
 /* The whole of a small /proc file into buf, NUL-terminated; its length, or -errno. */

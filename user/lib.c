@@ -9,8 +9,9 @@
  *      succeed; from here on bind4 refuses the ports (an entry without its reservation
  *      denies). The ports also go into the netns's sysctl guard (abi.h) and then its
  *      ip_local_reserved_ports, so no autobind takes one either, whoever writes the sysctl;
- *   2. sock_diag: a port already in use fails the create (nothing can slip in between, step
- *      1 already refuses new binds);
+ *   2. a port already in use fails the create: for a small block, bind() said so before
+ *      step 1 and holds the ports from then to here (probe.c); else sock_diag says so now
+ *      (nothing can slip in between, step 1 already refuses new binds);
  *   3. the token, BPF_NOEXIST, so that tokens are unique among live reservations;
  *   4. the reservation;
  *   5. the store (durable), after which the call returns.
@@ -323,6 +324,24 @@ static uint32_t hold_busy(struct portrsv *p, uint64_t netns, const struct portrs
 }
 
 /*
+ * May bind() be asked about it (probe.c)? Not where a reservation, ours or another
+ * instance's, covers a port: the programs would refuse the bind and log a denial (and the
+ * claim fails on ours anyway).
+ */
+static bool may_probe(struct portrsv *p, uint64_t netns, const struct portrsv_item *it,
+		      const unsigned char *others)
+{
+	for (uint32_t port = it->start; port < (uint32_t)it->start + it->r.count; port++) {
+		struct portrsv_key k = key_of(netns, it->proto, port);
+		struct portrsv_port pv;
+
+		if (BIT_SET(others, port) || !bpf_map_lookup_elem(p->ports_fd, &k, &pv))
+			return false;
+	}
+	return true;
+}
+
+/*
  * Steps 1-4 of the header comment for many reservations of the calling thread's netns at
  * once (restore applies thousands at boot): the sysctl is read and written once, the
  * socket tables dumped once. Step 1 for all comes before the one sock_diag, and the sysctl
@@ -337,7 +356,8 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 {
 	unsigned char bits[(PORTRSV_PORT_MAX + 1) / 8], used[2][(PORTRSV_PORT_MAX + 1) / 8];
 	unsigned char *others = used[0], *others_admin = used[1]; /* until the dumps */
-	bool need[2] = { false, false };
+	bool need[2] = { false, false }, probed = false;
+	struct portrsv_probe pr = { .n = 0 };
 	int err;
 
 	err = portrsv_sysctl_read(bits);
@@ -353,6 +373,16 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 		for (size_t i = 0; i < n; i++)
 			items[i].err = err;
 		return err;
+	}
+	/* One new block: bind() tells whether it is free, and keeps it so until it is claimed. */
+	if (n == 1 && !items[0].apply && may_probe(p, netns, &items[0], others)) {
+		err = portrsv_probe_hold(items[0].proto, items[0].start, items[0].r.count, &pr);
+		if (err == -EADDRINUSE) {
+			items[0].err = err; /* why_taken names who holds it */
+			return 0;
+		}
+		probed = err == 0;
+		err = 0;
 	}
 	for (size_t i = 0; i < n; i++)
 		items[i].err = claim_ports(p, netns, items[i].proto, items[i].start,
@@ -379,9 +409,12 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 		}
 		err = 0; /* not a failure of the apply-mode items: sock_diag still runs */
 	}
-	/* Dump only the socket tables of the protocols the batch reserves in. */
-	for (size_t i = 0; i < n; i++)
+	/* Dump only the socket tables of the protocols the batch reserves in, and none for a
+	 * block that bind() found free. */
+	for (size_t i = 0; i < n && !probed; i++)
 		need[items[i].proto == PORTRSV_UDP] = true;
+	if (probed)
+		memset(used, 0, sizeof(used));
 	if (!err && need[0])
 		err = portrsv_ports_in_use_map(PORTRSV_TCP, used[0]);
 	if (!err && need[1])
@@ -418,6 +451,7 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 		else
 			it->token = t;
 	}
+	portrsv_probe_release(&pr); /* claimed or given back: the ports need ours no more */
 	/* Apply mode fails closed: applied unchecked beats skipped. */
 	for (size_t i = 0; err && i < n; i++)
 		if (items[i].apply && !items[i].err)
@@ -651,7 +685,14 @@ static void why_taken(struct portrsv *p, uint64_t netns, int proto, uint16_t sta
 	}
 	if (portrsv_port_holders(proto, start, count, &h) || !h.n) {
 		portrsv_holders_free(&h);
-		portrsv_set_errmsg("a port of %s %s is in use (by a socket closed since)", pn, b);
+		/* bind() found it in use (probe.c), sock_diag lists nobody. */
+		if (proto == PORTRSV_TCP && !portrsv_feature_present(PORTRSV_FEAT_DIAG_BOUND))
+			portrsv_set_errmsg("a port of %s %s is in use by a socket that is only "
+					   "bound, which this kernel does not list (Linux 6.8), "
+					   "or by one closed since", pn, b);
+		else
+			portrsv_set_errmsg("a port of %s %s is in use (by a socket closed since)",
+					   pn, b);
 		return;
 	}
 	portrsv_holder_format(&h.v[0], who, sizeof(who));

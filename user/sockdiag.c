@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Which ports are in use, asked of the kernel's socket tables rather than probed by bind. */
+/* Which ports are in use, asked of the kernel's socket tables (a small block: probe.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * portrsv benchmark: what enforcement costs, next to no enforcement and next to Landlock.
  *
  *   build/bench [--quick] [--csv FILE] [--reps N] [--iters N] [--cpu N] [--nice N]
- *               [--state-base DIR] [--profile FAM/CASE|restore]
+ *               [--state-base DIR] [--profile FAM/CASE|restore|cni]
  *
  * How it times (tests/bench/RESULTS.md says why): CPU time of this thread, pinned at nice
  * -20; every run of a case right next to a run of its family's baseline, after an RCU grace
@@ -1384,7 +1384,7 @@ static void target(const char *name, bool met, const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench [--quick] [--csv FILE] [--reps N] [--iters N] [--cpu N] [--nice N] "
-		   "[--state-base DIR] [--profile FAM/CASE|restore]\n"
+		   "[--state-base DIR] [--profile FAM/CASE|restore|cni]\n"
 		   "  --quick        5 repetitions of 500 iterations, smaller control-plane samples\n"
 		   "  --csv FILE     write each case's median (and samples) for the chart\n"
 		   "  --reps N       repetitions (default 101, at most 512)\n"
@@ -1393,6 +1393,8 @@ static void usage(FILE *f)
 		   "                 times and print each repetition: for perf record\n"
 		   "  --profile restore   after setup, unload and restore the 10,000 reservations\n"
 		   "                 reps times\n"
+		   "  --profile cni       after setup, run the CNI plugin's ADD and DEL with 10,000\n"
+		   "                 stored reps times\n"
 		   "  --cpu N        CPU to pin to (default: the last allowed one)\n"
 		   "  --nice N       scheduling priority of the benchmark (default -20)\n"
 		   "  --state-base D where the state directories go (default /tmp; not tmpfs)\n");
@@ -1677,6 +1679,19 @@ static int worker(void)
 			printf("  %.1f ms wall, %.1f ms cpu\n", wall / 1e6, cpu / 1e6);
 			fflush(stdout);
 			open_instance(r10k);
+		}
+		return 0;
+	}
+	if (opt.profile && !strcmp(opt.profile, "cni")) {
+		printf("profiling cni ADD and DEL with 10,000 stored (pid %d, cpu %d)\n", getpid(),
+		       opt.cpu);
+		fflush(stdout);
+		for (int rep = 0; rep < opt.reps; rep++) {
+			double add, del;
+
+			cni_cycles(r10k, &add, &del, 1);
+			printf("  ADD %.2f ms, DEL %.2f ms\n", add / 1e6, del / 1e6);
+			fflush(stdout);
 		}
 		return 0;
 	}
