@@ -178,13 +178,16 @@ static void assert_stores_eq(const struct portrsv_store *a, const struct portrsv
 		cr_assert(str_eq_or_null(x->owner, y->owner), "entry %zu: owner '%s', want '%s'", i,
 			  y->owner ? y->owner : "(null)", x->owner ? x->owner : "(null)");
 		cr_assert_eq(x->created, y->created, "entry %zu: created", i);
-		cr_assert_str_eq(x->comment, y->comment, "entry %zu: comment", i);
+		cr_assert(str_eq_or_null(x->comment, y->comment), "entry %zu: comment '%s', want '%s'",
+			  i, y->comment ? y->comment : "(null)", x->comment ? x->comment : "(null)");
 		cr_assert_eq(x->pool, y->pool, "entry %zu: pool", i);
 		cr_assert_eq(x->limit, y->limit, "entry %zu: limit", i);
 		cr_assert(str_eq_or_null(x->by.cgroup, y->by.cgroup),
 			  "entry %zu: creator cgroup '%s', want '%s'", i,
 			  y->by.cgroup ? y->by.cgroup : "(null)", x->by.cgroup ? x->by.cgroup : "(null)");
-		cr_assert_str_eq(x->container, y->container, "entry %zu: container", i);
+		cr_assert(str_eq_or_null(x->container, y->container),
+			  "entry %zu: container '%s', want '%s'", i,
+			  y->container ? y->container : "(null)", x->container ? x->container : "(null)");
 		if (x->by.cgroup) {
 			cr_assert_eq(x->by.uid, y->by.uid, "entry %zu: creator uid", i);
 			cr_assert_str_eq(x->by.comm, y->by.comm, "entry %zu: creator comm", i);
@@ -462,7 +465,9 @@ Test(store, write_refuses_unreadable_container, .init = setup, .fini = teardown)
 	cr_assert_eq(portrsv_store_write(dir, &a), 0);
 	take(&before, file);
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		snprintf(a.v[0].container, sizeof(a.v[0].container), "%s", rows[i]);
+		free(a.v[0].container); /* the entry's own copy (portrsv_store_add) */
+		a.v[0].container = strdup(rows[i]);
+		cr_assert_not_null(a.v[0].container);
 		cr_assert_eq(portrsv_store_write(dir, &a), -EINVAL, "'%s' written", rows[i]);
 		assert_unchanged(&before, file, rows[i]);
 	}
@@ -838,7 +843,8 @@ ParameterizedTest(struct store_case *c, store, parse)
 			cr_assert_null(s.v[0].by.cgroup, "%s: a creator where there is none", c->name);
 		}
 		if (s.n)
-			cr_assert_str_eq(s.v[0].container, c->container, "%s: container", c->name);
+			cr_assert_str_eq(s.v[0].container ? s.v[0].container : "", c->container,
+					 "%s: container", c->name);
 	}
 	portrsv_store_free(&s);
 }
@@ -1188,6 +1194,13 @@ static void assert_reads_as(const struct portrsv_store *s, const char *what)
 	cr_assert_eq(portrsv_store_read(dir, &r, msg, sizeof(msg)), 0, "%s: %s", what, msg);
 	cr_assert_eq(r.n, s->n, "%s: %zu entries read, %zu held", what, r.n, s->n);
 	assert_stores_eq(s, &r);
+	/* and what the next change extends: the same files, the same journal */
+	cr_assert_eq(r.base_hash, s->base_hash, "%s: base hash", what);
+	cr_assert_eq(r.base_len, s->base_len, "%s: base length", what);
+	cr_assert_eq(r.journal_len, s->journal_len, "%s: journal of %zu bytes read, %zu held",
+		     what, r.journal_len, s->journal_len);
+	cr_assert_eq(r.journal_ops, s->journal_ops, "%s: journal of %u changes read, %u held",
+		     what, r.journal_ops, s->journal_ops);
 	portrsv_store_free(&r);
 }
 
@@ -1275,6 +1288,29 @@ Test(journal, folded_in_when_full, .init = setup, .fini = teardown)
 	cr_assert_eq(access(jfile, F_OK), 0);
 	assert_reads_as(&s, "new journal");
 	portrsv_store_free(&s);
+}
+
+/* As the CNI plugin does it: each change by a process of its own, which reads the store
+ * first. The journal still folds in after PORTRSV_JOURNAL_MAX_OPS changes. */
+Test(journal, folded_in_when_full_across_reads, .init = setup, .fini = teardown)
+{
+	struct portrsv_store s, r;
+	char msg[512];
+
+	write_big(&s, JBIG);
+	portrsv_store_free(&s);
+	for (int i = 0; i <= PORTRSV_JOURNAL_MAX_OPS; i++) {
+		cr_assert_eq(portrsv_store_read(dir, &r, msg, sizeof(msg)), 0, "%s", msg);
+		cr_assert_eq(r.journal_ops, (unsigned)i, "change %d: the journal read has %u", i,
+			     r.journal_ops);
+		add_logged(&r, 20000 + i, 0x10000 + i);
+		portrsv_store_free(&r);
+	}
+	cr_assert_eq(access(jfile, F_OK), -1, "the journal outlived %d changes",
+		     PORTRSV_JOURNAL_MAX_OPS + 1);
+	cr_assert_eq(portrsv_store_read(dir, &r, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_eq(r.n, (size_t)JBIG + PORTRSV_JOURNAL_MAX_OPS + 1);
+	portrsv_store_free(&r);
 }
 
 /* Write s whole in a child killed right after the rename: the journal stays, stale. */
@@ -1400,6 +1436,7 @@ Test(journal, undone_changes_remove_it, .init = setup, .fini = teardown)
 	cr_assert_eq(access(jfile, F_OK), -1);
 	after = get_file(file, &alen);
 	cr_assert(alen == blen && !memcmp(before, after, blen));
+	s.journal_len = s.journal_ops = 0; /* as the child's write left its copy */
 	assert_reads_as(&s, "undone");
 	free(before);
 	free(after);

@@ -59,7 +59,7 @@ int portrsv_list_container(struct portrsv *p, const char *container,
 	/* By token, not by listing the kernel's reservations: a container has a few among
 	 * thousands. Tokens are unique across the store and the kernel: one match at most. */
 	for (size_t i = 0; i < s->n && !err; i++) {
-		if (strcmp(s->v[i].container, container))
+		if (!s->v[i].container || strcmp(s->v[i].container, container))
 			continue;
 		err = portrsv_by_token(p, s->v[i].token, &v[got]);
 		if (!err)
@@ -105,7 +105,7 @@ int portrsv_delete_container(struct portrsv *p, const char *container)
 	for (size_t i = 0; !err && i < p->held->n; i++) {
 		const struct portrsv_store_entry *e = &p->held->v[i];
 
-		if (strcmp(e->container, container))
+		if (!e->container || strcmp(e->container, container))
 			continue;
 		v[n] = (struct mine){ e->proto, e->start, e->count, NULL };
 		if (e->netns && !(v[n].netns = strdup(e->netns)))
@@ -150,7 +150,7 @@ int portrsv_containers(struct portrsv *p, char ***out)
 	for (size_t i = 0; i < s->n && !err; i++) {
 		bool seen = false;
 
-		if (!s->v[i].container[0])
+		if (!s->v[i].container)
 			continue;
 		for (int j = 0; j < n && !seen; j++)
 			seen = !strcmp(v[j], s->v[i].container);

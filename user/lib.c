@@ -642,7 +642,7 @@ static void overlaps(int proto, uint16_t start, uint16_t count, uint16_t o_start
 
 	portrsv_block_format(start, count, b[0], sizeof(b[0]));
 	portrsv_block_format(o_start, o_count, b[1], sizeof(b[1]));
-	portrsv_escape(comment, ec, sizeof(ec));
+	portrsv_escape(comment ? comment : "", ec, sizeof(ec));
 	portrsv_set_errmsg("%s %s overlaps the %s %s %s%s%s%s", pn, b[0],
 			   pool ? "pool" : "reservation", pn, b[1], ec[0] ? " '" : "", ec,
 			   ec[0] ? "'" : "");
@@ -749,7 +749,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 		err = portrsv_check_container(container);
 		if (err)
 			return err;
-		strcpy(e.container, container);
+		e.container = (char *)container; /* portrsv_store_add copies it */
 	}
 	if (pool) {
 		r.flags |= PORTRSV_F_POOL;
@@ -766,7 +766,7 @@ int portrsv_create(struct portrsv *p, enum portrsv_proto proto, uint16_t start, 
 				return portrsv_fail(-EINVAL, "comment has a control byte 0x%02x at "
 						    "offset %td", (unsigned char)*c, c - comment);
 		strcpy(r.comment, comment);
-		strcpy(e.comment, comment);
+		e.comment = r.comment;
 	}
 	if (owner) {
 		/* It must exist now (a typo must not wait forever); later it follows its path. */

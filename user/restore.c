@@ -306,7 +306,8 @@ static void add_netns(struct applier *a, const struct portrsv_store *s, struct r
 				       .limit = e->pool ? e->limit : 0, .owner = rs[i].owner,
 				       .created = e->created, .netns_ino = ino },
 			};
-			memcpy(items[n].r.comment, e->comment, sizeof(items[n].r.comment));
+			snprintf(items[n].r.comment, sizeof(items[n].r.comment), "%s",
+				 e->comment ? e->comment : "");
 			items[n].apply = true; /* whatever is bound: rule 7, only add refuses */
 			idx[n++] = i;
 		}

@@ -29,19 +29,37 @@
 /* 9999-12-31T23:59:59Z, the last time the format's four-digit year can hold. */
 #define TIME_MAX 253402300799ULL
 
+/* Is str a string of s's text (a line's, read), not a copy of its own? */
+static bool in_text(const struct portrsv_store *s, const char *str)
+{
+	for (int k = 0; k < 2; k++)
+		if (s->text[k] && str >= s->text[k] && str <= s->text[k] + s->text_len[k])
+			return true;
+	return false;
+}
+
+/* The strings of e that are its own. */
+static void entry_free(const struct portrsv_store *s, struct portrsv_store_entry *e)
+{
+	char *own[] = { e->netns, e->owner, e->by.cgroup, e->comment, e->container };
+
+	for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++)
+		if (own[k] && !in_text(s, own[k]))
+			free(own[k]);
+}
+
 void portrsv_store_free(struct portrsv_store *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].netns);
-		free(s->v[i].owner);
-		free(s->v[i].by.cgroup);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		entry_free(s, &s->v[i]);
 	for (size_t i = 0; i < s->ncgroups; i++)
 		free(s->cgroups[i]);
 	free(s->v);
 	free(s->cgroups);
+	free(s->text[0]);
+	free(s->text[1]);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -57,34 +75,22 @@ static char *dup_or_null(const char *s, int *err)
 	return d;
 }
 
-/* A copy of e with its own strings. */
-static int entry_dup(const struct portrsv_store_entry *e, struct portrsv_store_entry *c)
-{
-	int err = 0;
-
-	*c = *e;
-	c->netns = dup_or_null(e->netns, &err);
-	c->owner = dup_or_null(e->owner, &err);
-	c->by.cgroup = dup_or_null(e->by.cgroup, &err);
-	if (err) {
-		free(c->netns);
-		free(c->owner);
-		free(c->by.cgroup);
-	}
-	return err;
-}
-
 int portrsv_store_add(struct portrsv_store *s, const struct portrsv_store_entry *e)
 {
-	struct portrsv_store_entry *nv, c;
+	struct portrsv_store_entry *nv, c = *e;
+	int err = 0;
 
-	if (entry_dup(e, &c))
-		return -ENOMEM;
-	nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+	/* Copies of its own: e's strings are the caller's. */
+	c.netns = dup_or_null(e->netns, &err);
+	c.owner = dup_or_null(e->owner, &err);
+	c.by.cgroup = dup_or_null(e->by.cgroup, &err);
+	c.comment = dup_or_null(e->comment && *e->comment ? e->comment : NULL, &err);
+	c.container = dup_or_null(e->container && *e->container ? e->container : NULL, &err);
+	nv = err ? NULL : realloc(s->v, (s->n + 1) * sizeof(*nv));
 	if (!nv) {
-		free(c.netns);
-		free(c.owner);
-		free(c.by.cgroup);
+		const struct portrsv_store none = { 0 };
+
+		entry_free(&none, &c);
 		return -ENOMEM;
 	}
 	s->v = nv;
@@ -94,9 +100,7 @@ int portrsv_store_add(struct portrsv_store *s, const struct portrsv_store_entry 
 
 void portrsv_store_remove(struct portrsv_store *s, size_t i)
 {
-	free(s->v[i].netns);
-	free(s->v[i].owner);
-	free(s->v[i].by.cgroup);
+	entry_free(s, &s->v[i]);
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(s->v[0]));
 	s->n--;
 }
@@ -245,15 +249,18 @@ static void put_part(struct out *o, const char *s)
 	}
 }
 
+/* By table (the digit + 1; 0: none): the branches on random hex digits were a tenth of
+ * what reading a store cost. */
+static const unsigned char hex_digit[256] = {
+	['0'] = 1,  ['1'] = 2,	['2'] = 3,  ['3'] = 4,	['4'] = 5,  ['5'] = 6,	['6'] = 7,
+	['7'] = 8,  ['8'] = 9,	['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+	['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+	['F'] = 16,
+};
+
 static int hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return (int)hex_digit[(unsigned char)c] - 1;
 }
 
 /* Decode in place; rejects bad escapes, NUL and bytes that must have been escaped. */
@@ -389,7 +396,8 @@ static int format_entry(struct out *o, const struct portrsv_store_entry *e)
 			     e->by.uid == UINT32_MAX ||
 			     strnlen(e->by.comm, sizeof(e->by.comm)) == sizeof(e->by.comm)))
 		return -EINVAL;
-	if (e->container[0] && !portrsv_container_valid(e->container))
+	if ((e->container && !portrsv_container_valid(e->container)) ||
+	    (e->comment && strlen(e->comment) >= PORTRSV_COMMENT_LEN))
 		return -EINVAL;
 	put_s(o, e->proto == PORTRSV_TCP ? "resv tcp " : "resv udp ");
 	put_num(o, e->start, 10, 1);
@@ -416,7 +424,7 @@ static int format_entry(struct out *o, const struct portrsv_store_entry *e)
 		put_c(o, ':');
 		put_part(o, e->by.cgroup);
 	}
-	if (e->container[0]) {
+	if (e->container) {
 		put_s(o, " container=");
 		put_s(o, e->container);
 	}
@@ -484,10 +492,7 @@ struct parser {
 	size_t line;
 	char *err;
 	size_t errlen;
-	struct token_at {
-		uint64_t token; /* 0 = a free slot (no token is 0) */
-		size_t line;
-	} *tokens;        /* open addressing: ntok used of tcap */
+	uint64_t *tokens; /* open addressing (0: a free slot, no token is 0): ntok of tcap */
 	size_t ntok, tcap;
 	void *blocks;     /* owns the struct seen */
 	const char *last_netns; /* the netns copy of the last entry: runs share one pointer */
@@ -520,21 +525,25 @@ struct parser {
  * 10,000-line store took to read). Returns 1 with *line the line of the first when token
  * was there already, 0 when it is new, -ENOMEM.
  */
-static int token_seen(struct parser *p, uint64_t token, size_t *line)
+static int token_seen(struct parser *p, const struct portrsv_store *s, uint64_t token,
+		      size_t *line)
 {
 	size_t i;
 
 	if (2 * (p->ntok + 1) > p->tcap) {
 		size_t cap = p->tcap ? 2 * p->tcap : 1024;
-		struct token_at *nt = calloc(cap, sizeof(*nt));
+		uint64_t *nt;
 
+		while (!p->tcap && cap < 2 * (p->want + 1)) /* the lines counted: once */
+			cap *= 2;
+		nt = calloc(cap, sizeof(*nt));
 		if (!nt)
 			return -ENOMEM;
 		for (size_t j = 0; j < p->tcap; j++) {
-			if (!p->tokens[j].token)
+			if (!p->tokens[j])
 				continue;
-			for (i = (p->tokens[j].token * 0x9e3779b97f4a7c15ULL) >> 20 & (cap - 1);
-			     nt[i].token; i = (i + 1) & (cap - 1))
+			for (i = (p->tokens[j] * 0x9e3779b97f4a7c15ULL) >> 20 & (cap - 1); nt[i];
+			     i = (i + 1) & (cap - 1))
 				;
 			nt[i] = p->tokens[j];
 		}
@@ -542,14 +551,16 @@ static int token_seen(struct parser *p, uint64_t token, size_t *line)
 		p->tokens = nt;
 		p->tcap = cap;
 	}
-	for (i = (token * 0x9e3779b97f4a7c15ULL) >> 20 & (p->tcap - 1); p->tokens[i].token;
+	for (i = (token * 0x9e3779b97f4a7c15ULL) >> 20 & (p->tcap - 1); p->tokens[i];
 	     i = (i + 1) & (p->tcap - 1))
-		if (p->tokens[i].token == token) {
-			*line = p->tokens[i].line;
+		if (p->tokens[i] == token) {
+			/* Every token in the set is an entry's: its line, for the message. */
+			for (size_t k = 0; k < s->n; k++)
+				if (s->v[k].token == token)
+					*line = p->lines[k];
 			return 1;
 		}
-	p->tokens[i].token = token;
-	p->tokens[i].line = p->line;
+	p->tokens[i] = token;
 	p->ntok++;
 	return 0;
 }
@@ -669,9 +680,7 @@ static int append(struct parser *p, struct portrsv_store *s, const struct portrs
 		p->cap = cap;
 	}
 	p->lines[s->n] = p->line;
-	if (entry_dup(e, &s->v[s->n]))
-		return -ENOMEM;
-	s->n++;
+	s->v[s->n++] = *e; /* its strings are in the text, which the store keeps */
 	return 0;
 }
 
@@ -720,16 +729,18 @@ static int parse_u16(const char *s, uint32_t min, uint16_t *v)
 static int parse_token(const char *s, uint64_t *v)
 {
 	uint64_t x = 0;
-	int h;
+	int bad = 0;
 
-	if (s[0] != '0' || s[1] != 'x' || strlen(s) != 18)
+	if (s[0] != '0' || s[1] != 'x' || strnlen(s + 2, 17) != 16)
 		return -1;
-	for (s += 2; *s; s++) {
-		h = hexval(*s);
-		if (h < 0)
-			return -1;
-		x = x << 4 | (uint64_t)h;
+	for (int i = 2; i < 18; i++) {
+		int h = hexval(s[i]);
+
+		bad |= h; /* -1 has every bit: one test at the end, no branch per digit */
+		x = x << 4 | (uint64_t)(h & 15);
 	}
+	if (bad < 0)
+		return -1;
 	*v = x;
 	return 0;
 }
@@ -800,14 +811,14 @@ static int parse_by(struct parser *p, char *v, struct portrsv_store_entry *e)
 }
 
 /* "container=ID" (store.h): v is the text after "container=". */
-static int parse_container(struct parser *p, const char *v, struct portrsv_store_entry *e)
+static int parse_container(struct parser *p, char *v, struct portrsv_store_entry *e)
 {
-	if (e->container[0])
+	if (e->container)
 		return bad(p, "field 'container' appears twice");
 	if (!portrsv_container_valid(v))
 		return bad(p, "container '%.32s' is not [A-Za-z0-9][A-Za-z0-9_.-]{0,%d}", shown(v),
 			   PORTRSV_CONTAINER_LEN - 2);
-	strcpy(e->container, v);
+	e->container = v;
 	return 0;
 }
 
@@ -877,7 +888,7 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 	struct portrsv_store_entry e = { 0 };
 	struct seen k, *const *o;
 	char *comment, b[2][16];
-	size_t first;
+	size_t first = 0;
 	int err;
 
 	if (n < RESV_FIELDS)
@@ -910,14 +921,14 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 	if (err)
 		return err;
 	if (comment) {
-		if (strlen(comment) >= sizeof(e.comment))
+		if (strlen(comment) >= PORTRSV_COMMENT_LEN)
 			return bad(p, "comment is %zu bytes, at most %d", strlen(comment),
 				   PORTRSV_COMMENT_LEN - 1);
 		for (const char *c = comment; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
 				return bad(p, "comment has a control byte 0x%02x at offset %td",
 					   (unsigned char)*c, c - comment);
-		strcpy(e.comment, comment);
+		e.comment = comment;
 	}
 	for (int i = RESV_FIELDS; i < n; i++) {
 		err = parse_extra(p, f[i], &e);
@@ -939,7 +950,7 @@ static int parse_resv(struct parser *p, char **f, int n, struct portrsv_store *s
 	k = (struct seen){ e.token, e.netns, e.proto, e.start, e.count };
 	if (e.netns && p->last_netns && !strcmp(e.netns, p->last_netns))
 		k.netns = p->last_netns; /* the same text: cmp_block compares pointers first */
-	err = token_seen(p, e.token, &first);
+	err = token_seen(p, s, e.token, &first);
 	if (err > 0) /* the token itself is a secret: never in a message */
 		return bad(p, "the token of line %zu appears again", first);
 	if (err)
@@ -990,7 +1001,10 @@ static int split(char *line, char **f, int max)
 struct journal {
 	char *text;
 	size_t len;
+	unsigned ops; /* its lines, counted before the parse splits them */
 	const char *file;
+	char *buf;    /* the allocation text is in */
+	size_t buf_len;
 };
 
 static int parse_text(char *copy, size_t len, const char *file, struct portrsv_store *s,
@@ -1000,7 +1014,6 @@ int portrsv_store_parse(const char *buf, size_t len, const char *file,
 			struct portrsv_store *s, char *err, size_t errlen)
 {
 	char *copy;
-	int ret;
 
 	memset(s, 0, sizeof(*s));
 	if (errlen)
@@ -1010,9 +1023,7 @@ int portrsv_store_parse(const char *buf, size_t len, const char *file,
 		return -ENOMEM;
 	memcpy(copy, buf, len);
 	copy[len] = '\0';
-	ret = parse_text(copy, len, file, s, err, errlen, NULL);
-	free(copy);
-	return ret;
+	return parse_text(copy, len, file, s, err, errlen, NULL); /* s keeps copy */
 }
 
 /*
@@ -1089,7 +1100,8 @@ static int journal_additions(struct parser *p, const struct journal *j, struct p
 }
 
 /* portrsv_store_parse of copy[len], which it splits in place (copy[len] is a NUL), and of
- * the journal j on it (NULL: none). */
+ * the journal j on it (NULL: none). s takes copy and j's buffer, whatever the outcome:
+ * the entries' strings point into them. */
 static int parse_text(char *copy, size_t len, const char *file, struct portrsv_store *s,
 		      char *err, size_t errlen, const struct journal *j)
 {
@@ -1100,6 +1112,12 @@ static int parse_text(char *copy, size_t len, const char *file, struct portrsv_s
 	int ret = 0, n;
 
 	memset(s, 0, sizeof(*s));
+	s->text[0] = copy;
+	s->text_len[0] = len;
+	if (j) {
+		s->text[1] = j->buf;
+		s->text_len[1] = j->buf_len;
+	}
 	if (errlen)
 		err[0] = '\0';
 	/*
@@ -1109,7 +1127,8 @@ static int parse_text(char *copy, size_t len, const char *file, struct portrsv_s
 	 */
 	if (!len) {
 		p.line = 1;
-		return bad(&p, "empty file, no '%s %d' header", HEADER, PORTRSV_STORE_VERSION);
+		ret = bad(&p, "empty file, no '%s %d' header", HEADER, PORTRSV_STORE_VERSION);
+		goto out;
 	}
 	if (memchr(buf, '\0', len)) {
 		const char *nul = memchr(buf, '\0', len);
@@ -1117,7 +1136,8 @@ static int parse_text(char *copy, size_t len, const char *file, struct portrsv_s
 		p.line = 1;
 		for (const char *c = buf; c < nul; c++)
 			p.line += *c == '\n';
-		return bad(&p, "NUL byte: not a text file");
+		ret = bad(&p, "NUL byte: not a text file");
+		goto out;
 	}
 	if (j && (ret = journal_removals(&p, j)))
 		goto out;
@@ -1295,6 +1315,10 @@ static int read_journal(const char *dir, uint64_t hash, size_t len, struct journ
 	j->text = nl + 1;
 	j->len = n - (size_t)(nl + 1 - text);
 	j->file = jpath;
+	j->buf = text;
+	j->buf_len = n;
+	for (size_t i = 0; i < j->len; i++)
+		j->ops += j->text[i] == '\n';
 	return 0;
 }
 
@@ -1374,20 +1398,23 @@ int portrsv_store_read(const char *dir, struct portrsv_store *s, char *err, size
 		return ret;
 	hash = text_hash(buf, got);
 	ret = read_journal(dir, hash, got, &j, &jbuf, jpath, sizeof(jpath), &stale, err, errlen);
-	if (!ret) /* in place: no copy of megabytes */
-		ret = parse_text(buf, got, path, s, err, errlen, j.text && !stale ? &j : NULL);
+	if (!ret) { /* in place: no copy of megabytes; s keeps the text */
+		bool replay = j.text && !stale;
+
+		ret = parse_text(buf, got, path, s, err, errlen, replay ? &j : NULL);
+		buf = NULL;
+		if (replay)
+			jbuf = NULL;
+	}
 	if (!ret && j.text && stale && (ret = stale_journal_check(s, &j, path, err, errlen)))
 		portrsv_store_free(s);
-	if (!ret && stale)
-		j.text = NULL; /* nothing of it to count */
 	if (!ret) {
 		s->base_hash = hash;
 		s->base_len = got;
 		s->journal_stale = stale;
-		if (j.text) {
-			s->journal_len = (size_t)(j.text - jbuf) + j.len;
-			for (size_t i = 0; i < j.len; i++)
-				s->journal_ops += j.text[i] == '\n';
+		if (j.text && !stale) {
+			s->journal_len = (size_t)(j.text - j.buf) + j.len;
+			s->journal_ops = j.ops;
 		}
 	}
 	free(jbuf);

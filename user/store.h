@@ -60,24 +60,33 @@ struct portrsv_store_creator {
 	char comm[PORTRSV_COMM_LEN];
 };
 
+/*
+ * One reservation. Its strings belong to the store that holds it: those of a parsed line
+ * point into the text read (struct portrsv_store), those of an entry added are its own
+ * copies (portrsv_store_add copies e's). Small, so that 10,000 read fast.
+ */
 struct portrsv_store_entry {
 	enum portrsv_proto proto;
 	uint16_t start;
 	uint16_t count;
 	uint64_t token;
-	char *netns;  /* NULL = host */
-	char *owner;  /* NULL = none */
+	char *netns;     /* NULL = host */
+	char *owner;     /* NULL = none */
 	uint64_t created;
-	char comment[PORTRSV_COMMENT_LEN];
-	bool pool;      /* PORTRSV_F_POOL */
-	uint32_t limit; /* pools: ports one cgroup may hold; 0 = uid 0 only */
+	char *comment;   /* NULL = none; shorter than PORTRSV_COMMENT_LEN */
+	bool pool;       /* PORTRSV_F_POOL */
+	uint32_t limit;  /* pools: ports one cgroup may hold; 0 = uid 0 only */
 	struct portrsv_store_creator by;
-	char container[PORTRSV_CONTAINER_LEN]; /* "" = none */
+	char *container; /* NULL = none; shorter than PORTRSV_CONTAINER_LEN */
 };
 
 struct portrsv_store {
 	struct portrsv_store_entry *v;
 	size_t n;
+	/* The store's and the journal's text as read, split in place: what the strings of the
+	 * entries read point into (NULL: none). */
+	char *text[2];
+	size_t text_len[2];
 	char **cgroups;
 	size_t ncgroups;
 	/* The files as read or last written (0: none): what a journaled change extends. */

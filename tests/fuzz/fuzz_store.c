@@ -49,7 +49,7 @@ static int parse_with_journal(const uint8_t *data, size_t size, struct portrsv_s
 	const uint8_t *ff = memchr(data, '\f', size);
 	size_t blen = ff ? (size_t)(ff - data) : size, jlen = ff ? size - blen - 1 : 0;
 	char *base = malloc(blen + 1), *jt = malloc(jlen + 1);
-	struct journal j = { .text = jt, .file = "in.journal" };
+	struct journal j = { .text = jt, .file = "in.journal", .buf = jt };
 	int ret;
 
 	check(base && jt, "out of memory");
@@ -60,16 +60,16 @@ static int parse_with_journal(const uint8_t *data, size_t size, struct portrsv_s
 	while (jlen && jt[jlen - 1] != '\n')
 		jlen--; /* a torn last line is the reader's to drop */
 	jt[jlen] = '\0';
-	j.len = jlen;
+	j.len = j.buf_len = jlen;
 	memset(s, 0, sizeof(*s));
 	msg[0] = '\0';
-	ret = memchr(jt, '\0', jlen) || memchr(base, '\0', blen)
-		      ? -EBADMSG /* the reader refuses NUL bytes before parsing */
-		      : parse_text(base, blen, "in", s, msg, msglen, &j);
-	if (ret == -EBADMSG && !msg[0])
+	if (memchr(jt, '\0', jlen) || memchr(base, '\0', blen)) {
+		free(base); /* the reader refuses NUL bytes before parsing */
+		free(jt);
 		snprintf(msg, msglen, "in: NUL byte");
-	free(base);
-	free(jt);
+		return -EBADMSG;
+	}
+	ret = parse_text(base, blen, "in", s, msg, msglen, &j); /* s keeps base and jt */
 	return ret;
 }
 
@@ -99,14 +99,14 @@ static void check_valid(const struct portrsv_store *s)
 		check(e->created <= TIME_MAX, "created %llu", (unsigned long long)e->created);
 		check(!e->netns || e->netns[0] == '/' || !strncmp(e->netns, "net:[", 5), "netns");
 		check(!e->owner || e->owner[0] == '/', "owner");
-		check(memchr(e->comment, '\0', sizeof(e->comment)), "comment not terminated");
+		check(!e->comment || strlen(e->comment) < PORTRSV_COMMENT_LEN, "comment too long");
 		check(e->pool || !e->limit, "limit %u without pool", e->limit);
 		check(e->limit <= e->count, "limit %u past count %u", e->limit, e->count);
 		check(!e->by.cgroup || e->by.cgroup[0] == '/', "creator cgroup");
 		check(memchr(e->by.comm, '\0', sizeof(e->by.comm)), "creator comm not terminated");
 		check(!e->by.cgroup || e->by.uid != UINT32_MAX, "creator uid -1");
-		check(!e->container[0] || portrsv_container_valid(e->container), "container");
-		for (const char *c = e->comment; *c; c++)
+		check(!e->container || portrsv_container_valid(e->container), "container");
+		for (const char *c = e->comment; c && *c; c++)
 			check((unsigned char)*c >= 0x20 && *c != 0x7f, "control in comment");
 		for (size_t j = 0; j < i; j++) {
 			const struct portrsv_store_entry *o = &s->v[j];
@@ -134,13 +134,13 @@ static void check_same(const struct portrsv_store *a, const struct portrsv_store
 		      x->token == y->token && x->created == y->created, "entry %zu changed", i);
 		check(same_text(x->netns, y->netns), "netns of entry %zu changed", i);
 		check(same_text(x->owner, y->owner), "owner of entry %zu changed", i);
-		check(!strcmp(x->comment, y->comment), "comment of entry %zu changed", i);
+		check(same_text(x->comment, y->comment), "comment of entry %zu changed", i);
 		check(x->pool == y->pool && x->limit == y->limit, "pool of entry %zu changed", i);
 		check(same_text(x->by.cgroup, y->by.cgroup) &&
 			      (!x->by.cgroup || (x->by.uid == y->by.uid &&
 						 !strcmp(x->by.comm, y->by.comm))),
 		      "creator of entry %zu changed", i);
-		check(!strcmp(x->container, y->container), "container of entry %zu changed", i);
+		check(same_text(x->container, y->container), "container of entry %zu changed", i);
 	}
 	check(a->ncgroups == b->ncgroups, "%zu cgroups became %zu", a->ncgroups, b->ncgroups);
 	for (size_t i = 0; i < a->ncgroups; i++)
