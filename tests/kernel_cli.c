@@ -491,8 +491,6 @@ static int holder_socket(enum holder h, uint16_t port)
 	enum kt_fam fam = h == H_LISTEN6 || h == H_UDP6 ? KT_V6 : KT_V4;
 	int fd;
 
-	if (h == H_BOUND) /* only the tcp add of that row could see it */
-		kt_need(PORTRSV_FEAT_DIAG_BOUND);
 	fd = kt_socket(fam, h == H_UDP || h == H_UDP6 ? IPPROTO_UDP : IPPROTO_TCP);
 
 	cr_assert_eq(kt_bind(fd, fam, port), 0, "holder bind %u: %s", port, strerror(errno));
