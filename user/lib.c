@@ -1051,7 +1051,20 @@ static int delete_by_ino(struct portrsv *p, struct portrsv_store *s, int proto, 
 	char prefix[40];
 	int nk = 0, idx = -1, err;
 
-	for (err = bpf_map_get_next_key(p->resv_fd, NULL, &next); !err;
+	/* With its cookie the key is whole: one lookup, where an inode alone walks the map. */
+	if (has_cookie) {
+		k = key_of(cookie, proto, start);
+		err = bpf_map_lookup_elem(p->resv_fd, &k, &r);
+		if (err && err != -ENOENT)
+			return map_err(err);
+		if (!err && r.count == count && (r.flags & PORTRSV_F_PERSISTENT) &&
+		    r.netns_ino == ino) {
+			fk = k;
+			fr = r;
+			nk = 1;
+		}
+	}
+	for (err = has_cookie ? -ENOENT : bpf_map_get_next_key(p->resv_fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(p->resv_fd, &k, &next)) {
 		k = next;
 		if (k.proto != proto || k.port != start || bpf_map_lookup_elem(p->resv_fd, &k, &r))
