@@ -6,7 +6,7 @@
  * switch of the test build). One row per kind of socket on the port: each address family
  * and address (127.0.0.1, 0.0.0.0, ::1, dual-stack ::, IPv6-only ::, v4-mapped), listening,
  * bound only, connected, TIME-WAIT, with SO_REUSEADDR and SO_REUSEPORT, bound to a device;
- * each in a block of one port, in one of ten and in one of a hundred. Each create must fail
+ * each in a block of ten (or one) probed and in one of a hundred dumped. Each create must fail
  * with EADDRINUSE naming the holder, leave nothing behind, and succeed once the socket is gone;
  * a socket of the other protocol or of another netns is no conflict. A netns with a VRF is
  * never probed (a socket bound to a VRF is in a bind bucket of its own).
@@ -31,6 +31,7 @@ enum holder {
 	H_TIME_WAIT, /* TCP: the port's connection ended, its end waits (no process) */
 	H_NONE,      /* nothing on the port: create succeeds */
 	H_OTHER_NETNS, /* the same socket, in another netns: no conflict */
+	H_OTHER_PROTO, /* a socket of the other protocol on 0.0.0.0: no conflict */
 };
 
 enum path { P_PROBE, P_UNSURE, P_BIG };
@@ -165,6 +166,12 @@ static int make_holder(const struct row *r)
 	case H_TIME_WAIT:
 		time_wait(PORT);
 		break;
+	case H_OTHER_PROTO:
+		fd = kt_socket(KT_V4, tcp ? IPPROTO_UDP : IPPROTO_TCP);
+		cr_assert_eq(bind_any(fd, PORT), 0);
+		if (!tcp)
+			cr_assert_eq(listen(fd, 1), 0);
+		break;
 	case H_NONE:
 		break;
 	}
@@ -182,36 +189,40 @@ static void block_of(const struct row *r, uint16_t *start, uint16_t *count)
 }
 
 #define ROW(n, pr, f, h, p, w) { n, pr, f, h, p, w }
-#define THREE(n, pr, f, h, w)                                                               \
-	ROW(n, pr, f, h, P_PROBE, w), ROW(n, pr, f, h, P_UNSURE, w), ROW(n, pr, f, h, P_BIG, w)
+/* Each holder by bind() and by the socket tables (a block too large to probe); the switch
+ * that forces the tables on a small block, on a few. */
+#define BOTH(n, pr, f, h, w) ROW(n, pr, f, h, P_PROBE, w), ROW(n, pr, f, h, P_BIG, w)
+#define THREE(n, pr, f, h, w) BOTH(n, pr, f, h, w), ROW(n, pr, f, h, P_UNSURE, w)
 #define INUSE (-EADDRINUSE)
 
 static const struct row rows[] = {
 	THREE("tcp listen 127.0.0.1", PORTRSV_TCP, KT_V4, H_LISTEN, INUSE),
-	THREE("tcp listen ::1", PORTRSV_TCP, KT_V6, H_LISTEN, INUSE),
-	THREE("tcp listen dual-stack ::", PORTRSV_TCP, KT_DUAL, H_LISTEN, INUSE),
-	THREE("tcp listen v4-mapped", PORTRSV_TCP, KT_V4MAPPED, H_LISTEN, INUSE),
-	THREE("tcp listen 0.0.0.0", PORTRSV_TCP, KT_V4, H_ANY, INUSE),
-	THREE("tcp listen v6-only ::", PORTRSV_TCP, KT_V6, H_V6ONLY, INUSE),
-	THREE("tcp listen reuseaddr+reuseport", PORTRSV_TCP, KT_V4, H_REUSE, INUSE),
-	THREE("tcp listen bound to lo", PORTRSV_TCP, KT_V4, H_DEVICE, INUSE),
+	BOTH("tcp listen ::1", PORTRSV_TCP, KT_V6, H_LISTEN, INUSE),
+	BOTH("tcp listen dual-stack ::", PORTRSV_TCP, KT_DUAL, H_LISTEN, INUSE),
+	BOTH("tcp listen v4-mapped", PORTRSV_TCP, KT_V4MAPPED, H_LISTEN, INUSE),
+	BOTH("tcp listen 0.0.0.0", PORTRSV_TCP, KT_V4, H_ANY, INUSE),
+	BOTH("tcp listen v6-only ::", PORTRSV_TCP, KT_V6, H_V6ONLY, INUSE),
+	BOTH("tcp listen reuseaddr+reuseport", PORTRSV_TCP, KT_V4, H_REUSE, INUSE),
+	BOTH("tcp listen bound to lo", PORTRSV_TCP, KT_V4, H_DEVICE, INUSE),
 	THREE("tcp bound 127.0.0.1", PORTRSV_TCP, KT_V4, H_BOUND, INUSE),
-	THREE("tcp bound ::1", PORTRSV_TCP, KT_V6, H_BOUND, INUSE),
-	THREE("tcp connected", PORTRSV_TCP, KT_V4, H_CONNECTED, INUSE),
-	THREE("tcp time-wait", PORTRSV_TCP, KT_V4, H_TIME_WAIT, INUSE),
+	BOTH("tcp bound ::1", PORTRSV_TCP, KT_V6, H_BOUND, INUSE),
+	BOTH("tcp connected", PORTRSV_TCP, KT_V4, H_CONNECTED, INUSE),
+	BOTH("tcp time-wait", PORTRSV_TCP, KT_V4, H_TIME_WAIT, INUSE),
 	THREE("udp 127.0.0.1", PORTRSV_UDP, KT_V4, H_BOUND, INUSE),
-	THREE("udp ::1", PORTRSV_UDP, KT_V6, H_BOUND, INUSE),
+	BOTH("udp ::1", PORTRSV_UDP, KT_V6, H_BOUND, INUSE),
 	THREE("udp dual-stack ::", PORTRSV_UDP, KT_DUAL, H_BOUND, INUSE),
-	THREE("udp v4-mapped", PORTRSV_UDP, KT_V4MAPPED, H_BOUND, INUSE),
-	THREE("udp 0.0.0.0", PORTRSV_UDP, KT_V4, H_ANY, INUSE),
-	THREE("udp v6-only ::", PORTRSV_UDP, KT_V6, H_V6ONLY, INUSE),
-	THREE("udp reuseaddr+reuseport", PORTRSV_UDP, KT_V4, H_REUSE, INUSE),
-	THREE("udp bound to lo", PORTRSV_UDP, KT_V4, H_DEVICE, INUSE),
-	THREE("udp connected", PORTRSV_UDP, KT_V4, H_CONNECTED, INUSE),
+	BOTH("udp v4-mapped", PORTRSV_UDP, KT_V4MAPPED, H_BOUND, INUSE),
+	BOTH("udp 0.0.0.0", PORTRSV_UDP, KT_V4, H_ANY, INUSE),
+	BOTH("udp v6-only ::", PORTRSV_UDP, KT_V6, H_V6ONLY, INUSE),
+	BOTH("udp reuseaddr+reuseport", PORTRSV_UDP, KT_V4, H_REUSE, INUSE),
+	BOTH("udp bound to lo", PORTRSV_UDP, KT_V4, H_DEVICE, INUSE),
+	BOTH("udp connected", PORTRSV_UDP, KT_V4, H_CONNECTED, INUSE),
 	THREE("tcp free", PORTRSV_TCP, KT_V4, H_NONE, 0),
-	THREE("udp free", PORTRSV_UDP, KT_V4, H_NONE, 0),
-	THREE("tcp listen in another netns", PORTRSV_TCP, KT_DUAL, H_OTHER_NETNS, 0),
-	THREE("udp in another netns", PORTRSV_UDP, KT_DUAL, H_OTHER_NETNS, 0),
+	BOTH("udp free", PORTRSV_UDP, KT_V4, H_NONE, 0),
+	BOTH("tcp listen in another netns", PORTRSV_TCP, KT_DUAL, H_OTHER_NETNS, 0),
+	BOTH("udp in another netns", PORTRSV_UDP, KT_DUAL, H_OTHER_NETNS, 0),
+	BOTH("tcp block, a udp socket", PORTRSV_TCP, KT_V4, H_OTHER_PROTO, 0),
+	BOTH("udp block, a tcp listener", PORTRSV_UDP, KT_V4, H_OTHER_PROTO, 0),
 };
 
 ParameterizedTestParameters(probe, in_use)
