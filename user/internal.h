@@ -43,6 +43,9 @@ struct portrsv {
  * plugin's ADD and DEL: a container's blocks, found and changed with one read of a store of
  * thousands). portrsv_create and portrsv_delete then use the held copy and keep it equal
  * to the file; no other process changes the store meanwhile. 0 or -errno (message set).
+ * While it is held, nothing else that changes the store may be called on any handle of the
+ * process (portrsv_gc, restore, load, attach, detach): they take the lock themselves, and a
+ * second flock() of it waits on the first for ever.
  */
 int portrsv_store_hold(struct portrsv *p);
 void portrsv_store_unhold(struct portrsv *p);
