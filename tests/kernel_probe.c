@@ -5,7 +5,8 @@
  * larger block, or when bind() cannot tell (forced here with PORTRSV_FAULT=probe-unsure, a
  * switch of the test build). One row per kind of socket on the port: each address family
  * and address (127.0.0.1, 0.0.0.0, ::1, dual-stack ::, IPv6-only ::, v4-mapped), listening,
- * bound only, connected, TIME-WAIT, with SO_REUSEADDR and SO_REUSEPORT, bound to a device;
+ * bound only, connected, TIME-WAIT, with SO_REUSEADDR and SO_REUSEPORT, bound to a device,
+ * MPTCP;
  * each in a block of ten (or one) probed and in one of a hundred dumped. Each create must fail
  * with EADDRINUSE naming the holder, leave nothing behind, and succeed once the socket is gone;
  * a socket of the other protocol or of another netns is no conflict. A netns with a VRF is
@@ -32,6 +33,7 @@ enum holder {
 	H_NONE,      /* nothing on the port: create succeeds */
 	H_OTHER_NETNS, /* the same socket, in another netns: no conflict */
 	H_OTHER_PROTO, /* a socket of the other protocol on 0.0.0.0: no conflict */
+	H_MPTCP,       /* an MPTCP listener (its first subflow is a TCP socket) */
 };
 
 enum path { P_PROBE, P_UNSURE, P_BIG };
@@ -172,6 +174,11 @@ static int make_holder(const struct row *r)
 		if (!tcp)
 			cr_assert_eq(listen(fd, 1), 0);
 		break;
+	case H_MPTCP:
+		fd = kt_socket(r->fam, IPPROTO_MPTCP);
+		cr_assert_eq(kt_bind(fd, r->fam, PORT), 0, "bind the holder: %s", strerror(errno));
+		cr_assert_eq(listen(fd, 1), 0);
+		break;
 	case H_NONE:
 		break;
 	}
@@ -208,6 +215,8 @@ static const struct row rows[] = {
 	BOTH("tcp bound ::1", PORTRSV_TCP, KT_V6, H_BOUND, INUSE),
 	BOTH("tcp connected", PORTRSV_TCP, KT_V4, H_CONNECTED, INUSE),
 	BOTH("tcp time-wait", PORTRSV_TCP, KT_V4, H_TIME_WAIT, INUSE),
+	BOTH("mptcp listen 127.0.0.1", PORTRSV_TCP, KT_V4, H_MPTCP, INUSE),
+	BOTH("mptcp listen dual-stack ::", PORTRSV_TCP, KT_DUAL, H_MPTCP, INUSE),
 	THREE("udp 127.0.0.1", PORTRSV_UDP, KT_V4, H_BOUND, INUSE),
 	BOTH("udp ::1", PORTRSV_UDP, KT_V6, H_BOUND, INUSE),
 	THREE("udp dual-stack ::", PORTRSV_UDP, KT_DUAL, H_BOUND, INUSE),
