@@ -292,6 +292,9 @@ struct portrsv_probe {
  * reservation covers a port (a refused bind would be logged as a denial).
  */
 int portrsv_probe_hold(int proto, uint16_t start, uint16_t count, struct portrsv_probe *pr);
+/* After the claim: may the dump be skipped for a block that bind() found free? TCP only,
+ * and still no VRF in the netns (probe.c). */
+bool portrsv_probe_sure(int proto);
 void portrsv_probe_release(struct portrsv_probe *pr);
 
 /* proc.c: what /proc says about a process (pid 0: the caller), raw (escape to print). */

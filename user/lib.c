@@ -410,7 +410,12 @@ int portrsv_reserve_batch(struct portrsv *p, uint64_t netns, struct portrsv_item
 		err = 0; /* not a failure of the apply-mode items: sock_diag still runs */
 	}
 	/* Dump only the socket tables of the protocols the batch reserves in, and none for a
-	 * block that bind() found free. */
+	 * block that bind() found free, where it can be sure (TCP, no VRF). */
+	if (probed && !portrsv_probe_sure(items[0].proto)) {
+		/* The claim holds the ports now; ours would be what the dump finds. */
+		portrsv_probe_release(&pr);
+		probed = false;
+	}
 	for (size_t i = 0; i < n && !probed; i++)
 		need[items[i].proto == PORTRSV_UDP] = true;
 	if (probed)

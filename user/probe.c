@@ -14,10 +14,18 @@
  * the claim is in the maps, the programs refuse every bind and the sysctl every autobind,
  * and ours close: the block was free at no instant the caller could lose it.
  *
- * What bind() cannot see, the caller dumps instead (PORTRSV_PROBE_UNSURE):
+ * What bind() cannot see, the caller dumps instead (PORTRSV_PROBE_UNSURE, or after the
+ * claim where portrsv_probe_sure() says no):
+ * - UDP: with more than ten sockets in the port's hash slot (of every netns),
+ *   udp_lib_get_port() looks only in the second hash's slot of the address bound, for a
+ *   wildcard the other wildcard sockets, not those bound to an address or connected: a UDP
+ *   block is held by bind() but always dumped too (UDP's table is small, its dump cheap);
  * - a VRF: a socket bound to a VRF or one of its devices lives in the VRF's own bind bucket
  *   (net.ipv4.tcp_l3mdev_accept off, the default), which ours, bound to no device, never
- *   meets; a netns with a VRF device is not probed (only the vrf driver makes L3 masters);
+ *   meets; a netns with a VRF device is not trusted (only the vrf driver makes L3 masters),
+ *   asked before the binds and again once the ports are claimed (a VRF and a socket in it
+ *   made in between). A socket bound into a VRF that was deleted since keeps its bucket
+ *   and is not seen: the one case left, and an odd one;
  * - a bind refused for another cause than the port's use (EACCES: a port under 1024
  *   without CAP_NET_BIND_SERVICE, or another instance's programs), or one we cannot make
  *   (out of descriptors): only a conflict (EADDRINUSE) says the port is used.
@@ -116,8 +124,17 @@ static int has_vrf(void)
 		     nlh = NLMSG_NEXT(nlh, n)) {
 			if (nlh->nlmsg_seq != req.nlh.nlmsg_seq)
 				continue;
-			if (nlh->nlmsg_type == NLMSG_DONE)
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				rc = -EAGAIN; /* the links changed while it ran */
+			else if (nlh->nlmsg_type == NLMSG_DONE) {
+				int e = 0;
+
+				/* a dump that failed part-way says so in its DONE */
+				if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(e)))
+					memcpy(&e, NLMSG_DATA(nlh), sizeof(e));
+				rc = e < 0 ? e : 0;
 				done = true;
+			}
 			else if (nlh->nlmsg_type == NLMSG_ERROR)
 				rc = -EPROTO;
 			else if (nlh->nlmsg_type == RTM_NEWLINK && is_vrf(nlh))
@@ -128,7 +145,8 @@ static int has_vrf(void)
 	return rc;
 }
 
-/* A socket of family bound to port, unshared; -errno of what failed. */
+/* A socket of family bound to port, unshared, and to no other port (a cgroup program of
+ * another tool may rewrite it); -errno of what failed. */
 static int bind_one(int family, int type, uint16_t port, int *out)
 {
 	union {
@@ -157,6 +175,12 @@ static int bind_one(int family, int type, uint16_t port, int *out)
 
 		close(fd);
 		return err;
+	}
+	alen = sizeof(a);
+	if (getsockname(fd, (struct sockaddr *)&a, &alen) ||
+	    ntohs(family == AF_INET ? a.v4.sin_port : a.v6.sin6_port) != port) {
+		close(fd);
+		return -EADDRNOTAVAIL; /* not the port asked: bind() told nothing of it */
 	}
 	*out = fd;
 	return 0;
@@ -196,6 +220,11 @@ int portrsv_probe_hold(int proto, uint16_t start, uint16_t count, struct portrsv
 		}
 	}
 	return 0;
+}
+
+bool portrsv_probe_sure(int proto)
+{
+	return proto == PORTRSV_TCP && has_vrf() == 0;
 }
 
 void portrsv_probe_release(struct portrsv_probe *pr)
